@@ -1,0 +1,233 @@
+// Derived facts of a node (shape, value range, toposort), computed once and cached on it.
+#include <algorithm>
+#include <unordered_set>
+
+#include "uop/error.h"
+#include "uop/exec_alu.h"
+#include "uop/uop.h"
+
+namespace mg {
+
+namespace {
+std::string shape_str(const Shape& s) {
+  std::string r = "{";
+  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "}";
+}
+
+// Visits the not-yet-done nodes under root, sources first, without recursion: graphs can be
+// long chains.
+template <class Done, class Compute>
+void bottom_up(const UOp* root, Done done, Compute compute) {
+  if (done(root)) return;
+  std::vector<std::pair<const UOp*, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [u, i] = stack.back();
+    if (i < u->src.size()) {
+      const UOp* s = u->src[i++].get();
+      if (!done(s)) stack.push_back({s, 0});
+      continue;
+    }
+    if (!done(u)) compute(u);
+    stack.pop_back();
+  }
+}
+}  // namespace
+
+// The "derived facts" computers are members of a friend struct so they may fill the caches.
+struct DerivedFacts {
+  static void shape(const UOp* u) {
+    u->facts_ |= UOp::kShapeDone;
+    std::optional<Shape> s = derive_shape(u);
+    if (s) { u->shape_ = std::move(*s); u->facts_ |= UOp::kHasShape; }
+  }
+
+  static std::optional<Shape> derive_shape(const UOp* u) {
+    auto src_shape = [&](size_t i) -> const Shape* { return i < u->src.size() ? u->src[i]->shape() : nullptr; };
+    auto ints = [&]() -> const std::vector<int64_t>& {
+      if (auto* v = std::get_if<std::vector<int64_t>>(&u->arg)) return *v;
+      fail(ErrorKind::Invalid, std::string(op_name(u->op)) + ": arg must be a list of integers, got " + arg_str(u->arg));
+    };
+    auto need_src = [&]() -> const Shape& {
+      const Shape* s = src_shape(0);
+      if (!s) fail(ErrorKind::Shape, std::string(op_name(u->op)) + ": source has no shape");
+      return *s;
+    };
+    switch (u->op) {
+      case Ops::BUFFER: return Shape{std::get<int64_t>(u->arg)};
+      case Ops::CONST: case Ops::DEFINE_VAR: return Shape{};
+      case Ops::RESHAPE: case Ops::EXPAND: need_src(); return ints();
+      case Ops::FLIP: return need_src();
+      case Ops::PERMUTE: {
+        const Shape& s = need_src();
+        const auto& p = ints();
+        if (p.size() != s.size()) fail(ErrorKind::Shape, "PERMUTE: order has " + std::to_string(p.size()) + " dims for shape " + shape_str(s));
+        Shape r;
+        for (int64_t a : p) r.push_back(s.at(size_t(a)));
+        return r;
+      }
+      case Ops::PAD: case Ops::SHRINK: {
+        const Shape& s = need_src();
+        const auto& a = ints();
+        if (a.size() != 2 * s.size()) fail(ErrorKind::Shape, std::string(op_name(u->op)) + ": needs one pair per dim of " + shape_str(s));
+        Shape r;
+        for (size_t i = 0; i < s.size(); i++) r.push_back(u->op == Ops::PAD ? s[i] + a[2 * i] + a[2 * i + 1] : a[2 * i + 1] - a[2 * i]);
+        return r;
+      }
+      case Ops::REDUCE_AXIS: {
+        Shape r = need_src();
+        for (int64_t ax : std::get<ReduceArg>(u->arg).axes) r.at(size_t(ax)) = 1;
+        return r;
+      }
+      case Ops::CONTIGUOUS: case Ops::DETACH: case Ops::COPY: case Ops::ASSIGN: case Ops::AFTER:
+        if (const Shape* s = src_shape(0)) return *s;
+        return std::nullopt;
+      default: break;
+    }
+    if (!is_alu(u->op) && u->op != Ops::CAST && u->op != Ops::BITCAST) return std::nullopt;
+    // Elementwise: every source with a shape has the same one (broadcasting is explicit).
+    const Shape* first = nullptr;
+    for (size_t i = 0; i < u->src.size(); i++) {
+      const Shape* s = src_shape(i);
+      if (!s) continue;
+      if (first && *s != *first)
+        fail(ErrorKind::Shape, std::string(op_name(u->op)) + ": operand shapes " + shape_str(*first) + " and " + shape_str(*s) + " differ");
+      if (!first) first = s;
+    }
+    if (first) return *first;
+    return std::nullopt;
+  }
+
+  static void range(const UOp* u) {
+    auto [lo, hi, wraps] = derive_range(u);
+    u->vmin_ = lo;
+    u->vmax_ = hi;
+    u->facts_ |= UOp::kRangeDone | (wraps ? UOp::kWraps : 0);
+  }
+
+  struct R { i128 lo, hi; bool wraps = false; };
+
+  static R derive_range(const UOp* u) {
+    const DType dt = u->dtype;
+    if (!(dt.is_int() || dt.is_bool()) || dt.is_vec()) return {int_min(Scalar::Int64), int_max(Scalar::UInt64), false};
+    const i128 tmin = int_min(dt.scalar), tmax = int_max(dt.scalar);
+    const R full{tmin, tmax, false};
+    bool wraps = false;
+    for (const UOpRef& s : u->src) wraps |= s->may_wrap();
+    auto S = [&](size_t i) { const UOp* s = u->src[i].get(); return R{s->vmin(), s->vmax(), false}; };
+    auto fits64 = [](const R& r) { i128 b = i128(1) << 64; return r.lo > -b && r.hi < b; };
+    auto corners = [&](i128 a, i128 b, i128 c, i128 d) { return R{std::min({a, b, c, d}), std::max({a, b, c, d}), false}; };
+    R r = full;
+    switch (u->op) {
+      case Ops::CONST: { i128 v = const_as_int(dt.scalar, u->arg); return {v, v, false}; }
+      case Ops::DEFINE_VAR: { const auto& v = std::get<VarArg>(u->arg); return {v.lo, v.hi, false}; }
+      case Ops::RANGE: case Ops::SPECIAL: r = {0, std::max<i128>(0, S(0).hi - 1), false}; break;
+      case Ops::ADD: { R a = S(0), b = S(1); r = {a.lo + b.lo, a.hi + b.hi, false}; break; }
+      case Ops::SUB: { R a = S(0), b = S(1); r = {a.lo - b.hi, a.hi - b.lo, false}; break; }
+      case Ops::NEG: { R a = S(0); r = {-a.hi, -a.lo, false}; break; }
+      case Ops::MUL: {
+        R a = S(0), b = S(1);
+        if (!fits64(a) || !fits64(b)) { r = {tmin, tmax, true}; break; }
+        r = corners(a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi);
+        break;
+      }
+      case Ops::MAX: { R a = S(0), b = S(1); r = {std::max(a.lo, b.lo), std::max(a.hi, b.hi), false}; break; }
+      case Ops::IDIV: {
+        R a = S(0), b = S(1);
+        if (b.lo <= 0 && b.hi >= 0) break;  // the divisor may be zero: no bound but the type's
+        r = corners(a.lo / b.lo, a.lo / b.hi, a.hi / b.lo, a.hi / b.hi);
+        break;
+      }
+      case Ops::MOD: {
+        R a = S(0), b = S(1);
+        if (b.lo <= 0 && b.hi >= 0) break;
+        i128 m = std::max(b.lo < 0 ? -b.lo : b.lo, b.hi < 0 ? -b.hi : b.hi) - 1;
+        r = {a.lo >= 0 ? 0 : std::max(a.lo, -m), a.hi <= 0 ? 0 : std::min(a.hi, m), false};
+        break;
+      }
+      case Ops::CMPLT: { R a = S(0), b = S(1); r = a.hi < b.lo ? R{1, 1} : a.lo >= b.hi ? R{0, 0} : R{0, 1}; break; }
+      case Ops::CMPNE: case Ops::CMPEQ: {
+        R a = S(0), b = S(1);
+        bool disjoint = a.hi < b.lo || b.hi < a.lo, same = a.lo == a.hi && b.lo == b.hi && a.lo == b.lo;
+        r = disjoint ? R{1, 1} : same ? R{0, 0} : R{0, 1};
+        if (u->op == Ops::CMPEQ && r.lo == r.hi) r.lo = r.hi = 1 - r.lo;
+        break;
+      }
+      case Ops::WHERE: {
+        R c = S(0), a = S(1), b = S(2);
+        r = c.lo == 1 ? a : c.hi == 0 ? b : R{std::min(a.lo, b.lo), std::max(a.hi, b.hi), false};
+        break;
+      }
+      case Ops::AND: case Ops::OR: case Ops::XOR: {
+        R a = S(0), b = S(1);
+        if (dt.is_bool()) {
+          r = u->op == Ops::AND ? R{a.lo & b.lo, a.hi & b.hi} : u->op == Ops::OR ? R{a.lo | b.lo, a.hi | b.hi} : R{0, 1};
+        } else if (a.lo >= 0 && b.lo >= 0) {
+          i128 p = 1;
+          while (p <= std::max(a.hi, b.hi)) p <<= 1;
+          r = u->op == Ops::AND ? R{0, std::min(a.hi, b.hi)} : R{u->op == Ops::OR ? std::max(a.lo, b.lo) : 0, p - 1};
+        } else if (u->op == Ops::AND && (a.lo >= 0 || b.lo >= 0)) {
+          r = {0, a.lo >= 0 ? a.hi : b.hi};
+        }
+        break;
+      }
+      case Ops::SHL: case Ops::SHR: {
+        R a = S(0), b = S(1);
+        if (b.lo != b.hi || b.lo < 0 || b.lo >= scalar_bits(dt.scalar)) break;
+        if (u->op == Ops::SHR) { r = {a.lo >> int(b.lo), a.hi >> int(b.lo), false}; break; }
+        if (!fits64(a)) { r = {tmin, tmax, true}; break; }
+        r = {a.lo * (i128(1) << int(b.lo)), a.hi * (i128(1) << int(b.lo)), false};
+        break;
+      }
+      case Ops::CAST: {
+        const UOp* s = u->src[0].get();
+        if (!(s->dtype.is_int() || s->dtype.is_bool()) || s->dtype.is_vec()) break;  // from floats: saturated
+        r = S(0);
+        break;
+      }
+      case Ops::MULACC: {
+        R a = S(0), b = S(1), c = S(2);
+        if (!fits64(a) || !fits64(b)) { r = {tmin, tmax, true}; break; }
+        r = corners(a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi);
+        r = {r.lo + c.lo, r.hi + c.hi, false};
+        break;
+      }
+      default: break;
+    }
+    if (r.lo < tmin || r.hi > tmax) return {tmin, tmax, true};
+    return {r.lo, r.hi, wraps || r.wraps};
+  }
+};
+
+const Shape* UOp::shape() const {
+  bottom_up(this, [](const UOp* u) { return (u->facts_ & kShapeDone) != 0; }, DerivedFacts::shape);
+  return (facts_ & kHasShape) ? &shape_ : nullptr;
+}
+
+i128 UOp::vmin() const {
+  bottom_up(this, [](const UOp* u) { return (u->facts_ & kRangeDone) != 0; }, DerivedFacts::range);
+  return vmin_;
+}
+i128 UOp::vmax() const { vmin(); return vmax_; }
+bool UOp::may_wrap() const { vmin(); return (facts_ & kWraps) != 0; }
+
+const std::vector<UOp*>& UOp::toposort() const {
+  if (topo_) return *topo_;
+  auto out = std::make_unique<std::vector<UOp*>>();
+  std::vector<std::pair<UOp*, size_t>> stack{{const_cast<UOp*>(this), 0}};
+  std::unordered_set<const UOp*> seen{this};
+  while (!stack.empty()) {
+    auto& [u, i] = stack.back();
+    if (i < u->src.size()) {
+      UOp* s = u->src[i++].get();
+      if (seen.insert(s).second) stack.push_back({s, 0});
+      continue;
+    }
+    out->push_back(u);
+    stack.pop_back();
+  }
+  topo_ = std::move(out);
+  return *topo_;
+}
+
+}  // namespace mg

@@ -1,0 +1,69 @@
+// DType: scalar kinds, vectors and pointers, with tinygrad's promotion lattice.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace mg {
+
+using i128 = __int128;
+
+// Order is the promotion priority (tinygrad's): lower wins among common parents.
+enum class Scalar : uint8_t {
+  Bool, Int8, UInt8, Int16, UInt16, Int32, UInt32, Int64, UInt64,
+  Float16, BFloat16, Float32, Float64,
+  Index,  // integer index arithmetic in codegen; lowered to int32/int64 by a backend
+  Void,
+};
+constexpr int kNumScalars = int(Scalar::Void) + 1;
+
+enum class AddrSpace : uint8_t { None, Global, Local, Reg };
+
+struct DType {
+  Scalar scalar = Scalar::Void;
+  uint16_t count = 1;                  // vector width (of the pointee for pointers)
+  AddrSpace addr = AddrSpace::None;    // None: a value, not a pointer
+  int64_t ptr_size = -1;               // pointers: element count, -1 when unknown
+
+  constexpr bool is_ptr() const { return addr != AddrSpace::None; }
+  constexpr bool is_vec() const { return count > 1; }
+  bool is_bool() const { return !is_ptr() && scalar == Scalar::Bool; }
+  bool is_int() const;       // signed or unsigned integers and Index (not bool)
+  bool is_unsigned() const;
+  bool is_float() const;
+  bool is_void() const { return scalar == Scalar::Void && !is_ptr(); }
+  DType scalar_type() const { return DType{scalar}; }    // element of a vector, pointee's scalar
+  DType base() const { return DType{scalar, count}; }     // what a pointer points to
+  DType vec(int n) const { return DType{scalar, uint16_t(n), addr, ptr_size}; }
+  DType ptr(int64_t size = -1, AddrSpace a = AddrSpace::Global) const { return DType{scalar, count, a, size}; }
+  int itemsize() const;      // bytes of one value (pointers: 8)
+  std::string name() const;  // "float32", "int32x4", "float32*[16]"
+
+  friend bool operator==(const DType&, const DType&) = default;
+};
+
+namespace dtypes {
+inline constexpr DType void_{Scalar::Void}, bool_{Scalar::Bool}, int8{Scalar::Int8}, int16{Scalar::Int16},
+    int32{Scalar::Int32}, int64{Scalar::Int64}, uint8{Scalar::UInt8}, uint16{Scalar::UInt16},
+    uint32{Scalar::UInt32}, uint64{Scalar::UInt64}, float16{Scalar::Float16}, bfloat16{Scalar::BFloat16},
+    float32{Scalar::Float32}, float64{Scalar::Float64}, index{Scalar::Index};
+}
+
+const char* scalar_name(Scalar s);
+std::optional<Scalar> scalar_from_name(const std::string& name);
+int scalar_bits(Scalar s);
+
+// Smallest type both promote to (tinygrad's lattice); only for scalar, non-pointer types.
+DType least_upper_dtype(DType a, DType b);
+
+// Value bounds of integer and bool types (exact, including uint64).
+i128 int_min(Scalar s);
+i128 int_max(Scalar s);
+
+// float16 / bfloat16 bit conversions, round to nearest even.
+uint16_t float_to_half(float f);
+float half_to_float(uint16_t h);
+uint16_t float_to_bf16(float f);
+float bf16_to_float(uint16_t h);
+
+}  // namespace mg

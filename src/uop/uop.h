@@ -1,0 +1,164 @@
+// UOp: the one IR node. Immutable, interned per UOpTable (equal structure = same pointer),
+// reference counted without atomics (a table is used by one thread at a time).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "uop/arg.h"
+#include "uop/dtype.h"
+#include "uop/ops.h"
+
+namespace mg {
+
+class UOp;
+class UOpTable;
+using Shape = std::vector<int64_t>;
+
+class UOpRef {
+ public:
+  UOpRef() = default;
+  UOpRef(std::nullptr_t) {}
+  explicit UOpRef(UOp* p);
+  UOpRef(const UOpRef& o);
+  UOpRef(UOpRef&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  UOpRef& operator=(const UOpRef& o);
+  UOpRef& operator=(UOpRef&& o) noexcept;
+  ~UOpRef();
+
+  UOp* get() const { return p_; }
+  UOp* operator->() const { return p_; }
+  UOp& operator*() const { return *p_; }
+  explicit operator bool() const { return p_ != nullptr; }
+  friend bool operator==(const UOpRef& a, const UOpRef& b) { return a.p_ == b.p_; }
+  friend bool operator==(const UOpRef& a, const UOp* b) { return a.p_ == b; }
+
+ private:
+  UOp* p_ = nullptr;
+};
+
+struct UOpRefHash {
+  size_t operator()(const UOpRef& r) const { return std::hash<const void*>()(r.get()); }
+};
+
+class UOp {
+ public:
+  const Ops op;
+  const DType dtype;
+  const std::vector<UOpRef> src;
+  const Arg arg;
+  const uint64_t hash;   // stable structural hash: the same graph hashes the same in any process
+  UOpTable* const table;
+
+  // Derived facts, computed once and cached on the node.
+  const Shape* shape() const;   // tensor-level shape; nullptr for ops that have none
+  i128 vmin() const;            // value range of integer and bool expressions
+  i128 vmax() const;
+  bool may_wrap() const;        // some integer op at or under this node may have wrapped around
+  const std::vector<UOp*>& toposort() const;  // every node under this one, sources first, this last
+
+  // Constants
+  bool is_const() const { return op == Ops::CONST; }
+  bool is_const(double v) const;            // a CONST equal to v (ints and floats compare by value)
+  int64_t const_int() const;                // CONST of an int or bool dtype
+  double const_float() const;               // CONST of any dtype, as a double
+
+  UOpRef ref() { return UOpRef(this); }
+  UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
+
+  UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table);
+  UOp(const UOp&) = delete;
+  UOp& operator=(const UOp&) = delete;
+
+ private:
+  friend class UOpRef;
+  friend class UOpTable;
+  friend struct DerivedFacts;
+  enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8 };
+  mutable uint32_t refs_ = 0;
+  mutable uint8_t facts_ = 0;
+  mutable i128 vmin_ = 0, vmax_ = 0;
+  mutable Shape shape_;
+  mutable std::unique_ptr<std::vector<UOp*>> topo_;
+};
+
+// Intern table: one per context. It holds no references: a node leaves it when its last
+// UOpRef goes away. It must outlive every node made in it.
+class UOpTable {
+ public:
+  UOpTable();
+  ~UOpTable();
+  UOpTable(const UOpTable&) = delete;
+  UOpTable& operator=(const UOpTable&) = delete;
+
+  UOpRef make(Ops op, DType dt, std::vector<UOpRef> src = {}, Arg arg = {});
+  size_t live() const { return live_; }
+
+  UOpRef cnst(DType dt, int64_t v);   // wrapped to dt's width; floats converted
+  UOpRef cnst(DType dt, double v);    // rounded to dt's precision; ints truncated toward zero
+  UOpRef var(const std::string& name, int64_t lo, int64_t hi, DType dt = dtypes::index);
+
+ private:
+  friend class UOpRef;
+  void release(UOp* u);
+  UOp* find(Ops op, const DType& dt, const std::vector<UOpRef>& src, const Arg& arg, uint64_t h) const;
+  void insert(UOp* u);
+  void erase(UOp* u);
+  void grow();
+
+  std::vector<UOp*> slots_;  // open addressing; nullptr empty, kTomb deleted
+  size_t used_ = 0, live_ = 0;
+  std::vector<UOp*> dying_;  // freed iteratively: dropping a long chain must not recurse
+  bool releasing_ = false;
+};
+
+inline UOpRef::UOpRef(UOp* p) : p_(p) { if (p_) p_->refs_++; }
+inline UOpRef::UOpRef(const UOpRef& o) : p_(o.p_) { if (p_) p_->refs_++; }
+inline UOpRef::~UOpRef() { if (p_ && --p_->refs_ == 0) p_->table->release(p_); }
+inline UOpRef& UOpRef::operator=(const UOpRef& o) { UOpRef t(o); std::swap(p_, t.p_); return *this; }
+inline UOpRef& UOpRef::operator=(UOpRef&& o) noexcept { std::swap(p_, o.p_); return *this; }
+
+// ---- building expressions (used by rules, tests and the layers above) ----
+UOpRef alu(Ops op, std::vector<UOpRef> src);  // dtype: bool for comparisons, else the operands'
+UOpRef const_like(const UOpRef& x, double v);  // a CONST of x's dtype
+UOpRef const_like(const UOpRef& x, int64_t v);
+UOpRef cast(const UOpRef& x, DType dt);
+UOpRef where(const UOpRef& c, const UOpRef& a, const UOpRef& b);
+UOpRef maximum(const UOpRef& a, const UOpRef& b);
+UOpRef lt(const UOpRef& a, const UOpRef& b);
+UOpRef ne(const UOpRef& a, const UOpRef& b);
+UOpRef eq(const UOpRef& a, const UOpRef& b);
+UOpRef idiv(const UOpRef& a, const UOpRef& b);
+UOpRef sink(std::vector<UOpRef> src);
+
+UOpRef operator+(const UOpRef& a, const UOpRef& b);
+UOpRef operator-(const UOpRef& a, const UOpRef& b);
+UOpRef operator*(const UOpRef& a, const UOpRef& b);
+UOpRef operator/(const UOpRef& a, const UOpRef& b);  // IDIV for integers, FDIV for floats
+UOpRef operator%(const UOpRef& a, const UOpRef& b);
+UOpRef operator-(const UOpRef& a);
+UOpRef operator&(const UOpRef& a, const UOpRef& b);
+UOpRef operator|(const UOpRef& a, const UOpRef& b);
+UOpRef operator^(const UOpRef& a, const UOpRef& b);
+template <class N> requires std::is_arithmetic_v<N>
+UOpRef num_like(const UOpRef& x, N v) {
+  if constexpr (std::is_integral_v<N>) return const_like(x, int64_t(v));
+  else return const_like(x, double(v));
+}
+#define MG_UOP_SCALAR_OPS(OP)                                                           \
+  template <class N> requires std::is_arithmetic_v<N>                                   \
+  UOpRef operator OP(const UOpRef& a, N b) { return a OP num_like(a, b); }              \
+  template <class N> requires std::is_arithmetic_v<N>                                   \
+  UOpRef operator OP(N a, const UOpRef& b) { return num_like(b, a) OP b; }
+MG_UOP_SCALAR_OPS(+) MG_UOP_SCALAR_OPS(-) MG_UOP_SCALAR_OPS(*) MG_UOP_SCALAR_OPS(/) MG_UOP_SCALAR_OPS(%)
+#undef MG_UOP_SCALAR_OPS
+
+// ---- printing ----
+std::string print_graph(const UOpRef& root);  // one line per node, shared nodes named once
+std::string render(const UOpRef& root);       // an expression: "((x*4)+y)//4"
+std::string node_str(const UOp* u);           // "ADD int32 arg" without sources
+
+}  // namespace mg
