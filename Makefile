@@ -12,6 +12,11 @@ deps:
 # premake runs every time, so that new source files join the build.
 build: deps
 	premake4 --file=premake5.lua gmake
+	@# premake's makefiles do not relink when a source file goes away: drop the
+	@# linked outputs whenever the set of sources changes (objects are kept).
+	@find src backends tests/cpp tests/bench -name '*.cpp' 2>/dev/null | sort > build/sources.$(CONFIG).new
+	@cmp -s build/sources.$(CONFIG).new build/sources.$(CONFIG) || rm -f $(OUT)/lib/*.so $(BIN)/moongrad_tests $(BIN)/bench_*
+	@mv build/sources.$(CONFIG).new build/sources.$(CONFIG)
 	$(MAKE) -C build config=$(CONFIG) -j2
 	mkdir -p build/lua/moongrad
 	luajit src/capi/gen_cdef.lua src/capi/moongrad.h build/lua/moongrad/cdef.lua
