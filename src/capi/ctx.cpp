@@ -2,7 +2,6 @@
 #include "capi/context.h"
 
 #include <cstdio>
-#include <cstdlib>
 
 using mg::capi::fail;
 using mg::capi::guarded;
