@@ -1,0 +1,69 @@
+-- Build description for moongrad. Written in the subset that both premake4
+-- (4.3, Debian's package, which the Makefile runs) and premake5 understand.
+-- Outputs: release in build/{lib,bin}, debug (ASan/UBSan) in build/debug/{lib,bin}.
+
+-- Select a configuration: premake5 has filter(), premake4 only configuration().
+local function when(cfgname)
+  if filter then filter("configurations:" .. cfgname) else configuration(cfgname) end
+end
+local function always()
+  if filter then filter({}) else configuration("*") end
+end
+
+local outdir = { release = "build", debug = "build/debug" }
+
+-- Per-config target and object dirs; objdir names the project so that no two
+-- projects share one (premake4 would otherwise invent its own names).
+local function dirs(name, sub)
+  for cfg, out in pairs(outdir) do
+    when(cfg)
+      targetdir(out .. "/" .. sub)
+      objdir("build/obj/" .. cfg .. "/" .. name)
+  end
+  always()
+end
+
+-- Executables link the shared lib and find it next to themselves: $$ is make's
+-- escape for $, the single quotes keep the shell from expanding $ORIGIN.
+local function links_moongrad()
+  links({ "moongrad" })
+  linkoptions({ "-Wl,-rpath,'$$ORIGIN/../lib'" })
+end
+
+solution("moongrad")
+  configurations({ "release", "debug" })
+  location("build")
+  language("C++")
+  includedirs({ "src", "." })
+  buildoptions({ "-std=c++20", "-Wall", "-Wextra", "-fno-strict-aliasing" })
+  when("release")
+    buildoptions({ "-O2", "-march=native", "-DNDEBUG" })
+  when("debug")
+    -- premake4 strips (-s) unless told to keep symbols; premake5 spells that symbols().
+    if symbols then symbols("On") else flags({ "Symbols" }) end
+    buildoptions({ "-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined" })
+    linkoptions({ "-fsanitize=address,undefined" })
+  always()
+
+project("moongrad")
+  kind("SharedLib")
+  files({ "src/**.cpp", "backends/**.cpp" })  -- absent folders just match nothing
+  buildoptions({ "-fPIC" })  -- premake4 adds it too; harmless twice, needed where a generator does not
+  links({ "dl", "pthread" })
+  dirs("moongrad", "lib")
+
+project("moongrad_tests")
+  kind("ConsoleApp")
+  files({ "tests/cpp/**.cpp" })
+  links_moongrad()
+  dirs("moongrad_tests", "bin")
+
+-- One executable per benchmark source: tests/bench/foo.cpp -> bin/bench_foo.
+for _, src in ipairs(os.matchfiles("tests/bench/*.cpp")) do
+  local name = "bench_" .. path.getbasename(src)
+  project(name)
+    kind("ConsoleApp")
+    files({ src })
+    links_moongrad()
+    dirs(name, "bin")
+end

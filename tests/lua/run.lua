@@ -1,0 +1,118 @@
+-- The Lua test runner. usage: moongrad tests/lua/run.lua [filter]
+-- Runs every tests/lua/test_*.lua; a file returns { ["case name"] = fn, ... }
+-- (run in sorted order) or a list of { "case name", fn } (run in list order).
+-- Only cases whose name contains `filter` (plain substring) run.
+-- Last line: "lua: N passed, N failed[, N skipped]"; exit 1 if any failed.
+local filter = arg and arg[1]
+
+local dir = (arg and arg[0] or "tests/lua/run.lua"):match("^(.*)/[^/]*$") or "."
+
+-- LuaJIT has no directory listing; ls is fine on the systems we support.
+local function test_files()
+  local p = assert(io.popen("ls -1 '" .. dir:gsub("'", "'\\''") .. "'"))
+  local files = {}
+  for name in p:lines() do
+    if name:match("^test_.*%.lua$") then files[#files + 1] = dir .. "/" .. name end
+  end
+  p:close()
+  table.sort(files)
+  return files
+end
+
+-- Assertion helpers handed to each case as `t`.
+local SKIP = {}  -- marks a skip error (a table, so no traceback is added)
+
+local function show(v)
+  if type(v) == "string" then return (string.format("%q", v):gsub("\\\n", "\\n")) end
+  if type(v) ~= "table" then return tostring(v) end
+  local parts = {}
+  for k, x in pairs(v) do parts[#parts + 1] = "[" .. show(k) .. "]=" .. show(x) end
+  table.sort(parts)
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+
+local function deep_eq(a, b)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  for k, x in pairs(a) do if not deep_eq(x, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+local function fail(msg, what)
+  error((msg and msg .. ": " or "") .. what, 3)
+end
+
+local t = {}
+function t.eq(a, b, msg)
+  if not deep_eq(a, b) then fail(msg, "expected " .. show(b) .. ", got " .. show(a)) end
+end
+function t.near(a, b, tol, msg)
+  tol = tol or 1e-6  -- absolute tolerance
+  if type(a) ~= "number" or type(b) ~= "number" or not (math.abs(a - b) <= tol) then
+    fail(msg, "expected " .. show(b) .. " within " .. tol .. ", got " .. show(a))
+  end
+end
+function t.truthy(v, msg)
+  if not v then fail(msg, "expected a true value, got " .. show(v)) end
+end
+function t.raises(fn, pattern, msg)
+  local ok, err = pcall(fn)
+  if ok then fail(msg, "expected an error" .. (pattern and " matching " .. show(pattern) or "")) end
+  err = tostring(err)
+  if pattern and not err:find(pattern) then
+    fail(msg, "error " .. show(err) .. " does not match " .. show(pattern))
+  end
+  return err
+end
+function t.skip(reason)
+  error({ [SKIP] = tostring(reason or "skipped") }, 0)
+end
+
+local function on_error(e)
+  if type(e) == "table" and e[SKIP] then return e end
+  return debug.traceback(tostring(e), 2)
+end
+
+-- Normalises a test file's table into an ordered list of { name, fn }.
+local function cases_of(tbl)
+  local list = {}
+  if #tbl > 0 then
+    for i, c in ipairs(tbl) do
+      if type(c) == "function" then list[i] = { "case " .. i, c } else list[i] = { c[1], c[2] } end
+    end
+  else
+    for name, fn in pairs(tbl) do list[#list + 1] = { name, fn } end
+    table.sort(list, function(x, y) return x[1] < y[1] end)
+  end
+  return list
+end
+
+local passed, failed, skipped = 0, 0, 0
+for _, file in ipairs(test_files()) do
+  local ok, tbl = xpcall(function() return assert(loadfile(file))() end, on_error)
+  if not ok or type(tbl) ~= "table" then
+    failed = failed + 1
+    print(string.format("FAIL %s (loading): %s", file, ok and "did not return a table" or tostring(tbl)))
+  else
+    for _, case in ipairs(cases_of(tbl)) do
+      local name, fn = case[1], case[2]
+      if not filter or name:find(filter, 1, true) then
+        local cok, err = xpcall(function() fn(t) end, on_error)
+        if cok then
+          passed = passed + 1
+        elseif type(err) == "table" then
+          skipped = skipped + 1
+          print(string.format("SKIP %s :: %s: %s", file, name, err[SKIP]))
+        else
+          failed = failed + 1
+          print(string.format("FAIL %s :: %s\n  %s", file, name, (err:gsub("\n", "\n  "))))
+        end
+      end
+    end
+  end
+end
+
+print(string.format("lua: %d passed, %d failed%s", passed, failed,
+  skipped > 0 and string.format(", %d skipped", skipped) or ""))
+os.exit(failed > 0 and 1 or 0)

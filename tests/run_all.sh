@@ -1,0 +1,56 @@
+#!/bin/bash
+# Runs the C++ (doctest) and Lua test suites of one build config and prints,
+# as its last line, "N passed, N failed[, N skipped]" over both.
+# usage: [CONFIG=debug] tests/run_all.sh     (after `make build`)
+# A runner that crashes or prints no summary counts as one failure.
+set -u
+cd "$(dirname "$0")/.."
+CONFIG=${CONFIG:-release}
+case "$CONFIG" in
+  release) BIN=build/bin ;;
+  debug) BIN=build/debug/bin
+         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} ;;
+  *) echo "run_all.sh: unknown CONFIG '$CONFIG'" >&2; exit 2 ;;
+esac
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+passed=0 failed=0 skipped=0
+
+# run NAME CMD...: shows the output, adds the counts of the summary line that
+# extract() finds in it; a non-zero exit with no failures counted is a crash.
+run() {
+  local name=$1; shift
+  echo "== $name: $*"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]} counts p f s
+  if counts=$(extract_$name < "$log"); then
+    read -r p f s <<< "$counts"
+  else
+    echo "run_all: $name printed no summary (exit $rc): counted as 1 failure"
+    p=0 f=1 s=0
+  fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "run_all: $name exited with status $rc but reported no failure: counted as 1 failure"
+    f=1
+  fi
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+# "[doctest] test cases: 7 | 7 passed | 0 failed | 0 skipped" -> "7 0 0"
+extract_doctest() {
+  sed -n 's/^\[doctest\] test cases: *[0-9]* | *\([0-9]*\) passed | *\([0-9]*\) failed | *\([0-9]*\) skipped.*/\1 \2 \3/p' | tail -n 1 | grep .
+}
+# "lua: 5 passed, 0 failed[, 1 skipped]" -> "5 0 1"
+extract_lua() {
+  sed -n 's/^lua: \([0-9]*\) passed, \([0-9]*\) failed\(, \([0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p' | tail -n 1 |
+    awk '{ print $1, $2, ($3 == "" ? 0 : $3) }' | grep .
+}
+
+run doctest "$BIN/moongrad_tests" --no-intro
+run lua "$BIN/moongrad" tests/lua/run.lua
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ]
