@@ -20,7 +20,7 @@ build: deps
 	$(MAKE) -C build config=$(CONFIG) -j2
 	mkdir -p build/lua/moongrad
 	luajit src/capi/gen_cdef.lua src/capi/moongrad.h build/lua/moongrad/cdef.lua
-	sh tools/mk_launcher.sh $(CONFIG) > $(BIN)/moongrad.tmp
+	sh third_party/mk_launcher.sh $(CONFIG) > $(BIN)/moongrad.tmp
 	chmod +x $(BIN)/moongrad.tmp && mv $(BIN)/moongrad.tmp $(BIN)/moongrad
 
 run: build

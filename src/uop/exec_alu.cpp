@@ -62,7 +62,7 @@ std::optional<i128> int_op(Ops op, Scalar s, std::span<const i128> v) {
 
 template <class T>
 std::optional<double> float_op(Ops op, std::span<const double> d) {
-  T a = T(d[0]), b = d.size() > 1 ? T(d[1]) : T(0);
+  T a = T(d[0]), b = d.size() > 1 ? T(d[1]) : T(0), c = d.size() > 2 ? T(d[2]) : T(0);
   switch (op) {
     case Ops::EXP2: return std::exp2(a);
     case Ops::LOG2: return std::log2(a);
@@ -81,7 +81,7 @@ std::optional<double> float_op(Ops op, std::span<const double> d) {
     case Ops::CMPLT: return double(a < b);
     case Ops::CMPNE: return double(a != b);
     case Ops::CMPEQ: return double(a == b);
-    case Ops::MULACC: return a * b + T(d[2]);
+    case Ops::MULACC: return a * b + c;
     default: return std::nullopt;
   }
 }
@@ -117,14 +117,14 @@ std::optional<Arg> exec_alu(Ops op, DType out_dt, DType in_dt, std::span<const A
   }
   Scalar s = in_dt.scalar;
   if (is_intlike(s)) {
-    i128 v[3];
+    i128 v[3] = {};
     for (size_t i = 0; i < vals.size() && i < 3; i++) v[i] = const_as_int(s, vals[i]);
     std::optional<i128> r = int_op(op, s, std::span<const i128>(v, vals.size()));
     if (!r) return std::nullopt;
     return make_const(out_dt, *r);
   }
   if (!in_dt.is_float()) return std::nullopt;
-  double d[3];
+  double d[3] = {};
   for (size_t i = 0; i < vals.size() && i < 3; i++) d[i] = const_as_double(s, vals[i]);
   std::span<const double> ds(d, vals.size());
   std::optional<double> r = s == Scalar::Float64 ? float_op<double>(op, ds) : float_op<float>(op, ds);

@@ -1,0 +1,157 @@
+#include "rewrite/graph_rewrite.h"
+
+#include <chrono>
+
+#include "uop/error.h"
+
+namespace mg {
+
+namespace {
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Node -> result, open addressing on the node's address. Keys are held too: an intermediate
+// node must not die and have its address reused while the map still names it.
+class ResultMap {
+ public:
+  struct Slot { UOpRef key, val; };  // key set, val empty: in progress
+  ResultMap() : slots_(1024) {}
+
+  Slot* find(const UOp* k) {
+    for (size_t i = hash(k) & mask();; i = (i + 1) & mask()) {
+      if (!slots_[i].key) return nullptr;
+      if (slots_[i].key.get() == k) return &slots_[i];
+    }
+  }
+  Slot& insert(UOp* k) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    size_t i = hash(k) & mask();
+    while (slots_[i].key && slots_[i].key.get() != k) i = (i + 1) & mask();
+    if (!slots_[i].key) { slots_[i].key = UOpRef(k); count_++; }
+    return slots_[i];
+  }
+
+ private:
+  static size_t hash(const UOp* k) { return size_t((uintptr_t(k) >> 4) * 0x9e3779b97f4a7c15ull >> 20); }
+  size_t mask() const { return slots_.size() - 1; }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    count_ = 0;
+    for (Slot& s : old)
+      if (s.key) insert(s.key.get()).val = std::move(s.val);
+  }
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
+};
+
+struct Frame {
+  UOp* n;             // the node whose result this frame computes
+  UOpRef cur;         // what n is becoming
+  uint8_t stage;      // 0: visit, 1: sources done, 2: n's result is cur's result
+  int chain;          // successive rewrites that led here
+  const Rule* why;    // the rule that made cur, for errors
+};
+
+class Rewriter {
+ public:
+  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o) : pm_(pm), ctx_(ctx), o_(o) {}
+
+  UOpRef run(const UOpRef& root) {
+    int64_t t0 = o_.trace ? now_ns() : 0;
+    if (o_.trace) step_ = &o_.trace->add_step(std::string(o_.name), o_.bottom_up, root);
+    stack_.push_back({root.get(), root, 0, 0, nullptr});
+    while (!stack_.empty()) {
+      Frame f = std::move(stack_.back());
+      stack_.pop_back();
+      if (f.stage == 0) visit(f);
+      else if (f.stage == 1) sources_done(f);
+      else map_.insert(f.n).val = map_.find(f.cur.get())->val;
+    }
+    UOpRef out = map_.find(root.get())->val;
+    if (step_) { step_->output = out; step_->ns = now_ns() - t0; }
+    return out;
+  }
+
+ private:
+  Fired try_rewrite(UOp* u) {
+    if (!step_) return pm_.rewrite(u, ctx_);
+    int64_t t0 = now_ns();
+    Fired f = pm_.rewrite(u, ctx_);
+    if (f.rule) step_->matches.push_back({UOpRef(u), f.out, f.rule->name, f.rule->where(), now_ns() - t0});
+    return f;
+  }
+
+  [[noreturn]] void loop_error(const Rule* why, const std::string& what) {
+    std::string rule = why ? "rule '" + why->name + "' (" + why->where() + ")" : "a rule";
+    fail(ErrorKind::Internal, "graph_rewrite '" + std::string(o_.name) + "': " + rule + " " + what);
+  }
+
+  void visit(Frame& f) {
+    if (ResultMap::Slot* s = map_.find(f.n)) {
+      if (s->val) return;
+      loop_error(f.why, "made a node that contains itself after rewriting (" + node_str(f.n) + "): rewriting would never end");
+    }
+    map_.insert(f.n);  // in progress
+    UOpRef cur = std::move(f.cur);
+    int chain = f.chain;
+    const Rule* why = f.why;
+    if (o_.bottom_up) {
+      while (Fired r = try_rewrite(cur.get())) {
+        if (++chain > o_.max_chain)
+          loop_error(r.rule, "fired " + std::to_string(o_.max_chain) + " times in a row at one node (last: " + node_str(cur.get()) + " -> " + node_str(r.out.get()) + ")");
+        cur = std::move(r.out);
+        why = r.rule;
+      }
+    }
+    UOp* c = cur.get();
+    stack_.push_back({f.n, std::move(cur), 1, chain, why});
+    for (size_t i = c->src.size(); i-- > 0;) {
+      UOp* s = c->src[i].get();
+      ResultMap::Slot* done = map_.find(s);
+      if (!done || !done->val) stack_.push_back({s, c->src[i], 0, 0, why});
+    }
+  }
+
+  void sources_done(Frame& f) {
+    UOp* c = f.cur.get();
+    bool same = true;
+    std::vector<UOpRef> src;
+    src.reserve(c->src.size());
+    for (const UOpRef& s : c->src) {
+      const UOpRef& r = map_.find(s.get())->val;
+      same &= r == s;
+      src.push_back(r);
+    }
+    if (same) {
+      Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
+      if (!r.rule) { map_.insert(f.n).val = std::move(f.cur); return; }
+      if (f.chain + 1 > o_.max_chain)
+        loop_error(r.rule, "fired " + std::to_string(o_.max_chain) + " times in a row at one node (last: " + node_str(c) + " -> " + node_str(r.out.get()) + ")");
+      UOp* out = r.out.get();
+      stack_.push_back({f.n, r.out, 2, f.chain + 1, r.rule});
+      stack_.push_back({out, std::move(r.out), 0, f.chain + 1, r.rule});
+      return;
+    }
+    UOpRef nn = c->replace_src(std::move(src));
+    UOp* p = nn.get();
+    stack_.push_back({f.n, nn, 2, f.chain, f.why});
+    stack_.push_back({p, std::move(nn), 0, f.chain, f.why});
+  }
+
+  const PatternMatcher& pm_;
+  void* ctx_;
+  const RewriteOpts& o_;
+  TraceStep* step_ = nullptr;
+  ResultMap map_;
+  std::vector<Frame> stack_;
+};
+}  // namespace
+
+UOpRef graph_rewrite(const UOpRef& sink, const PatternMatcher& pm, void* ctx, const RewriteOpts& opts) {
+  if (!sink) fail(ErrorKind::Invalid, "graph_rewrite '" + std::string(opts.name) + "': no graph (null sink)");
+  return Rewriter(pm, ctx, opts).run(sink);
+}
+
+}  // namespace mg

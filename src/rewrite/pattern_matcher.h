@@ -1,0 +1,72 @@
+// PatternMatcher: a table of rules (UPat -> callback), indexed by op.
+#pragma once
+#include <array>
+#include <functional>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rewrite/upat.h"
+
+namespace mg {
+
+struct Rule;
+
+// What a rule's callback sees: the nodes its pattern bound, by name, and the rewrite's ctx.
+class Bindings {
+ public:
+  UOpRef operator[](std::string_view name) const;  // a name the pattern does not bind is an error
+  bool has(std::string_view name) const;
+  UOp* root = nullptr;          // the node being rewritten
+  void* ctx = nullptr;          // graph_rewrite's ctx argument
+  const Rule* rule = nullptr;
+  template <class T> T& ctx_as() const { return *static_cast<T*>(ctx); }
+
+ private:
+  friend struct MatchState;
+  std::vector<std::pair<std::string_view, UOp*>> items_;
+};
+using B = Bindings;
+
+using RuleFn = std::function<UOpRef(B&)>;
+
+struct Rule {
+  UPat pat;
+  RuleFn fn;
+  std::string name;          // given, or the pattern's text
+  std::source_location loc;  // where the rule is written
+
+  Rule(UPat p, RuleFn f, std::string n = "", std::source_location l = std::source_location::current());
+  std::string where() const;  // "file.cpp:123"
+};
+
+struct Fired {
+  UOpRef out;
+  const Rule* rule = nullptr;
+  explicit operator bool() const { return rule != nullptr; }
+};
+
+class PatternMatcher {
+ public:
+  PatternMatcher(std::vector<Rule> rules);  // checks every rule; a malformed one is an error naming it
+  PatternMatcher operator+(const PatternMatcher& other) const;
+
+  // The first rule (in table order) whose pattern matches u and whose callback returns a new
+  // node; {} when none does.
+  Fired rewrite(UOp* u, void* ctx = nullptr) const;
+  size_t size() const { return rules_->size(); }
+  const std::vector<Rule>& rules() const { return *rules_; }
+
+ private:
+  struct Entry {
+    const Rule* rule;
+    OpSet needs_src_ops;  // early reject: ops the node's sources must include
+  };
+  void index();
+  std::shared_ptr<const std::vector<Rule>> rules_;
+  std::array<std::vector<Entry>, kNumOps> by_op_;
+};
+
+}  // namespace mg
