@@ -55,6 +55,9 @@ bool Bindings::has(std::string_view name) const {
 Rule::Rule(UPat p, RuleFn f, std::string n, std::source_location l)
     : pat(std::move(p)), fn(std::move(f)), name(std::move(n)), loc(l) {
   if (name.empty()) name = pat.str();
+  // In a braced table the default location is the table's closing line; the pattern knows its own.
+  const std::source_location& pl = pat.node().loc;
+  if (pl.line() > 0 && std::string_view(pl.file_name()) == loc.file_name()) loc = pl;
 }
 std::string Rule::where() const {
   std::string f = loc.file_name();

@@ -2,13 +2,22 @@
 
 namespace mg {
 
-UPat::UPat(Ops op) : UPat(OpSet{op}) {}
-UPat::UPat(OpSet ops) {
+UPat::UPat(Ops op, Loc l) : UPat(OpSet{op}, l) {}
+UPat::UPat(OpSet ops, Loc l) {
   auto n = std::make_shared<UPatNode>();
   n->any_op = false;
   n->ops = ops;
+  n->loc = l;
   n_ = std::move(n);
 }
+
+namespace {
+// A pattern is located where its latest-written part is: inside the rule that uses it.
+void take_latest_loc(UPatNode& n) {
+  for (const UPat& s : n.src)
+    if (s.node().loc.line() > n.loc.line()) n.loc = s.node().loc;
+}
+}  // namespace
 
 UPat UPat::edit(const std::function<void(UPatNode&)>& f) const {
   auto n = std::make_shared<UPatNode>(*n_);
@@ -16,31 +25,35 @@ UPat UPat::edit(const std::function<void(UPatNode&)>& f) const {
   return UPat(std::shared_ptr<const UPatNode>(std::move(n)));
 }
 
-UPat UPat::var(std::string name) {
+UPat UPat::var(std::string name, Loc l) {
   auto n = std::make_shared<UPatNode>();
   n->name = std::move(name);
+  n->loc = l;
   return UPat(std::shared_ptr<const UPatNode>(std::move(n)));
 }
-UPat UPat::cvar(std::string name) { return UPat(Ops::CONST).named(std::move(name)); }
-UPat UPat::cnst(double v) { return UPat(Ops::CONST).edit([&](UPatNode& n) { n.value = v; }); }
-UPat UPat::any(std::vector<UPat> alternatives) {
+UPat UPat::cvar(std::string name, Loc l) { return UPat(Ops::CONST, l).named(std::move(name)); }
+UPat UPat::cnst(double v, Loc l) { return UPat(Ops::CONST, l).edit([&](UPatNode& n) { n.value = v; }); }
+UPat UPat::any(std::vector<UPat> alternatives, Loc l) {
   auto n = std::make_shared<UPatNode>();
   n->alts = std::move(alternatives);
+  n->loc = l;
+  for (const UPat& a : n->alts)
+    if (a.node().loc.line() > n->loc.line()) n->loc = a.node().loc;
   return UPat(std::shared_ptr<const UPatNode>(std::move(n)));
 }
 
 UPat UPat::named(std::string name) const { return edit([&](UPatNode& n) { n.name = std::move(name); }); }
 UPat UPat::src(std::vector<UPat> s) const {
-  return edit([&](UPatNode& n) { n.src_kind = UPatNode::Src::Ordered; n.src = std::move(s); });
+  return edit([&](UPatNode& n) { n.src_kind = UPatNode::Src::Ordered; n.src = std::move(s); take_latest_loc(n); });
 }
 UPat UPat::src_prefix(std::vector<UPat> s) const {
-  return edit([&](UPatNode& n) { n.src_kind = UPatNode::Src::Prefix; n.src = std::move(s); });
+  return edit([&](UPatNode& n) { n.src_kind = UPatNode::Src::Prefix; n.src = std::move(s); take_latest_loc(n); });
 }
 UPat UPat::perm(std::vector<UPat> s) const {
-  return edit([&](UPatNode& n) { n.src_kind = UPatNode::Src::Permuted; n.src = std::move(s); });
+  return edit([&](UPatNode& n) { n.src_kind = UPatNode::Src::Permuted; n.src = std::move(s); take_latest_loc(n); });
 }
 UPat UPat::rep(UPat s) const {
-  return edit([&](UPatNode& n) { n.src_kind = UPatNode::Src::Repeat; n.src = {std::move(s)}; });
+  return edit([&](UPatNode& n) { n.src_kind = UPatNode::Src::Repeat; n.src = {std::move(s)}; take_latest_loc(n); });
 }
 UPat UPat::dtype(std::vector<DType> d) const { return edit([&](UPatNode& n) { n.dtypes = std::move(d); }); }
 UPat UPat::arg(Arg a) const { return edit([&](UPatNode& n) { n.arg = std::move(a); }); }
@@ -83,7 +96,10 @@ std::string UPat::str() const {
 }
 
 UPat alu(Ops op, std::vector<UPat> src) {
-  return is_commutative(op) ? UPat(op).perm(std::move(src)) : UPat(op).src(std::move(src));
+  UPat::Loc l = src.empty() ? UPat::Loc::current() : src[0].node().loc;
+  for (const UPat& s : src)
+    if (s.node().loc.line() > l.line()) l = s.node().loc;
+  return is_commutative(op) ? UPat(op, l).perm(std::move(src)) : UPat(op, l).src(std::move(src));
 }
 UPat operator+(const UPat& a, const UPat& b) { return alu(Ops::ADD, {a, b}); }
 UPat operator*(const UPat& a, const UPat& b) { return alu(Ops::MUL, {a, b}); }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <vector>
 
@@ -33,18 +34,21 @@ struct UPatNode {
   Src src_kind = Src::Any;
   std::vector<UPat> src;
   std::vector<UPat> alts;                     // UPat::any: the first alternative that matches
+  std::source_location loc;                   // where it was written (the latest line of its parts)
 };
 
 class UPat {
  public:
-  UPat(Ops op);
-  UPat(OpSet ops);
+  // Each factory records where it is called: a rule's location is that of its pattern.
+  using Loc = std::source_location;
+  UPat(Ops op, Loc l = Loc::current());
+  UPat(OpSet ops, Loc l = Loc::current());
   explicit UPat(std::shared_ptr<const UPatNode> n) : n_(std::move(n)) {}
 
-  static UPat var(std::string name = "");                  // any node
-  static UPat cvar(std::string name = "");                 // any CONST
-  static UPat cnst(double v);                              // a CONST equal to v
-  static UPat any(std::vector<UPat> alternatives);
+  static UPat var(std::string name = "", Loc l = Loc::current());   // any node
+  static UPat cvar(std::string name = "", Loc l = Loc::current());  // any CONST
+  static UPat cnst(double v, Loc l = Loc::current());               // a CONST equal to v
+  static UPat any(std::vector<UPat> alternatives, Loc l = Loc::current());
 
   UPat named(std::string name) const;
   UPat src(std::vector<UPat> s) const;
@@ -65,8 +69,8 @@ class UPat {
   std::shared_ptr<const UPatNode> n_;
 };
 
-inline UPat var(std::string name = "") { return UPat::var(std::move(name)); }
-inline UPat cvar(std::string name = "") { return UPat::cvar(std::move(name)); }
+inline UPat var(std::string name = "", UPat::Loc l = UPat::Loc::current()) { return UPat::var(std::move(name), l); }
+inline UPat cvar(std::string name = "", UPat::Loc l = UPat::Loc::current()) { return UPat::cvar(std::move(name), l); }
 
 // Pattern algebra: commutative ops match their sources in any order.
 UPat operator+(const UPat& a, const UPat& b);
@@ -83,13 +87,13 @@ UPat ne(const UPat& a, const UPat& b);
 UPat eq(const UPat& a, const UPat& b);
 UPat maximum(const UPat& a, const UPat& b);
 UPat where(const UPat& c, const UPat& a, const UPat& b);
-UPat alu(Ops op, std::vector<UPat> src);  // ordered, or permuted for commutative ops
+UPat alu(Ops op, std::vector<UPat> src);  // ordered, or permuted for commutative ops; located at its sources
 
 #define MG_UPAT_SCALAR_OPS(OP)                                                                         \
   template <class N> requires std::is_arithmetic_v<N>                                                  \
-  UPat operator OP(const UPat& a, N b) { return a OP UPat::cnst(double(b)); }                          \
+  UPat operator OP(const UPat& a, N b) { return a OP UPat::cnst(double(b), a.node().loc); }            \
   template <class N> requires std::is_arithmetic_v<N>                                                  \
-  UPat operator OP(N a, const UPat& b) { return UPat::cnst(double(a)) OP b; }
+  UPat operator OP(N a, const UPat& b) { return UPat::cnst(double(a), b.node().loc) OP b; }
 MG_UPAT_SCALAR_OPS(+) MG_UPAT_SCALAR_OPS(*) MG_UPAT_SCALAR_OPS(-) MG_UPAT_SCALAR_OPS(/)
 MG_UPAT_SCALAR_OPS(%) MG_UPAT_SCALAR_OPS(&) MG_UPAT_SCALAR_OPS(|) MG_UPAT_SCALAR_OPS(^)
 #undef MG_UPAT_SCALAR_OPS
