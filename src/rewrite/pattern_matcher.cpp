@@ -20,14 +20,18 @@ void check_pattern(const Rule& r, const UPat& p, std::map<std::string, OpSet>& n
   if (n.value && (n.any_op || !(n.ops == OpSet{Ops::CONST}))) rule_error(r, "a constant value on a pattern that is not CONST");
   if (n.src_kind == UPatNode::Src::Repeat && n.src.size() != 1) rule_error(r, "a repeated source needs exactly one pattern");
   if (n.src_kind == UPatNode::Src::Permuted && n.src.size() > 5) rule_error(r, "more than 5 permuted sources");
-  if (!n.alts.empty() && (!n.any_op || n.src_kind != UPatNode::Src::Any)) rule_error(r, "UPat::any takes no op or sources of its own");
+  if (n.is_any && n.alts.empty()) rule_error(r, "UPat::any with no alternatives matches nothing");
+  if (n.is_any && (!n.any_op || n.src_kind != UPatNode::Src::Any)) rule_error(r, "UPat::any takes no op or sources of its own");
   if (!n.name.empty() && !n.any_op) {
     auto [it, fresh] = names.emplace(n.name, n.ops);
     if (!fresh && !(it->second.lo & n.ops.lo) && !(it->second.hi & n.ops.hi))
       rule_error(r, "name '" + n.name + "' is bound to patterns of different ops, so it can never match");
   }
   for (const UPat& s : n.src) check_pattern(r, s, names);
-  for (const UPat& a : n.alts) check_pattern(r, a, names);
+  for (const UPat& a : n.alts) {  // alternatives exclude each other: each may reuse a name its own way
+    std::map<std::string, OpSet> alt_names = names;
+    check_pattern(r, a, alt_names);
+  }
 }
 
 OpSet required_src_ops(const UPatNode& n) {
@@ -61,7 +65,7 @@ Rule::Rule(UPat p, RuleFn f, std::string n, std::source_location l)
 }
 std::string Rule::where() const {
   std::string f = loc.file_name();
-  if (auto k = f.rfind("src/"); k != std::string::npos) f = f.substr(k);
+  while (f.starts_with("../") || f.starts_with("./")) f = f.substr(f.find('/') + 1);  // built from build/
   return f + ":" + std::to_string(loc.line());
 }
 
@@ -109,7 +113,7 @@ struct MatchState {
   }
 
   bool matched_rest(const UPatNode& p, UOp* u) {
-    if (!p.alts.empty()) {
+    if (p.is_any) {
       for (const UPat& a : p.alts)
         if (match(a.node(), u)) return true;
       return false;
@@ -160,11 +164,11 @@ void PatternMatcher::index() {
     // A rule lists under every op its pattern can match; patterns of alternatives
     // contribute each alternative's ops.
     OpSet ops = n.any_op ? OpSet::all() : n.ops;
-    if (!n.alts.empty()) {
+    if (n.is_any) {
       ops = OpSet();
-      for (const UPat& a : n.alts) ops = ops | (a.node().any_op || !a.node().alts.empty() ? OpSet::all() : a.node().ops);
+      for (const UPat& a : n.alts) ops = ops | (a.node().any_op || a.node().is_any ? OpSet::all() : a.node().ops);
     }
-    Entry e{&r, n.alts.empty() ? required_src_ops(n) : OpSet()};
+    Entry e{&r, n.is_any ? OpSet() : required_src_ops(n)};
     for (int i = 0; i < kNumOps; i++)
       if (ops.has(Ops(i))) by_op_[i].push_back(e);
   }

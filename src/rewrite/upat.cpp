@@ -36,6 +36,7 @@ UPat UPat::cnst(double v, Loc l) { return UPat(Ops::CONST, l).edit([&](UPatNode&
 UPat UPat::any(std::vector<UPat> alternatives, Loc l) {
   auto n = std::make_shared<UPatNode>();
   n->alts = std::move(alternatives);
+  n->is_any = true;
   n->loc = l;
   for (const UPat& a : n->alts)
     if (a.node().loc.line() > n->loc.line()) n->loc = a.node().loc;
@@ -62,7 +63,7 @@ UPat UPat::where(std::function<bool(const UOp&)> p) const { return edit([&](UPat
 
 std::string UPat::str() const {
   const UPatNode& n = *n_;
-  if (!n.alts.empty()) {
+  if (n.is_any) {
     std::string s = "any(";
     for (size_t i = 0; i < n.alts.size(); i++) s += (i ? ", " : "") + n.alts[i].str();
     return s + ")" + (n.name.empty() ? "" : ":" + n.name);

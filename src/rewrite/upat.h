@@ -34,6 +34,7 @@ struct UPatNode {
   Src src_kind = Src::Any;
   std::vector<UPat> src;
   std::vector<UPat> alts;                     // UPat::any: the first alternative that matches
+  bool is_any = false;                        // made by UPat::any
   std::source_location loc;                   // where it was written (the latest line of its parts)
 };
 

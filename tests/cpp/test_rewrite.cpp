@@ -1,0 +1,215 @@
+// The rewrite engine: UPat matching, PatternMatcher, graph_rewrite, tracing, bad rules.
+#include <doctest/doctest.h>
+
+#include "rewrite/graph_rewrite.h"
+#include "uop/error.h"
+
+using namespace mg;
+
+namespace {
+UOpRef same(B& b) { return b["x"]; }
+// Rewrites the matched node to a constant marker so a test can see which rule fired.
+RuleFn mark(int64_t v) { return [v](B& b) { return const_like(b.root->ref(), v); }; }
+UOpRef rw(const UOpRef& x, const PatternMatcher& pm) { return graph_rewrite(x, pm); }
+}  // namespace
+
+TEST_CASE("upat: ordered sources must match in order and in number") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  PatternMatcher pm({{UPat(Ops::SUB).src({var("a"), UPat::cnst(1)}), mark(100)}});
+  CHECK(rw(x - 1, pm)->const_int() == 100);
+  CHECK(rw(1 - x, pm) == 1 - x);  // SUB is not commutative
+  PatternMatcher two({{UPat(Ops::WHERE).src({var(), var()}), mark(1)}});
+  CHECK(rw(where(lt(x, y), x, y), two) == where(lt(x, y), x, y));  // three sources, not two
+}
+
+TEST_CASE("upat: commutative patterns match either order and backtrack") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  PatternMatcher pm({{var("x") + 0, same}});
+  CHECK(rw(x + 0, pm) == x);
+  CHECK(rw(0 + x, pm) == x);
+  // (x*c)+x: the first permutation binds x to the MUL; the match must back up and try the other.
+  PatternMatcher back({{var("x") * cvar("c") + var("x"), [](B& b) { return b["x"] * (b["c"]->const_int() + 1); }}});
+  CHECK(render(rw(x * 3 + x, back)) == "(x*4)");
+  CHECK(render(rw(x + x * 3, back)) == "(x*4)");
+  CHECK(rw(x * 3 + y, back) == x * 3 + y);  // x and y are different nodes
+}
+
+TEST_CASE("upat: a name used twice must bind the same node") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  PatternMatcher pm({{var("a") - var("a"), mark(0)}});
+  CHECK(rw(x - x, pm)->is_const(0));
+  CHECK(rw(x - y, pm) == x - y);
+}
+
+TEST_CASE("upat: repeated and prefix sources of any length") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  UOpRef c1 = t.cnst(dtypes::index, int64_t(1)), c2 = t.cnst(dtypes::index, int64_t(2));
+  PatternMatcher all_const({{UPat(Ops::SINK).rep(cvar()), [](B& b) { return sink({b.root->src[0]}); }}});
+  CHECK(rw(sink({c1, c2, c1}), all_const) == sink({c1}));
+  CHECK(rw(sink({c1, x}), all_const) == sink({c1, x}));
+  PatternMatcher prefix({{UPat(Ops::SINK).src_prefix({var("first")}), [](B& b) { return sink({b["first"]}); }}});
+  CHECK(rw(sink({x, c1, c2}), prefix) == sink({x}));
+}
+
+TEST_CASE("upat: dtype sets, args, predicates and alternatives") {
+  UOpTable t;
+  UOpRef i = t.var("i", 0, 9, dtypes::int32), f = t.cnst(dtypes::float32, 2.0);
+  PatternMatcher by_dtype({{UPat(Ops::CONST).dtype({dtypes::float32, dtypes::float16}), [](B& b) { return const_like(b.root->ref(), 7.0); }}});
+  CHECK(rw(f, by_dtype)->const_float() == 7.0);
+  CHECK(rw(t.cnst(dtypes::int32, int64_t(2)), by_dtype)->const_int() == 2);
+  PatternMatcher by_arg({{UPat(Ops::DEFINE_VAR).arg(VarArg{"i", 0, 9}), mark(5)}});
+  CHECK(rw(i, by_arg)->const_int() == 5);
+  CHECK(rw(t.var("j", 0, 9, dtypes::int32), by_arg)->op == Ops::DEFINE_VAR);
+  PatternMatcher by_pred({{UPat(Ops::DEFINE_VAR).where([](const UOp& u) { return u.vmax() > 100; }), mark(1)}});
+  CHECK(rw(t.var("big", 0, 1000, dtypes::int32), by_pred)->is_const(1));
+  CHECK(rw(i, by_pred) == i);
+  PatternMatcher alts({{UPat::any({var("x") + 0, var("x") * 1}), same}});
+  CHECK(rw(i * 1, alts) == i);
+  CHECK(rw(i + 0, alts) == i);
+  CHECK(rw(i - 0, alts) == i - 0);
+}
+
+TEST_CASE("pattern_matcher: a callback returning nothing lets the next rule try") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  PatternMatcher pm({
+      {var("x") + cvar("c"), [](B&) { return UOpRef(); }},
+      {var("x") + cvar("c"), mark(42)},
+  });
+  CHECK(rw(x + 3, pm)->const_int() == 42);
+}
+
+TEST_CASE("pattern_matcher: rules of other ops are never tried") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  int tried = 0;
+  std::vector<Rule> rules;
+  for (int k = 0; k < 1000; k++)
+    rules.push_back({UPat(Ops::MUL).where([&](const UOp&) { tried++; return false; }), mark(0)});
+  rules.push_back({var("x") + 0, same});
+  PatternMatcher pm(std::move(rules));
+  CHECK(rw((x + 0) + 0, pm) == x);
+  CHECK(tried == 0);
+  // early reject: a rule needing a CONST source is not matched against x+x at all
+  int looked = 0;
+  PatternMatcher needs_const({{UPat(Ops::ADD).perm({var().where([&](const UOp&) { looked++; return true; }), cvar()}), mark(0)}});
+  rw(x + x, needs_const);
+  CHECK(looked == 0);
+}
+
+TEST_CASE("graph_rewrite: a shared node is rewritten once; both parents see one result") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  UOpRef shared = x + 0;
+  int calls = 0;
+  PatternMatcher pm({{var("x") + 0, [&](B& b) { calls++; return b["x"]; }}});
+  UOpRef out = rw(sink({shared * 2, shared * 3}), pm);
+  CHECK(calls == 1);
+  CHECK(out == sink({x * 2, x * 3}));
+  CHECK(out->src[0]->src[0] == out->src[1]->src[0]);
+}
+
+TEST_CASE("graph_rewrite: runs to a fixed point, the result is rewritten again") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  // c -> c-1 down to 0: each result is itself rewritten
+  PatternMatcher count({{cvar("c"), [](B& b) { int64_t v = b["c"]->const_int(); return v > 0 ? const_like(b["c"], v - 1) : UOpRef(); }}});
+  CHECK(rw(x + 50, count) == x + 0);
+  // folding exposes more folding: ((x+0)+0)+0 in one call
+  PatternMatcher pm({{var("x") + 0, same}});
+  CHECK(rw(((x + 0) + 0) + 0, pm) == x);
+  // a new node made by a rule is itself matched: x*1 -> (x+0) -> x
+  PatternMatcher chain({{var("x") * 1, [](B& b) { return b["x"] + 0; }}, {var("x") + 0, same}});
+  CHECK(rw((x * 1) * 1, chain) == x);
+}
+
+TEST_CASE("graph_rewrite: bottom_up rewrites a node before its sources") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  // Top-down (the default) sees x+0 first, so the outer rule then sees x*2.
+  PatternMatcher pm({{var("x") + 0, same}, {(var("a") + 0) * 2, mark(7)}});
+  CHECK(rw((x + 0) * 2, pm) == x * 2);
+  CHECK(graph_rewrite((x + 0) * 2, pm, nullptr, {.bottom_up = true})->const_int() == 7);
+  CHECK(graph_rewrite((y + 0) * 3, pm, nullptr, {.bottom_up = true}) == y * 3);
+}
+
+TEST_CASE("graph_rewrite: a long chain does not overflow the stack") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  UOpRef e = x;
+  for (int i = 0; i < 200000; i++) e = (e + 0) * 1;
+  PatternMatcher pm({{var("x") + 0, same}, {var("x") * 1, same}});
+  CHECK(rw(e, pm) == x);
+}
+
+TEST_CASE("graph_rewrite: endless rewriting fails with an error naming the rule") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  PatternMatcher grow({{cvar("c"), [](B& b) { return const_like(b["c"], b["c"]->const_int() + 1); }, "count_up"}});
+  CHECK_THROWS_WITH_AS(rw(x + 1, grow), doctest::Contains("rule 'count_up' (tests/cpp/test_rewrite.cpp:"), Error);
+  CHECK_THROWS_WITH_AS(rw(x + 1, grow), doctest::Contains("times in a row"), Error);
+  // x*2 -> x*3 -> x*2 ...: a cycle
+  PatternMatcher cycle({
+      {var("x") * 2, [](B& b) { return b["x"] * 3; }, "two_to_three"},
+      {var("x") * 3, [](B& b) { return b["x"] * 2; }, "three_to_two"},
+  });
+  CHECK_THROWS_WITH_AS(rw(x * 2, cycle), doctest::Contains("graph_rewrite 'graph_rewrite'"), Error);
+  // a rule that wraps the node in itself: x -> x+0 where the rule keeps matching x
+  PatternMatcher wrap({{UPat(Ops::DEFINE_VAR).named("v"), [](B& b) { return b["v"] + 0; }, "wrap"}});
+  CHECK_THROWS_WITH_AS(rw(x * 5, wrap), doctest::Contains("rule 'wrap'"), Error);
+  // the bottom-up node loop has the same guard
+  CHECK_THROWS_WITH_AS(graph_rewrite(x + 1, grow, nullptr, {.bottom_up = true}), doctest::Contains("count_up"), Error);
+}
+
+TEST_CASE("graph_rewrite: bad rules fail at once with a message naming the rule") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), f = t.cnst(dtypes::float32, 1.0);
+  PatternMatcher wrong_dtype({{var("x") + 0, [](B& b) { return cast(b["x"], dtypes::float32); }, "to_float"}});
+  CHECK_THROWS_WITH_AS(rw(x + 0, wrong_dtype), doctest::Contains("rule 'to_float'"), Error);
+  CHECK_THROWS_WITH_AS(rw(x + 0, wrong_dtype), doctest::Contains("dtype must not change"), Error);
+  PatternMatcher unbound({{var("x") + 0, [](B& b) { return b["y"]; }, "asks_y"}});
+  CHECK_THROWS_WITH_AS(rw(x + 0, unbound), doctest::Contains("rule 'asks_y'"), Error);
+  CHECK_THROWS_WITH_AS(rw(x + 0, unbound), doctest::Contains("'y'"), Error);
+  auto build = [](std::vector<Rule> r) { PatternMatcher pm(std::move(r)); };
+  CHECK_THROWS_WITH_AS(build({{UPat::any({}), same, "empty_any"}}), doctest::Contains("rule 'empty_any'"), Error);
+  CHECK_THROWS_WITH_AS(build({{cvar("x") + UPat(Ops::ADD).named("x"), same, "clash"}}), doctest::Contains("name 'x'"), Error);
+  CHECK_THROWS_WITH_AS(build({{UPat(Ops::SINK).perm({var(), var(), var(), var(), var(), var()}), same, "six"}}),
+                       doctest::Contains("rule 'six'"), Error);
+  CHECK_THROWS_WITH_AS(build({{var("x") + 0, RuleFn(), "no_fn"}}), doctest::Contains("no callback"), Error);
+  CHECK_THROWS_WITH_AS(build({{UPat(OpSet{}), same, "no_ops"}}), doctest::Contains("matches no op"), Error);
+  CHECK_THROWS_WITH_AS(graph_rewrite(UOpRef(), PatternMatcher({})), doctest::Contains("null sink"), Error);
+  CHECK(f->dtype == dtypes::float32);
+}
+
+TEST_CASE("graph_rewrite: tracing records steps and matches, and is off by default") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  PatternMatcher pm({{var("x") + 0, same, "add_zero"}, {var("x") * 1, same}});
+  UOpRef e = (x + 0) * 1;
+  RewriteTrace tr;
+  tr.begin_context("kernel 1");
+  UOpRef out = graph_rewrite(e, pm, nullptr, {.name = "simplify", .trace = &tr});
+  graph_rewrite(x * 1, pm, nullptr, {.name = "second", .trace = &tr});
+  REQUIRE(tr.contexts.size() == 1);
+  CHECK(tr.contexts[0].name == "kernel 1");
+  REQUIRE(tr.contexts[0].steps.size() == 2);
+  const TraceStep& s = tr.contexts[0].steps[0];
+  CHECK(s.name == "simplify");
+  CHECK(s.input == e);
+  CHECK(s.output == x);
+  REQUIRE(s.matches.size() == 2);
+  CHECK(s.matches[0].rule == "add_zero");
+  CHECK(s.matches[0].before == x + 0);
+  CHECK(s.matches[0].after == x);
+  CHECK(s.matches[0].where.find("tests/cpp/test_rewrite.cpp:") != std::string::npos);
+  CHECK(s.matches[1].rule == "(x*1)");
+  CHECK(s.matches[1].ns >= 0);
+  CHECK(tr.match_count() == 3);
+  // A rewrite without a trace records nothing anywhere.
+  graph_rewrite(e, pm);
+  CHECK(tr.match_count() == 3);
+}
