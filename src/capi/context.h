@@ -4,6 +4,9 @@
 #pragma once
 
 #include "capi/moongrad.h"
+#include "rewrite/trace.h"
+#include "uop/error.h"
+#include "uop/uop.h"
 
 #include <exception>
 #include <new>
@@ -17,8 +20,11 @@ struct mg_ctx {
   // Device names of the registered backends. Empty until backends arrive:
   // mg_ctx_create is where the built-in ones will be registered.
   std::vector<std::string> devices;
-  // Engine state joins here as it lands: the UOp intern table, the rewrite
-  // trace read by VIZ, caches, the runtime's devices and buffers.
+  // Engine state. Declaration order matters: the trace holds nodes, so it is
+  // destroyed before the table they were interned in.
+  mg::UOpTable uops;
+  mg::RewriteTrace trace;
+  bool tracing = false;  // VIZ=1 at creation: graph_rewrites record into trace
 };
 
 namespace mg::capi {
@@ -39,11 +45,33 @@ inline mg_status fail(const mg_ctx* ctx, mg_status s, const char* msg) noexcept 
   return s;
 }
 
+inline mg_status status_of(mg::ErrorKind k) noexcept {
+  switch (k) {
+    case mg::ErrorKind::Invalid: return MG_ERR_INVALID;
+    case mg::ErrorKind::Shape: return MG_ERR_SHAPE;
+    case mg::ErrorKind::DType: return MG_ERR_DTYPE;
+    case mg::ErrorKind::Index: return MG_ERR_INDEX;
+    case mg::ErrorKind::Device: return MG_ERR_DEVICE;
+    case mg::ErrorKind::IO: return MG_ERR_IO;
+    case mg::ErrorKind::Freed: return MG_ERR_FREED;
+    case mg::ErrorKind::OOM: return MG_ERR_OOM;
+    case mg::ErrorKind::Compile: return MG_ERR_COMPILE;
+    case mg::ErrorKind::Internal: return MG_ERR_INTERNAL;
+  }
+  return MG_ERR_INTERNAL;
+}
+
 // Runs body (returning mg_status) so that no exception crosses the C ABI.
 template <class Body>
 mg_status guarded(const mg_ctx* ctx, const char* fname, Body&& body) noexcept {
   try {
     return body();
+  } catch (const mg::Error& e) {
+    try {
+      return fail(ctx, status_of(e.kind), (std::string(fname) + ": " + e.what()).c_str());
+    } catch (...) {
+      return fail(ctx, status_of(e.kind), "error (message lost)");
+    }
   } catch (const std::bad_alloc&) {
     return fail(ctx, MG_ERR_OOM, (std::string(fname) + ": out of memory").c_str());
   } catch (const std::exception& e) {

@@ -2,6 +2,8 @@
 #include "capi/context.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 using mg::capi::fail;
 using mg::capi::guarded;
@@ -45,6 +47,8 @@ extern "C" mg_status mg_ctx_create(const mg_ctx_opts* opts, mg_ctx** out) {
   try {
     ctx = new (mem) mg_ctx{};
     ctx->opts = o;
+    const char* viz = std::getenv("VIZ");
+    ctx->tracing = viz && *viz && std::string(viz) != "0";
     register_builtin_backends(*ctx);
   } catch (...) {
     if (ctx) ctx->~mg_ctx();
