@@ -76,9 +76,9 @@ class Rewriter {
 
  private:
   Fired try_rewrite(UOp* u) {
-    if (!step_) return pm_.rewrite(u, ctx_);
+    if (!step_) return pm_.rewrite(u, ctx_, scratch_);
     int64_t t0 = now_ns();
-    Fired f = pm_.rewrite(u, ctx_);
+    Fired f = pm_.rewrite(u, ctx_, scratch_);
     if (f.rule) step_->matches.push_back({UOpRef(u), f.out, f.rule->name, f.rule->where(), now_ns() - t0});
     return f;
   }
@@ -117,13 +117,7 @@ class Rewriter {
   void sources_done(Frame& f) {
     UOp* c = f.cur.get();
     bool same = true;
-    std::vector<UOpRef> src;
-    src.reserve(c->src.size());
-    for (const UOpRef& s : c->src) {
-      const UOpRef& r = map_.find(s.get())->val;
-      same &= r == s;
-      src.push_back(r);
-    }
+    for (const UOpRef& s : c->src) same = same && map_.find(s.get())->val == s;
     if (same) {
       Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
       if (!r.rule) { map_.insert(f.n).val = std::move(f.cur); return; }
@@ -134,6 +128,9 @@ class Rewriter {
       stack_.push_back({out, std::move(r.out), 0, f.chain + 1, r.rule});
       return;
     }
+    std::vector<UOpRef> src;
+    src.reserve(c->src.size());
+    for (const UOpRef& s : c->src) src.push_back(map_.find(s.get())->val);
     UOpRef nn = c->replace_src(std::move(src));
     UOp* p = nn.get();
     stack_.push_back({f.n, nn, 2, f.chain, f.why});
@@ -146,6 +143,7 @@ class Rewriter {
   TraceStep* step_ = nullptr;
   ResultMap map_;
   std::vector<Frame> stack_;
+  MatchState scratch_;
 };
 }  // namespace
 

@@ -72,80 +72,74 @@ std::string Rule::where() const {
 // ---- matching: continuation passing, so a later source's failure backtracks into the
 // choices (permutations, alternatives) an earlier one made, and a callback returning
 // nothing lets the next way of matching try.
-struct MatchState {
-  Bindings b;
-  std::vector<std::pair<const UPatNode*, UOp*>> todo;
-  UOpRef result;
+bool MatchState::solve() {
+  if (todo.empty()) {
+    result = b.rule->fn(b);
+    return result && result.get() != b.root;
+  }
+  auto pr = todo.back();
+  todo.pop_back();
+  if (match(*pr.first, pr.second)) return true;
+  todo.push_back(pr);
+  return false;
+}
 
-  bool solve() {
-    if (todo.empty()) {
-      result = b.rule->fn(b);
-      return result && result.get() != b.root;
+bool MatchState::match(const UPatNode& p, UOp* u) {
+  if (!p.any_op && !p.ops.has(u->op)) return false;
+  if (!p.dtypes.empty() && std::find(p.dtypes.begin(), p.dtypes.end(), u->dtype) == p.dtypes.end() &&
+      std::find(p.dtypes.begin(), p.dtypes.end(), u->dtype.scalar_type()) == p.dtypes.end())
+    return false;
+  if (p.value && !u->is_const(*p.value)) return false;
+  if (p.arg && !arg_equal(*p.arg, u->arg)) return false;
+  if (p.arg_pred && !p.arg_pred(u->arg)) return false;
+  if (p.pred && !p.pred(*u)) return false;
+  size_t mark = b.items_.size();
+  if (!p.name.empty()) {
+    auto it = std::find_if(b.items_.begin(), b.items_.end(), [&](auto& kv) { return kv.first == p.name; });
+    if (it != b.items_.end()) {
+      if (it->second != u) return false;
+    } else {
+      b.items_.push_back({p.name, u});
     }
-    auto pr = todo.back();
-    todo.pop_back();
-    if (match(*pr.first, pr.second)) return true;
-    todo.push_back(pr);
+  }
+  if (matched_rest(p, u)) return true;
+  b.items_.resize(mark);
+  return false;
+}
+
+bool MatchState::matched_rest(const UPatNode& p, UOp* u) {
+  if (p.is_any) {
+    for (const UPat& a : p.alts)
+      if (match(a.node(), u)) return true;
     return false;
   }
-
-  bool match(const UPatNode& p, UOp* u) {
-    if (!p.any_op && !p.ops.has(u->op)) return false;
-    if (!p.dtypes.empty() && std::find(p.dtypes.begin(), p.dtypes.end(), u->dtype) == p.dtypes.end() &&
-        std::find(p.dtypes.begin(), p.dtypes.end(), u->dtype.scalar_type()) == p.dtypes.end())
+  const size_t n = p.src.size(), base = todo.size();
+  switch (p.src_kind) {
+    case UPatNode::Src::Any: return solve();
+    case UPatNode::Src::Ordered:
+    case UPatNode::Src::Prefix:
+      if (p.src_kind == UPatNode::Src::Ordered ? u->src.size() != n : u->src.size() < n) return false;
+      for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[i].get()});
+      break;
+    case UPatNode::Src::Repeat:
+      for (size_t i = u->src.size(); i-- > 0;) todo.push_back({&p.src[0].node(), u->src[i].get()});
+      break;
+    case UPatNode::Src::Permuted: {
+      if (u->src.size() != n) return false;
+      size_t perm[5];
+      std::iota(perm, perm + n, 0);
+      do {
+        for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[perm[i]].get()});
+        if (solve()) return true;
+        todo.resize(base);
+      } while (std::next_permutation(perm, perm + n));
       return false;
-    if (p.value && !u->is_const(*p.value)) return false;
-    if (p.arg && !arg_equal(*p.arg, u->arg)) return false;
-    if (p.arg_pred && !p.arg_pred(u->arg)) return false;
-    if (p.pred && !p.pred(*u)) return false;
-    size_t mark = b.items_.size();
-    if (!p.name.empty()) {
-      auto it = std::find_if(b.items_.begin(), b.items_.end(), [&](auto& kv) { return kv.first == p.name; });
-      if (it != b.items_.end()) {
-        if (it->second != u) return false;
-      } else {
-        b.items_.push_back({p.name, u});
-      }
     }
-    if (matched_rest(p, u)) return true;
-    b.items_.resize(mark);
-    return false;
   }
-
-  bool matched_rest(const UPatNode& p, UOp* u) {
-    if (p.is_any) {
-      for (const UPat& a : p.alts)
-        if (match(a.node(), u)) return true;
-      return false;
-    }
-    const size_t n = p.src.size(), base = todo.size();
-    switch (p.src_kind) {
-      case UPatNode::Src::Any: return solve();
-      case UPatNode::Src::Ordered:
-      case UPatNode::Src::Prefix:
-        if (p.src_kind == UPatNode::Src::Ordered ? u->src.size() != n : u->src.size() < n) return false;
-        for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[i].get()});
-        break;
-      case UPatNode::Src::Repeat:
-        for (size_t i = u->src.size(); i-- > 0;) todo.push_back({&p.src[0].node(), u->src[i].get()});
-        break;
-      case UPatNode::Src::Permuted: {
-        if (u->src.size() != n) return false;
-        size_t perm[5];
-        std::iota(perm, perm + n, 0);
-        do {
-          for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[perm[i]].get()});
-          if (solve()) return true;
-          todo.resize(base);
-        } while (std::next_permutation(perm, perm + n));
-        return false;
-      }
-    }
-    if (solve()) return true;
-    todo.resize(base);
-    return false;
-  }
-};
+  if (solve()) return true;
+  todo.resize(base);
+  return false;
+}
 
 // ---- the matcher ----
 PatternMatcher::PatternMatcher(std::vector<Rule> rules) {
@@ -181,11 +175,17 @@ PatternMatcher PatternMatcher::operator+(const PatternMatcher& other) const {
 }
 
 Fired PatternMatcher::rewrite(UOp* u, void* ctx) const {
+  MatchState st;
+  return rewrite(u, ctx, st);
+}
+
+Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   const std::vector<Entry>& entries = by_op_[int(u->op)];
   if (entries.empty()) return {};
   OpSet src_ops;
   for (const UOpRef& s : u->src) src_ops.add(s->op);
-  MatchState st;
+  st.b.items_.clear();
+  st.todo.clear();
   st.b.root = u;
   st.b.ctx = ctx;
   for (const Entry& e : entries) {

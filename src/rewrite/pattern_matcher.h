@@ -26,6 +26,7 @@ class Bindings {
 
  private:
   friend struct MatchState;
+  friend class PatternMatcher;
   std::vector<std::pair<std::string_view, UOp*>> items_;
 };
 using B = Bindings;
@@ -48,6 +49,16 @@ struct Fired {
   explicit operator bool() const { return rule != nullptr; }
 };
 
+// Matching scratch: graph_rewrite keeps one, so matching a node allocates nothing.
+struct MatchState {
+  Bindings b;
+  std::vector<std::pair<const UPatNode*, UOp*>> todo;  // (pattern, node) pairs still to match
+  UOpRef result;
+  bool solve();
+  bool match(const UPatNode& p, UOp* u);
+  bool matched_rest(const UPatNode& p, UOp* u);
+};
+
 class PatternMatcher {
  public:
   PatternMatcher(std::vector<Rule> rules);  // checks every rule; a malformed one is an error naming it
@@ -56,6 +67,7 @@ class PatternMatcher {
   // The first rule (in table order) whose pattern matches u and whose callback returns a new
   // node; {} when none does.
   Fired rewrite(UOp* u, void* ctx = nullptr) const;
+  Fired rewrite(UOp* u, void* ctx, MatchState& scratch) const;
   size_t size() const { return rules_->size(); }
   const std::vector<Rule>& rules() const { return *rules_; }
 

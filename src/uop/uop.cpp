@@ -31,15 +31,17 @@ int64_t UOp::const_int() const { return int64_t(const_as_int(dtype.scalar, arg))
 double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 
 // ---- intern table ----
-UOpTable::UOpTable() : slots_(1024, nullptr) {}
+UOpTable::UOpTable() : slots_(1024, Slot{0, nullptr}) {}
 UOpTable::~UOpTable() = default;
 
 UOp* UOpTable::find(Ops op, const DType& dt, const std::vector<UOpRef>& src, const Arg& arg, uint64_t h) const {
   size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
-    UOp* u = slots_[i];
-    if (!u) return nullptr;
-    if (u == kTomb || u->hash != h || u->op != op || !(u->dtype == dt) || u->src.size() != src.size()) continue;
+    const Slot& sl = slots_[i];
+    if (!sl.node) return nullptr;
+    if (sl.hash != h || sl.node == kTomb) continue;
+    UOp* u = sl.node;
+    if (u->op != op || !(u->dtype == dt) || u->src.size() != src.size()) continue;
     bool same = true;
     for (size_t k = 0; k < src.size() && same; k++) same = u->src[k] == src[k];
     if (same && arg_equal(u->arg, arg)) return u;
@@ -50,16 +52,16 @@ void UOpTable::insert(UOp* u) {
   if ((used_ + 1) * 2 > slots_.size()) grow();
   size_t mask = slots_.size() - 1;
   size_t i = u->hash & mask;
-  while (slots_[i] && slots_[i] != kTomb) i = (i + 1) & mask;
-  if (!slots_[i]) used_++;
-  slots_[i] = u;
+  while (slots_[i].node && slots_[i].node != kTomb) i = (i + 1) & mask;
+  if (!slots_[i].node) used_++;
+  slots_[i] = {u->hash, u};
   live_++;
 }
 
 void UOpTable::erase(UOp* u) {
   size_t mask = slots_.size() - 1;
-  for (size_t i = u->hash & mask; slots_[i]; i = (i + 1) & mask)
-    if (slots_[i] == u) { slots_[i] = kTomb; live_--; return; }
+  for (size_t i = u->hash & mask; slots_[i].node; i = (i + 1) & mask)
+    if (slots_[i].node == u) { slots_[i].node = kTomb; live_--; return; }
 }
 
 void UOpTable::grow() {
@@ -67,11 +69,11 @@ void UOpTable::grow() {
   size_t n = slots_.size();
   while (live_ * 4 > n) n *= 2;
   while (n > 1024 && live_ * 16 < n) n /= 2;
-  std::vector<UOp*> old(n, nullptr);
+  std::vector<Slot> old(n, Slot{0, nullptr});
   old.swap(slots_);
   used_ = live_ = 0;
-  for (UOp* u : old)
-    if (u && u != kTomb) insert(u);
+  for (const Slot& sl : old)
+    if (sl.node && sl.node != kTomb) insert(sl.node);
 }
 
 UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {

@@ -109,7 +109,8 @@ class UOpTable {
   void erase(UOp* u);
   void grow();
 
-  std::vector<UOp*> slots_;  // open addressing; nullptr empty, kTomb deleted
+  struct Slot { uint64_t hash; UOp* node; };  // the hash beside the pointer: probes touch no node
+  std::vector<Slot> slots_;  // open addressing; node nullptr: empty, kTomb: deleted
   size_t used_ = 0, live_ = 0;
   std::vector<UOp*> dying_;  // freed iteratively: dropping a long chain must not recurse
   bool releasing_ = false;
