@@ -4,9 +4,8 @@
 #pragma once
 
 #include "capi/moongrad.h"
-#include "rewrite/trace.h"
+#include "tensor/engine.h"
 #include "uop/error.h"
-#include "uop/uop.h"
 
 #include <exception>
 #include <new>
@@ -17,14 +16,10 @@ struct mg_ctx {
   mg_ctx_opts opts{};  // as given to mg_ctx_create (all NULL when none)
   // mutable: getters take a const ctx but must still be able to report errors.
   mutable std::string last_error;
-  // Device names of the registered backends. Empty until backends arrive:
-  // mg_ctx_create is where the built-in ones will be registered.
-  std::vector<std::string> devices;
-  // Engine state. Declaration order matters: the trace holds nodes, so it is
-  // destroyed before the table they were interned in.
-  mg::UOpTable uops;
-  mg::RewriteTrace trace;
-  bool tracing = false;  // VIZ=1 at creation: graph_rewrites record into trace
+  // Engine state: the UOp table, runtime (devices, buffers), trace, live tensors.
+  mg::Engine engine;
+
+  explicit mg_ctx(const mg_ctx_opts& o) : opts(o), engine(mg::HostAllocator{o.user, o.alloc, o.free}) {}
 };
 
 namespace mg::capi {

@@ -45,10 +45,9 @@ extern "C" mg_status mg_ctx_create(const mg_ctx_opts* opts, mg_ctx** out) {
   if (!mem) return create_fail(o, MG_ERR_OOM, "mg_ctx_create: out of memory allocating the context");
   mg_ctx* ctx = nullptr;
   try {
-    ctx = new (mem) mg_ctx{};
-    ctx->opts = o;
+    ctx = new (mem) mg_ctx(o);
     const char* viz = std::getenv("VIZ");
-    ctx->tracing = viz && *viz && std::string(viz) != "0";
+    ctx->engine.tracing = viz && *viz && std::string(viz) != "0";
     register_builtin_backends(*ctx);
   } catch (...) {
     if (ctx) ctx->~mg_ctx();
@@ -73,21 +72,21 @@ extern "C" const char* mg_last_error(const mg_ctx* ctx) {
 
 extern "C" int mg_device_count(const mg_ctx* ctx) {
   if (!ctx) return -1;
-  return static_cast<int>(ctx->devices.size());
+  return static_cast<int>(ctx->engine.runtime.devices().size());
 }
 
 extern "C" const char* mg_device_name(const mg_ctx* ctx, int index) {
   if (!ctx) return nullptr;
   const char* name = nullptr;
   guarded(ctx, "mg_device_name", [&]() -> mg_status {
-    const int n = static_cast<int>(ctx->devices.size());
+    const int n = static_cast<int>(ctx->engine.runtime.devices().size());
     if (index < 0 || index >= n) {
       char msg[128];
       std::snprintf(msg, sizeof msg, "mg_device_name: index %d out of range (%d device%s, valid 0..%d)",
                     index, n, n == 1 ? "" : "s", n - 1);
       return fail(ctx, MG_ERR_INDEX, msg);
     }
-    name = ctx->devices[static_cast<size_t>(index)].c_str();
+    name = ctx->engine.runtime.devices()[static_cast<size_t>(index)]->name().c_str();
     return MG_OK;
   });
   return name;

@@ -92,6 +92,7 @@ void UOpTable::release(UOp* u) {
     UOp* d = dying_.back();
     dying_.pop_back();
     erase(d);
+    if (hook_ops_.has(d->op)) hook_(d);
     delete d;  // drops its sources; those reaching zero land in dying_
   }
   releasing_ = false;

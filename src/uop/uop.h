@@ -2,6 +2,7 @@
 // reference counted without atomics (a table is used by one thread at a time).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,6 +98,10 @@ class UOpTable {
   UOpRef make(Ops op, DType dt, std::vector<UOpRef> src = {}, Arg arg = {});
   size_t live() const { return live_; }
 
+  // Called with each node of these ops just before it is freed (the runtime frees the memory
+  // behind a BUFFER node this way). One hook per table.
+  void on_free(OpSet ops, std::function<void(const UOp*)> hook) { hook_ops_ = ops; hook_ = std::move(hook); }
+
   UOpRef cnst(DType dt, int64_t v);   // wrapped to dt's width; floats converted
   UOpRef cnst(DType dt, double v);    // rounded to dt's precision; ints truncated toward zero
   UOpRef var(const std::string& name, int64_t lo, int64_t hi, DType dt = dtypes::index);
@@ -114,6 +119,8 @@ class UOpTable {
   size_t used_ = 0, live_ = 0;
   std::vector<UOp*> dying_;  // freed iteratively: dropping a long chain must not recurse
   bool releasing_ = false;
+  OpSet hook_ops_;
+  std::function<void(const UOp*)> hook_;
 };
 
 inline UOpRef::UOpRef(UOp* p) : p_(p) { if (p_) p_->refs_++; }

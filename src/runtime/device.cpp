@@ -1,0 +1,39 @@
+#include "runtime/device.h"
+
+#include <cstdlib>
+#include <new>
+
+#include "runtime/runtime.h"
+#include "uop/error.h"
+
+namespace mg {
+
+Buffer::Buffer(Device* dev, size_t nbytes) : dev_(dev), nbytes_(nbytes), ptr_(dev->alloc(nbytes)) {
+  dev_->runtime().count_alloc(nbytes_);
+}
+
+Buffer::~Buffer() {
+  dev_->free(ptr_, nbytes_);
+  dev_->runtime().count_free(nbytes_);
+}
+
+void* HostAllocator::allocate(size_t n) const {
+  // 64-byte alignment suits every vector width the CPU backend uses; zero-size asks get a
+  // real (tiny) block so every buffer has a distinct address.
+  size_t size = (n + 63) / 64 * 64;
+  if (size == 0) size = 64;
+  void* p = alloc ? alloc(user, size, 64) : std::aligned_alloc(64, size);
+  if (!p) fail(ErrorKind::OOM, "out of memory allocating " + std::to_string(n) + " bytes");
+  return p;
+}
+
+void HostAllocator::release(void* p) const noexcept {
+  if (free) free(user, p);
+  else std::free(p);
+}
+
+std::vector<BufferRef> Device::evaluate(std::span<const UOpRef>) {
+  fail(ErrorKind::Device, "device " + name_ + " cannot evaluate tensor graphs (it needs the compiler)");
+}
+
+}  // namespace mg

@@ -1,0 +1,30 @@
+#include "runtime/runtime.h"
+
+#include "uop/error.h"
+
+namespace mg {
+
+Runtime::~Runtime() {
+  buffers_.clear();  // buffers go back to their devices before the devices go
+}
+
+void Runtime::add_device(std::unique_ptr<Device> d) { devices_.push_back(std::move(d)); }
+
+Device* Runtime::device(const std::string& name) const {
+  for (const auto& d : devices_)
+    if (d->name() == name) return d.get();
+  return nullptr;
+}
+
+void Runtime::bind(const UOp* buffer_node, BufferRef b) { buffers_[buffer_node] = std::move(b); }
+
+const BufferRef& Runtime::buffer(const UOp* buffer_node) const {
+  auto it = buffers_.find(buffer_node);
+  if (it == buffers_.end() || !it->second)
+    fail(ErrorKind::Freed, "the buffer of " + node_str(buffer_node) + " was freed");
+  return it->second;
+}
+
+void Runtime::unbind(const UOp* buffer_node) noexcept { buffers_.erase(buffer_node); }
+
+}  // namespace mg

@@ -1,0 +1,219 @@
+// Primitive graph building: every check happens here, when the graph is built.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "tensor/tensor.h"
+#include "uop/error.h"
+#include "uop/exec_alu.h"
+
+namespace mg::tensor {
+
+namespace {
+std::string lower(const char* s) {
+  std::string r(s);
+  for (char& c : r) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+UOpRef device_node(Engine& e, Device* dev) { return e.uops.make(Ops::DEVICE, dtypes::void_, {}, dev->name()); }
+
+UOpRef buffer_node(Engine& e, Device* dev, DType dt, int64_t n) {
+  UOpRef unique = e.uops.make(Ops::UNIQUE, dtypes::void_, {}, e.next_unique++);
+  return e.uops.make(Ops::BUFFER, dt, {unique, device_node(e, dev)}, n);
+}
+
+UOpRef view_as(Engine& e, UOpRef u, const Shape& s) {
+  if (*u->shape() == s) return u;
+  return e.uops.make(Ops::RESHAPE, u->dtype, {std::move(u)}, s);
+}
+
+void check_shape(const Shape& s, const char* op) {
+  for (int64_t d : s)
+    if (d < 0) fail(ErrorKind::Shape, std::string(op) + ": negative size in shape " + shape_str(s));
+}
+
+// Which dtypes each op takes.
+bool dtype_ok(Ops op, DType dt) {
+  switch (op) {
+    case Ops::EXP2: case Ops::LOG2: case Ops::SIN: case Ops::SQRT: case Ops::RECIPROCAL: case Ops::FDIV:
+    case Ops::POW: case Ops::TRUNC:
+      return dt.is_float() || (op == Ops::POW && dt.is_int());
+    case Ops::IDIV: case Ops::SHL: case Ops::SHR: return dt.is_int();
+    case Ops::MOD: return dt.is_int() || dt.is_float();
+    case Ops::AND: case Ops::OR: case Ops::XOR: return dt.is_int() || dt.is_bool();
+    case Ops::NEG: return !dt.is_bool();
+    default: return true;
+  }
+}
+}  // namespace
+
+mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Device* dev) {
+  check_shape(s, "from_host");
+  int64_t n = numel(s);
+  size_t nbytes = size_t(n) * size_t(dt.itemsize());
+  if (n && !data) fail(ErrorKind::Invalid, "from_host: data is NULL for " + std::to_string(n) + " elements");
+  UOpRef buf = buffer_node(e, dev, dt, n);
+  BufferRef b = std::make_shared<Buffer>(dev, nbytes);
+  if (nbytes) dev->copy_in(b->ptr(), data, nbytes);
+  e.runtime.bind(buf.get(), std::move(b));
+  return wrap(e, view_as(e, buf, s), dev);
+}
+
+mg_tensor* full(Engine& e, const Arg& value, DType dt, const Shape& s, Device* dev) {
+  check_shape(s, "full");
+  Arg v = std::holds_alternative<double>(value) ? make_const(dt, std::get<double>(value))
+                                                : make_const(dt, i128(std::get<int64_t>(value)));
+  UOpRef c = e.uops.make(Ops::CONST, dt, {device_node(e, dev)}, v);
+  if (!s.empty()) {
+    c = e.uops.make(Ops::RESHAPE, dt, {c}, Shape(s.size(), 1));
+    if (numel(s) != 1) c = e.uops.make(Ops::EXPAND, dt, {c}, s);
+  }
+  return wrap(e, c, dev);
+}
+
+mg_tensor* rand(Engine& e, DType dt, const Shape& s, Device* dev) {
+  check_shape(s, "rand");
+  if (!dt.is_float()) fail(ErrorKind::DType, "rand: dtype must be a float type, got " + dt.name());
+  int64_t n = numel(s);
+  std::vector<unsigned char> host(size_t(n) * dt.itemsize());
+  for (int64_t i = 0; i < n; i++) {
+    double u = e.rng.uniform();
+    Arg v = make_const(dt, u);
+    double r = std::get<double>(v);
+    if (r >= 1.0) r = std::nextafter(1.0, 0.0);  // rounding to a short float must stay below 1
+    unsigned char* p = host.data() + i * dt.itemsize();
+    switch (dt.scalar) {
+      case Scalar::Float64: std::memcpy(p, &r, 8); break;
+      case Scalar::Float32: { float f = float(r); if (f >= 1.0f) f = std::nextafter(1.0f, 0.0f); std::memcpy(p, &f, 4); break; }
+      case Scalar::Float16: { uint16_t h = float_to_half(float(r)); if (h >= 0x3c00) h = 0x3bff; std::memcpy(p, &h, 2); break; }
+      default: { uint16_t h = float_to_bf16(float(r)); if (h >= 0x3f80) h = 0x3f7f; std::memcpy(p, &h, 2); break; }
+    }
+  }
+  return from_host(e, host.data(), dt, s, dev);
+}
+
+mg_tensor* alu(Engine& e, Ops op, std::span<mg_tensor* const> src) {
+  std::string name = lower(op_name(op));
+  int arity = op_group(op) == OpGroup::Unary ? 1 : op_group(op) == OpGroup::Binary ? 2 : 3;
+  if (!is_alu(op) || op == Ops::MULACC || op == Ops::THREEFRY) fail(ErrorKind::Invalid, "alu: " + name + " is not an elementwise op");
+  if (int(src.size()) != arity)
+    fail(ErrorKind::Invalid, name + ": takes " + std::to_string(arity) + " operands, got " + std::to_string(src.size()));
+  for (mg_tensor* t : src) check_live(t, name.c_str());
+  const mg_tensor* first = src[0];
+  const Shape& s = shape(first);
+  for (mg_tensor* t : src) {
+    if (shape(t) != s) fail(ErrorKind::Shape, name + ": shapes " + shape_str(s) + " and " + shape_str(shape(t)) + " differ (expand first)");
+    if (t->device != first->device)
+      fail(ErrorKind::Device, name + ": tensors on " + first->device->name() + " and " + t->device->name() + " (move one with to())");
+  }
+  size_t vi = op == Ops::WHERE ? 1 : 0;  // the operands that carry the value dtype
+  DType dt = src[vi]->uop->dtype;
+  if (op == Ops::WHERE && !src[0]->uop->dtype.is_bool())
+    fail(ErrorKind::DType, "where: condition must be bool, got " + src[0]->uop->dtype.name());
+  for (size_t i = vi; i < src.size(); i++)
+    if (src[i]->uop->dtype != dt)
+      fail(ErrorKind::DType, name + ": dtypes " + dt.name() + " and " + src[i]->uop->dtype.name() + " differ (cast first)");
+  if (!dtype_ok(op, dt)) fail(ErrorKind::DType, name + ": not defined for " + dt.name());
+  std::vector<UOpRef> srcs;
+  for (mg_tensor* t : src) srcs.push_back(t->uop);
+  return wrap(e, mg::alu(op, std::move(srcs)), first->device);
+}
+
+mg_tensor* cast(Engine& e, mg_tensor* x, DType dt) {
+  check_live(x, "cast");
+  if (dt.is_void() || dt.is_ptr() || dt.is_vec() || dt.scalar == Scalar::Index) fail(ErrorKind::DType, "cast: cannot cast to " + dt.name());
+  if (x->uop->dtype == dt) return wrap(e, x->uop, x->device);
+  return wrap(e, e.uops.make(Ops::CAST, dt, {x->uop}), x->device);
+}
+
+mg_tensor* bitcast(Engine& e, mg_tensor* x, DType dt) {
+  check_live(x, "bitcast");
+  if (dt.is_void() || dt.is_ptr() || dt.is_vec() || dt.scalar == Scalar::Index || dt.itemsize() != x->uop->dtype.itemsize())
+    fail(ErrorKind::DType, "bitcast: cannot bitcast " + x->uop->dtype.name() + " to " + dt.name() + " (sizes must match)");
+  return wrap(e, e.uops.make(Ops::BITCAST, dt, {x->uop}), x->device);
+}
+
+mg_tensor* reduce(Engine& e, Ops op, mg_tensor* x, std::vector<int64_t> axes) {
+  check_live(x, "reduce");
+  const char* name = op == Ops::ADD ? "sum" : op == Ops::MUL ? "prod" : op == Ops::MAX ? "max" : "reduce";
+  if (op != Ops::ADD && op != Ops::MUL && op != Ops::MAX) fail(ErrorKind::Invalid, "reduce: op must be ADD, MUL or MAX");
+  const Shape& s = shape(x);
+  std::sort(axes.begin(), axes.end());
+  for (size_t i = 0; i < axes.size(); i++) {
+    if (axes[i] < 0 || axes[i] >= int64_t(s.size()))
+      fail(ErrorKind::Index, std::string(name) + ": axis " + std::to_string(axes[i]) + " out of range for shape " + shape_str(s));
+    if (i && axes[i] == axes[i - 1]) fail(ErrorKind::Index, std::string(name) + ": axis " + std::to_string(axes[i]) + " given twice");
+  }
+  if (x->uop->dtype.is_bool() && op != Ops::MAX) fail(ErrorKind::DType, std::string(name) + ": not defined for bool (cast first)");
+  if (axes.empty()) return wrap(e, x->uop, x->device);
+  return wrap(e, e.uops.make(Ops::REDUCE_AXIS, x->uop->dtype, {x->uop}, ReduceArg{op, std::move(axes)}), x->device);
+}
+
+mg_tensor* movement(Engine& e, Ops op, mg_tensor* x, std::vector<int64_t> arg) {
+  std::string name = lower(op_name(op));
+  check_live(x, name.c_str());
+  const Shape& s = shape(x);
+  auto bad = [&](const std::string& why) { fail(ErrorKind::Shape, name + ": " + why); };
+  switch (op) {
+    case Ops::RESHAPE:
+      check_shape(arg, "reshape");
+      if (numel(arg) != numel(s))
+        bad("cannot reshape " + shape_str(s) + " (" + std::to_string(numel(s)) + " elements) to " + shape_str(arg) + " (" +
+            std::to_string(numel(arg)) + " elements)");
+      if (arg == s) return wrap(e, x->uop, x->device);
+      break;
+    case Ops::EXPAND:
+      if (arg.size() != s.size()) bad("cannot expand " + shape_str(s) + " to " + shape_str(arg) + " (dims differ in number)");
+      for (size_t i = 0; i < s.size(); i++)
+        if (s[i] != arg[i] && s[i] != 1)
+          bad("cannot expand " + shape_str(s) + " to " + shape_str(arg) + ": size " + std::to_string(s[i]) + " must be 1 or " + std::to_string(arg[i]));
+      if (arg == s) return wrap(e, x->uop, x->device);
+      break;
+    case Ops::PERMUTE: {
+      std::vector<int64_t> sorted = arg;
+      std::sort(sorted.begin(), sorted.end());
+      bool ok = arg.size() == s.size();
+      for (size_t i = 0; ok && i < sorted.size(); i++) ok = sorted[i] == int64_t(i);
+      if (!ok) bad("order " + shape_str(arg) + " is not a permutation of the dims of " + shape_str(s));
+      break;
+    }
+    case Ops::PAD: case Ops::SHRINK: {
+      if (arg.size() != 2 * s.size()) bad("needs one {before, after} pair per dim of " + shape_str(s) + ", got " + std::to_string(arg.size()) + " numbers");
+      for (size_t i = 0; i < s.size(); i++) {
+        int64_t a = arg[2 * i], b = arg[2 * i + 1];
+        if (op == Ops::PAD && (a < 0 || b < 0)) bad("negative padding " + shape_str(arg));
+        if (op == Ops::SHRINK && (a < 0 || b < a || b > s[i]))
+          bad("range [" + std::to_string(a) + ", " + std::to_string(b) + ") out of bounds for a dim of size " + std::to_string(s[i]) + " in " + shape_str(s));
+      }
+      break;
+    }
+    case Ops::FLIP:
+      for (int64_t a : arg)
+        if (a < 0 || a >= int64_t(s.size())) bad("axis " + std::to_string(a) + " out of range for shape " + shape_str(s));
+      if (arg.empty()) return wrap(e, x->uop, x->device);
+      std::sort(arg.begin(), arg.end());
+      arg.erase(std::unique(arg.begin(), arg.end()), arg.end());
+      break;
+    default: fail(ErrorKind::Invalid, name + ": not a movement op");
+  }
+  return wrap(e, e.uops.make(op, x->uop->dtype, {x->uop}, std::move(arg)), x->device);
+}
+
+mg_tensor* contiguous(Engine& e, mg_tensor* x) {
+  check_live(x, "contiguous");
+  return wrap(e, e.uops.make(Ops::CONTIGUOUS, x->uop->dtype, {x->uop}), x->device);
+}
+
+mg_tensor* detach(Engine& e, mg_tensor* x) {
+  check_live(x, "detach");
+  return wrap(e, e.uops.make(Ops::DETACH, x->uop->dtype, {x->uop}), x->device);
+}
+
+mg_tensor* to_device(Engine& e, mg_tensor* x, Device* dev) {
+  check_live(x, "to");
+  if (dev == x->device) return wrap(e, x->uop, dev);
+  return wrap(e, e.uops.make(Ops::COPY, x->uop->dtype, {x->uop, device_node(e, dev)}), dev);
+}
+
+}  // namespace mg::tensor

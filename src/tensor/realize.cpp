@@ -1,0 +1,84 @@
+// realize: compute lazy tensors into buffers, then point every handle that held one of those
+// graphs at its buffer. Reading values out of realized tensors.
+#include <unordered_map>
+
+#include "tensor/tensor.h"
+#include "uop/error.h"
+
+namespace mg::tensor {
+
+namespace {
+// A realized tensor is a BUFFER, or a RESHAPE of one.
+const UOp* buffer_of(const UOp* u) {
+  if (u->op == Ops::BUFFER) return u;
+  if (u->op == Ops::RESHAPE && u->src[0]->op == Ops::BUFFER) return u->src[0].get();
+  return nullptr;
+}
+
+UOpRef new_buffer_view(Engine& e, Device* dev, const UOpRef& root, BufferRef b) {
+  const Shape& s = *root->shape();
+  UOpRef unique = e.uops.make(Ops::UNIQUE, dtypes::void_, {}, e.next_unique++);
+  UOpRef dnode = e.uops.make(Ops::DEVICE, dtypes::void_, {}, dev->name());
+  UOpRef buf = e.uops.make(Ops::BUFFER, root->dtype, {unique, dnode}, numel(s));
+  e.runtime.bind(buf.get(), std::move(b));
+  if (s.size() == 1) return buf;
+  return e.uops.make(Ops::RESHAPE, root->dtype, {buf}, s);
+}
+}  // namespace
+
+void realize(Engine& e, std::span<mg_tensor* const> ts) {
+  std::vector<UOpRef> roots;
+  std::vector<Device*> devs;
+  for (mg_tensor* t : ts) {
+    check_live(t, "realize");
+    if (buffer_of(t->uop.get())) continue;
+    bool seen = false;
+    for (const UOpRef& r : roots) seen = seen || r == t->uop;
+    if (!seen) { roots.push_back(t->uop); devs.push_back(t->device); }
+  }
+  if (roots.empty()) return;
+  std::unordered_map<const UOp*, UOpRef> done;
+  for (Device* d : devs) {
+    if (done.count(roots[&d - devs.data()].get())) continue;
+    std::vector<UOpRef> mine;
+    for (size_t i = 0; i < roots.size(); i++)
+      if (devs[i] == d && !done.count(roots[i].get())) mine.push_back(roots[i]);
+    if (!d->evaluates_graphs()) fail(ErrorKind::Device, "realize: device " + d->name() + " has no compiler yet");
+    std::vector<BufferRef> bufs = d->evaluate(mine);
+    for (size_t i = 0; i < mine.size(); i++) done[mine[i].get()] = new_buffer_view(e, d, mine[i], std::move(bufs.at(i)));
+  }
+  for (mg_tensor* h = e.live; h; h = h->next) {
+    if (!h->uop) continue;
+    auto it = done.find(h->uop.get());
+    if (it != done.end()) h->uop = it->second;
+  }
+}
+
+void copy_out(Engine& e, mg_tensor* t, void* dst, size_t nbytes) {
+  check_live(t, "copy_out");
+  size_t want = size_t(numel(shape(t))) * size_t(t->uop->dtype.itemsize());
+  if (nbytes != want)
+    fail(ErrorKind::Invalid, "copy_out: destination holds " + std::to_string(nbytes) + " bytes, the tensor " + shape_str(shape(t)) + " " +
+                                 t->uop->dtype.name() + " needs " + std::to_string(want));
+  realize(e, std::span<mg_tensor* const>(&t, 1));
+  if (!want) return;
+  const BufferRef& b = e.runtime.buffer(buffer_of(t->uop.get()));
+  b->device()->copy_out(dst, b->ptr(), want);
+}
+
+const void* host_ptr(Engine& e, mg_tensor* t) {
+  check_live(t, "ptr");
+  realize(e, std::span<mg_tensor* const>(&t, 1));
+  const BufferRef& b = e.runtime.buffer(buffer_of(t->uop.get()));
+  if (!b->device()->host_visible()) fail(ErrorKind::Device, "ptr: tensor is on " + b->device()->name() + ", not in host memory (use to(\"CPU\"))");
+  return b->ptr();
+}
+
+void free_buffer(Engine& e, mg_tensor* t) {
+  check_live(t, "free");
+  if (const UOp* b = buffer_of(t->uop.get())) e.runtime.unbind(b);
+  t->uop = UOpRef();
+  t->freed = true;
+}
+
+}  // namespace mg::tensor
