@@ -12,6 +12,7 @@
 #define MOONGRAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define MG_VERSION_MAJOR 0
 #define MG_VERSION_MINOR 1
@@ -82,6 +83,103 @@ int mg_device_count(const mg_ctx* ctx);
 /* Name of device `index` (0-based), valid while ctx lives. NULL when ctx is
  * NULL or index is out of range (then mg_last_error says which). */
 const char* mg_device_name(const mg_ctx* ctx, int index);
+
+/* ---- tensors ----
+ * A tensor is a reference-counted handle to a lazy value on a device: calls
+ * that build one return a new handle (refcount 1) in *out and compute nothing.
+ * mg_realize computes. Shapes are arrays of int64_t; axes are 0-based here (the
+ * Lua API is 1-based). Every call checks its arguments: a shape, dtype, axis or
+ * device that does not fit returns an MG_ERR_* status with a message naming the
+ * op and the shapes. A tensor freed with mg_tensor_free gives MG_ERR_FREED. */
+typedef struct mg_tensor mg_tensor;
+
+/* Same order as the engine's promotion priority. */
+typedef enum mg_dtype {
+  MG_BOOL = 0, MG_INT8, MG_UINT8, MG_INT16, MG_UINT16, MG_INT32, MG_UINT32,
+  MG_INT64, MG_UINT64, MG_FLOAT16, MG_BFLOAT16, MG_FLOAT32, MG_FLOAT64
+} mg_dtype;
+
+/* Elementwise ops: unary, binary, then WHERE(cond, a, b). */
+typedef enum mg_op {
+  MG_OP_EXP2 = 0, MG_OP_LOG2, MG_OP_SIN, MG_OP_SQRT, MG_OP_RECIPROCAL, MG_OP_NEG, MG_OP_TRUNC,
+  MG_OP_ADD, MG_OP_SUB, MG_OP_MUL, MG_OP_FDIV, MG_OP_IDIV, MG_OP_MOD, MG_OP_MAX, MG_OP_POW,
+  MG_OP_CMPLT, MG_OP_CMPNE, MG_OP_CMPEQ, MG_OP_AND, MG_OP_OR, MG_OP_XOR, MG_OP_SHL, MG_OP_SHR,
+  MG_OP_WHERE
+} mg_op;
+
+typedef enum mg_reduce_op { MG_REDUCE_SUM = 0, MG_REDUCE_PROD, MG_REDUCE_MAX } mg_reduce_op;
+
+typedef enum mg_movement_op {
+  MG_RESHAPE = 0, /* arg: the new shape */
+  MG_EXPAND,      /* arg: the new shape; dims of size 1 broadcast */
+  MG_PERMUTE,     /* arg: the order of the dims */
+  MG_PAD,         /* arg: {before, after} per dim, flattened; pads with zeros */
+  MG_SHRINK,      /* arg: {begin, end} per dim, flattened, half-open */
+  MG_FLIP         /* arg: the axes to reverse */
+} mg_movement_op;
+
+size_t mg_dtype_size(mg_dtype dt);       /* bytes per element; 0 if dt is not a dtype */
+const char* mg_dtype_name(mg_dtype dt);  /* "float32"; NULL if dt is not a dtype */
+
+/* The device new tensors go to when none is named ("REF" until compiled
+ * backends exist). device arguments below may be NULL or "" for it. */
+const char* mg_default_device(const mg_ctx* ctx);
+mg_status mg_set_default_device(mg_ctx* ctx, const char* device);
+
+/* Copies nbytes-worth of host data (numel * mg_dtype_size) into a new buffer. */
+mg_status mg_tensor_from_host(mg_ctx* ctx, const void* data, mg_dtype dt, const int64_t* shape, int ndim,
+                              const char* device, mg_tensor** out);
+/* A lazy tensor of one value (no memory until realized). */
+mg_status mg_tensor_full(mg_ctx* ctx, double value, mg_dtype dt, const int64_t* shape, int ndim,
+                         const char* device, mg_tensor** out);
+mg_status mg_tensor_full_int(mg_ctx* ctx, int64_t value, mg_dtype dt, const int64_t* shape, int ndim,
+                             const char* device, mg_tensor** out);
+/* Uniform random numbers in [0, 1) of a float dtype, from the context's generator. */
+mg_status mg_tensor_rand(mg_ctx* ctx, mg_dtype dt, const int64_t* shape, int ndim, const char* device,
+                         mg_tensor** out);
+mg_status mg_manual_seed(mg_ctx* ctx, uint64_t seed);
+
+/* Elementwise op on nsrc tensors of one shape and device (1, 2, or 3 for WHERE);
+ * operands share a dtype (WHERE: its last two), comparisons give bool. */
+mg_status mg_tensor_alu(mg_ctx* ctx, mg_op op, mg_tensor* const* src, int nsrc, mg_tensor** out);
+mg_status mg_tensor_cast(mg_ctx* ctx, mg_tensor* x, mg_dtype dt, mg_tensor** out);
+mg_status mg_tensor_bitcast(mg_ctx* ctx, mg_tensor* x, mg_dtype dt, mg_tensor** out);
+/* Reduces over the given axes, keeping them as size 1. */
+mg_status mg_tensor_reduce(mg_ctx* ctx, mg_reduce_op op, mg_tensor* x, const int64_t* axes, int naxes,
+                           mg_tensor** out);
+mg_status mg_tensor_movement(mg_ctx* ctx, mg_movement_op op, mg_tensor* x, const int64_t* arg, int narg,
+                             mg_tensor** out);
+mg_status mg_tensor_contiguous(mg_ctx* ctx, mg_tensor* x, mg_tensor** out);
+mg_status mg_tensor_detach(mg_ctx* ctx, mg_tensor* x, mg_tensor** out);
+mg_status mg_tensor_to(mg_ctx* ctx, mg_tensor* x, const char* device, mg_tensor** out);
+
+/* Computes all n tensors in one schedule; afterwards each is backed by a buffer. */
+mg_status mg_realize(mg_ctx* ctx, mg_tensor* const* ts, int n);
+/* Realizes x and copies its values (row-major) to dst, which holds exactly nbytes. */
+mg_status mg_tensor_copyout(mg_ctx* ctx, mg_tensor* x, void* dst, size_t nbytes);
+/* Realizes x and gives a pointer to its buffer, valid while x lives and is not
+ * freed; only for devices whose memory is host memory. */
+mg_status mg_tensor_ptr(mg_ctx* ctx, mg_tensor* x, const void** out);
+/* Releases x's buffer now; later use of x is MG_ERR_FREED. */
+mg_status mg_tensor_free(mg_ctx* ctx, mg_tensor* x);
+
+/* Queries. ndim: -1 for a NULL or freed tensor. shape: fills up to cap dims. */
+int mg_tensor_ndim(const mg_tensor* x);
+mg_status mg_tensor_shape(mg_ctx* ctx, const mg_tensor* x, int64_t* shape, int cap);
+mg_dtype mg_tensor_dtype(const mg_tensor* x);
+const char* mg_tensor_device(const mg_tensor* x);
+int mg_tensor_is_realized(const mg_tensor* x);
+
+void mg_tensor_retain(mg_tensor* x);
+/* Drops a reference; the last one frees the handle. Safe after mg_ctx_destroy. */
+void mg_tensor_release(mg_tensor* x);
+
+/* Bytes held by live buffers of ctx, and the most ever held. */
+size_t mg_memory_used(const mg_ctx* ctx);
+size_t mg_memory_peak(const mg_ctx* ctx);
+/* Live tensor handles and UOp nodes of ctx (for leak checks). */
+size_t mg_live_tensors(const mg_ctx* ctx);
+size_t mg_live_nodes(const mg_ctx* ctx);
 
 #ifdef __cplusplus
 }

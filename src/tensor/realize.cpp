@@ -7,7 +7,6 @@
 
 namespace mg::tensor {
 
-namespace {
 // A realized tensor is a BUFFER, or a RESHAPE of one.
 const UOp* buffer_of(const UOp* u) {
   if (u->op == Ops::BUFFER) return u;
@@ -15,6 +14,7 @@ const UOp* buffer_of(const UOp* u) {
   return nullptr;
 }
 
+namespace {
 UOpRef new_buffer_view(Engine& e, Device* dev, const UOpRef& root, BufferRef b) {
   const Shape& s = *root->shape();
   UOpRef unique = e.uops.make(Ops::UNIQUE, dtypes::void_, {}, e.next_unique++);

@@ -42,6 +42,7 @@ mg_tensor* contiguous(Engine& e, mg_tensor* x);
 mg_tensor* detach(Engine& e, mg_tensor* x);
 mg_tensor* to_device(Engine& e, mg_tensor* x, Device* dev);
 
+const UOp* buffer_of(const UOp* u);  // the BUFFER behind a realized tensor's node, else nullptr
 void realize(Engine& e, std::span<mg_tensor* const> ts);
 void copy_out(Engine& e, mg_tensor* t, void* dst, size_t nbytes);
 const void* host_ptr(Engine& e, mg_tensor* t);
