@@ -2,6 +2,7 @@
 -- local mg = require("moongrad"). Sets no globals.
 local ffi = require("ffi")
 local core = require("moongrad.core")
+local T = require("moongrad.tensor_type")
 
 local C, ctx = core.C, core.ctx
 
@@ -21,4 +22,26 @@ function mg.devices()
   return names
 end
 
-return mg
+mg.Tensor = T.Tensor
+mg.realize = T.realize
+mg.manual_seed = T.manual_seed
+mg.memory_used = T.memory_used
+mg.memory_peak = T.memory_peak
+mg.live_tensors = T.live_tensors
+mg.live_nodes = T.live_nodes
+for _, dt in ipairs(T.dtypes.all) do mg[dt.name] = dt end
+mg.dtypes = T.dtypes
+
+-- mg.default_float reads and sets the dtype that float data and results default to.
+return setmetatable(mg, {
+  __index = function(_, k) if k == "default_float" then return T.default_float end end,
+  __newindex = function(_, k, v)
+    if k == "default_float" then
+      local dt = T.dtypes.get(v)
+      if not dt.is_float then error("default_float must be a float dtype, got " .. dt.name, 2) end
+      T.default_float = dt
+    else
+      rawset(mg, k, v)
+    end
+  end,
+})

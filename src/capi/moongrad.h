@@ -120,6 +120,8 @@ typedef enum mg_movement_op {
 
 size_t mg_dtype_size(mg_dtype dt);       /* bytes per element; 0 if dt is not a dtype */
 const char* mg_dtype_name(mg_dtype dt);  /* "float32"; NULL if dt is not a dtype */
+/* The dtype both promote to (tinygrad's lattice); -1 if either is not a dtype. */
+mg_dtype mg_dtype_promote(mg_dtype a, mg_dtype b);
 
 /* The device new tensors go to when none is named ("REF" until compiled
  * backends exist). device arguments below may be NULL or "" for it. */

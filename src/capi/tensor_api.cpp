@@ -55,6 +55,10 @@ extern "C" {
 
 size_t mg_dtype_size(mg_dtype dt) { return valid_dtype(dt) ? size_t(to_dtype(dt).itemsize()) : 0; }
 const char* mg_dtype_name(mg_dtype dt) { return valid_dtype(dt) ? mg::scalar_name(mg::Scalar(int(dt))) : nullptr; }
+mg_dtype mg_dtype_promote(mg_dtype a, mg_dtype b) {
+  if (!valid_dtype(a) || !valid_dtype(b)) return mg_dtype(-1);
+  return mg_dtype(int(mg::least_upper_dtype(to_dtype(a), to_dtype(b)).scalar));
+}
 
 const char* mg_default_device(const mg_ctx* ctx) {
   return ctx && ctx->engine.default_device ? ctx->engine.default_device->name().c_str() : nullptr;

@@ -1,0 +1,537 @@
+-- Tensor: a cdata handle (struct mg_tensor*) with methods. This file holds the type, creation,
+-- properties, the primitive ops with broadcasting and type promotion, and getting values out.
+-- Composite ops live in ops_*.lua and install their methods on Tensor.
+local ffi = require("ffi")
+local core = require("moongrad.core")
+local dtypes = require("moongrad.dtypes")
+local C, ctx = core.C, core.ctx
+
+local Tensor = {}
+local M = { Tensor = Tensor, dtypes = dtypes }
+
+-- Lua-side fields of a tensor (grad, requires_grad), keyed weakly by the handle.
+local fields = setmetatable({}, { __mode = "k" })
+M.fields = fields
+
+M.default_float = dtypes.float32
+
+local out = ffi.new("mg_tensor*[1]")
+local scratch = ffi.new("int64_t[64]")  -- shapes and axes on their way to C (filled right before a call)
+local MAXDIM = 64
+
+-- ---- errors ----
+-- The C message starts with the C function's name ("mg_tensor_alu: add: ..."); users see the rest.
+local function raise(status, level)
+  local msg = ffi.string(C.mg_last_error(ctx)):gsub("^mg_[%w_]+: ", "")
+  error(msg, level + 1)
+end
+M.raise = raise
+
+-- Handles are small to Lua's collector, but hold buffers and graphs in C++: when what the
+-- context holds doubles since the last collection, collect, so dead tensors free their memory.
+local made, held_after_collect = 0, 0
+local NODE_BYTES = 256
+local function maybe_collect()
+  made = made + 1
+  if made % 128 ~= 0 then return end
+  local held = tonumber(C.mg_memory_used(ctx)) + tonumber(C.mg_live_nodes(ctx)) * NODE_BYTES
+  if held > 2 * held_after_collect and held > 8 * 1024 * 1024 then
+    collectgarbage()
+    held_after_collect = tonumber(C.mg_memory_used(ctx)) + tonumber(C.mg_live_nodes(ctx)) * NODE_BYTES
+  end
+end
+
+local function new(status)
+  if status ~= 0 then raise(status, 3) end
+  maybe_collect()
+  return ffi.gc(out[0], C.mg_tensor_release)
+end
+M.new = new
+
+local function fill(list, what)
+  local n = #list
+  if n > MAXDIM then error(what .. ": more than " .. MAXDIM .. " dims", 3) end
+  for i = 1, n do scratch[i - 1] = list[i] end
+  return scratch, n
+end
+
+local function is_tensor(x) return ffi.istype("mg_tensor*", x) end
+M.is_tensor = is_tensor
+
+-- ---- shapes and arguments ----
+local function shape_of(t)
+  local n = C.mg_tensor_ndim(t)
+  if n < 0 then error("tensor used after free()", 3) end
+  local status = C.mg_tensor_shape(ctx, t, scratch, MAXDIM)
+  if status ~= 0 then raise(status, 3) end
+  local s = {}
+  for i = 1, n do s[i] = tonumber(scratch[i - 1]) end
+  return s
+end
+M.shape_of = shape_of
+
+local function shape_str(s) return "{" .. table.concat(s, ", ") .. "}" end
+M.shape_str = shape_str
+
+local function numel(s)
+  local n = 1
+  for i = 1, #s do n = n * s[i] end
+  return n
+end
+M.numel = numel
+
+-- Sizes given as varargs or one table; a trailing table after numbers is an options table.
+local function sizes_and_opts(...)
+  local a = ...
+  if type(a) == "table" and not is_tensor(a) then return a, select(2, ...) end
+  local n = select("#", ...)
+  local s, opts = {}, nil
+  for i = 1, n do
+    local v = select(i, ...)
+    if type(v) == "table" then opts = v else s[#s + 1] = v end
+  end
+  return s, opts
+end
+M.sizes_and_opts = sizes_and_opts
+
+local function check_int(v, what, op)
+  if type(v) ~= "number" or v ~= math.floor(v) then
+    error(op .. ": " .. what .. " must be an integer, got " .. tostring(v), 4)
+  end
+  return v
+end
+
+-- A 1-based (or negative) dim to a 0-based axis.
+local function axis(d, ndim, op)
+  check_int(d, "dim", op)
+  if d < 0 then d = d + ndim + 1 end
+  if d < 1 or d > ndim then
+    error(string.format("%s: dim %s out of range for a tensor of %d dims (expected 1..%d or -%d..-1)", op, tostring(select(1, d)), ndim, ndim, ndim), 4)
+  end
+  return d - 1
+end
+M.axis = axis
+
+-- ---- creation ----
+local function device_arg(opts) return opts and opts.device or nil end
+
+local function dtype_of_table(flat)
+  local dt = dtypes.int32
+  for i = 1, #flat do
+    local v = flat[i]
+    if type(v) == "boolean" then
+      if i == 1 then dt = dtypes.bool elseif dt ~= dtypes.bool then error("Tensor: mixes booleans and numbers", 4) end
+    elseif type(v) == "number" then
+      if dt == dtypes.bool and i > 1 then error("Tensor: mixes booleans and numbers", 4) end
+      if dt == dtypes.bool then dt = dtypes.int32 end
+      if v ~= math.floor(v) or v ~= v or v == math.huge or v == -math.huge then dt = M.default_float end
+    else
+      error("Tensor: elements must be numbers or booleans, got " .. type(v), 4)
+    end
+  end
+  return dt
+end
+
+-- Nested tables -> flat list and shape; every row must have the same length.
+local function flatten_table(t)
+  local shape, flat = {}, {}
+  local node = t
+  while type(node) == "table" and not is_tensor(node) do
+    shape[#shape + 1] = #node
+    node = node[1]
+  end
+  local function walk(x, d)
+    if d > #shape then flat[#flat + 1] = x; return end
+    if type(x) ~= "table" or #x ~= shape[d] then
+      error("Tensor: ragged nested table: expected " .. shape[d] .. " elements at depth " .. d, 5)
+    end
+    for i = 1, #x do walk(x[i], d + 1) end
+  end
+  walk(t, 1)
+  return flat, shape
+end
+
+-- Copies a flat Lua list into a new tensor of dtype dt.
+local function from_list(flat, shape, dt, device)
+  local host = dtypes[dt.host]
+  local buf = ffi.new(host.ctype .. "[?]", math.max(#flat, 1))
+  for i = 1, #flat do
+    local v = flat[i]
+    if type(v) == "boolean" then v = v and 1 or 0 end
+    if host == dtypes.bool then buf[i - 1] = v ~= 0 else buf[i - 1] = v end
+  end
+  local p, n = fill(shape, "Tensor")
+  local t = new(C.mg_tensor_from_host(ctx, buf, host.id, p, n, device, out))
+  if host ~= dt then t = t:cast(dt) end
+  return t
+end
+M.from_list = from_list
+
+local function tensor_new(data, opts)
+  opts = opts or {}
+  if is_tensor(data) then return data:clone() end
+  if type(data) == "number" or type(data) == "boolean" then
+    local dt = opts.dtype and dtypes.get(opts.dtype) or dtype_of_table({ data })
+    return from_list({ data }, {}, dt, device_arg(opts))
+  end
+  if type(data) ~= "table" then error("Tensor: expected a number, boolean or nested table, got " .. type(data), 3) end
+  local flat, shape = flatten_table(data)
+  local dt = opts.dtype and dtypes.get(opts.dtype) or dtype_of_table(flat)
+  return from_list(flat, shape, dt, device_arg(opts))
+end
+
+local function full(shape, value, dt, device)
+  dt = dtypes.get(dt)
+  if type(value) == "boolean" then value = value and 1 or 0 end
+  local p, n = fill(shape, "full")
+  if dt.is_float then return new(C.mg_tensor_full(ctx, value, dt.id, p, n, device, out)) end
+  return new(C.mg_tensor_full_int(ctx, value, dt.id, p, n, device, out))
+end
+M.full_raw = full
+
+local function default_dtype_for(value)
+  if type(value) == "boolean" then return dtypes.bool end
+  return value == math.floor(value) and dtypes.int32 or M.default_float
+end
+
+function Tensor.full(shape, value, opts)
+  opts = opts or {}
+  local dt = opts.dtype and dtypes.get(opts.dtype) or default_dtype_for(value)
+  return full(shape, value, dt, device_arg(opts))
+end
+
+function Tensor.zeros(...)
+  local s, opts = sizes_and_opts(...)
+  return full(s, 0, opts and opts.dtype or M.default_float, device_arg(opts))
+end
+
+function Tensor.ones(...)
+  local s, opts = sizes_and_opts(...)
+  return full(s, 1, opts and opts.dtype or M.default_float, device_arg(opts))
+end
+
+-- Uninitialised in torch; here zeros, so results are reproducible.
+Tensor.empty = Tensor.zeros
+
+local function like(x, opts)
+  opts = opts or {}
+  return x.shape, opts.dtype and dtypes.get(opts.dtype) or x.dtype, opts.device or x.device
+end
+function Tensor.zeros_like(x, opts) local s, dt, dev = like(x, opts); return full(s, 0, dt, dev) end
+function Tensor.ones_like(x, opts) local s, dt, dev = like(x, opts); return full(s, 1, dt, dev) end
+function Tensor.full_like(x, value, opts) local s, dt, dev = like(x, opts); return full(s, value, dt, dev) end
+
+function Tensor.rand(...)
+  local s, opts = sizes_and_opts(...)
+  local dt = dtypes.get(opts and opts.dtype or M.default_float)
+  local p, n = fill(s, "rand")
+  if not dt.is_float then
+    local t = new(C.mg_tensor_rand(ctx, dtypes.float32.id, p, n, device_arg(opts), out))
+    return t:cast(dt)
+  end
+  return new(C.mg_tensor_rand(ctx, dt.id, p, n, device_arg(opts), out))
+end
+
+function M.manual_seed(seed)
+  check_int(seed, "seed", "manual_seed")
+  local status = C.mg_manual_seed(ctx, seed)
+  if status ~= 0 then raise(status, 2) end
+end
+
+-- Copies count elements of dtype from host memory at ptr.
+function Tensor.from_ptr(ptr, shape, dt, opts)
+  dt = dtypes.get(dt or M.default_float)
+  if ptr == nil then error("from_ptr: pointer is NULL", 2) end
+  local p, n = fill(shape, "from_ptr")
+  return new(C.mg_tensor_from_host(ctx, ptr, dt.id, p, n, device_arg(opts), out))
+end
+
+function Tensor.from_string(bytes, dt, opts)
+  dt = dtypes.get(dt or dtypes.uint8)
+  if #bytes % dt.itemsize ~= 0 then
+    error(string.format("from_string: %d bytes is not a whole number of %s elements (%d bytes each)", #bytes, dt.name, dt.itemsize), 2)
+  end
+  local count = #bytes / dt.itemsize
+  scratch[0] = count
+  return new(C.mg_tensor_from_host(ctx, bytes, dt.id, scratch, 1, device_arg(opts), out))
+end
+
+M.tensor_new = tensor_new
+
+-- ---- properties ----
+local props = {}
+function props.shape(t) return shape_of(t) end
+function props.ndim(t)
+  local n = C.mg_tensor_ndim(t)
+  if n < 0 then error("tensor used after free()", 3) end
+  return n
+end
+function props.dtype(t)
+  local d = dtypes.from_id(C.mg_tensor_dtype(t))
+  if not d then error("tensor used after free()", 3) end
+  return d
+end
+function props.device(t) return ffi.string(C.mg_tensor_device(t)) end
+function props.grad(t) local f = fields[t]; return f and f.grad end
+function props.requires_grad(t) local f = fields[t]; return (f and f.requires_grad) or false end
+function props.T(t) return t:transpose(-2, -1) end
+M.props = props
+
+function Tensor.numel(t) return numel(shape_of(t)) end
+function Tensor.size(t, d)
+  local s = shape_of(t)
+  if d == nil then return s end
+  return s[axis(d, #s, "size") + 1]
+end
+function Tensor.dim(t) return props.ndim(t) end
+function Tensor.element_size(t) return props.dtype(t).itemsize end
+
+-- ---- primitives ----
+local alu_ids = {
+  exp2 = C.MG_OP_EXP2, log2 = C.MG_OP_LOG2, sin = C.MG_OP_SIN, sqrt = C.MG_OP_SQRT, reciprocal = C.MG_OP_RECIPROCAL,
+  neg = C.MG_OP_NEG, trunc = C.MG_OP_TRUNC, add = C.MG_OP_ADD, sub = C.MG_OP_SUB, mul = C.MG_OP_MUL, fdiv = C.MG_OP_FDIV,
+  idiv = C.MG_OP_IDIV, mod = C.MG_OP_MOD, max = C.MG_OP_MAX, pow = C.MG_OP_POW, cmplt = C.MG_OP_CMPLT, cmpne = C.MG_OP_CMPNE,
+  cmpeq = C.MG_OP_CMPEQ, bit_and = C.MG_OP_AND, bit_or = C.MG_OP_OR, bit_xor = C.MG_OP_XOR, shl = C.MG_OP_SHL,
+  shr = C.MG_OP_SHR, where = C.MG_OP_WHERE,
+}
+local srcs = ffi.new("mg_tensor*[3]")
+
+-- The raw elementwise op: operands already share shape and dtype.
+local function alu(op, a, b, c)
+  srcs[0], srcs[1], srcs[2] = a, b, c
+  local n = c and 3 or b and 2 or 1
+  local status = C.mg_tensor_alu(ctx, alu_ids[op], srcs, n, out)
+  srcs[0], srcs[1], srcs[2] = nil, nil, nil
+  return new(status)
+end
+M.alu = alu
+
+function Tensor.cast(t, dt)
+  dt = dtypes.get(dt)
+  return new(C.mg_tensor_cast(ctx, t, dt.id, out))
+end
+
+function Tensor.bitcast(t, dt)
+  dt = dtypes.get(dt)
+  return new(C.mg_tensor_bitcast(ctx, t, dt.id, out))
+end
+
+local move_ids = { reshape = C.MG_RESHAPE, expand = C.MG_EXPAND, permute = C.MG_PERMUTE, pad = C.MG_PAD, shrink = C.MG_SHRINK, flip = C.MG_FLIP }
+local function movement(op, t, arg)
+  local p, n = fill(arg, op)
+  return new(C.mg_tensor_movement(ctx, move_ids[op], t, p, n, out))
+end
+M.movement = movement
+
+local reduce_ids = { sum = C.MG_REDUCE_SUM, prod = C.MG_REDUCE_PROD, max = C.MG_REDUCE_MAX }
+-- Reduces over 0-based axes, keeping them as size 1.
+local function reduce(op, t, axes)
+  local p, n = fill(axes, op)
+  return new(C.mg_tensor_reduce(ctx, reduce_ids[op], t, p, n, out))
+end
+M.reduce = reduce
+
+-- ---- broadcasting and promotion ----
+local function broadcast_shape(a, b, op)
+  local n = math.max(#a, #b)
+  local s = {}
+  for i = 1, n do
+    local x, y = a[#a - n + i] or 1, b[#b - n + i] or 1
+    if x ~= y and x ~= 1 and y ~= 1 then
+      error(string.format("%s: cannot broadcast %s with %s", op, shape_str(a), shape_str(b)), 4)
+    end
+    s[i] = (x == 1) and y or x
+  end
+  return s
+end
+M.broadcast_shape = broadcast_shape
+
+-- Reshape with leading ones, then expand, to shape s.
+local function broadcast_to(t, s)
+  local ts = shape_of(t)
+  if #ts == #s then
+    local same = true
+    for i = 1, #s do same = same and ts[i] == s[i] end
+    if same then return t end
+  end
+  if #ts < #s then
+    local r = {}
+    for i = 1, #s - #ts do r[i] = 1 end
+    for i = 1, #ts do r[#r + 1] = ts[i] end
+    t = movement("reshape", t, r)
+  end
+  return movement("expand", t, s)
+end
+M.broadcast_to = broadcast_to
+
+local function is_int_number(v) return type(v) == "number" and v == math.floor(v) and v == v end
+
+-- Operands to tensors of one dtype and shape (tinygrad's rules: a number takes the tensor's
+-- dtype, except a fractional number with an integer tensor, which goes to the default float).
+local function operands(a, b, op, want_float)
+  local ta, tb = is_tensor(a), is_tensor(b)
+  if not ta and not tb then error(op .. ": expected a tensor operand", 3) end
+  local t = ta and a or b
+  local dt = t.dtype
+  if ta and tb then
+    dt = dtypes.promote(a.dtype, b.dtype)
+  else
+    local v = ta and b or a
+    if type(v) ~= "number" and type(v) ~= "boolean" then error(op .. ": expected a tensor or a number, got " .. type(v), 3) end
+    if type(v) == "number" and not is_int_number(v) and not dt.is_float then dt = M.default_float end
+    if type(v) == "number" and dt.is_bool then dt = is_int_number(v) and dtypes.int32 or M.default_float end
+  end
+  if want_float and not dt.is_float then dt = M.default_float end
+  local s = ta and tb and broadcast_shape(shape_of(a), shape_of(b), op) or shape_of(t)
+  local dev = t.device
+  local function conv(x)
+    if is_tensor(x) then
+      if x.dtype ~= dt then x = x:cast(dt) end
+      return broadcast_to(x, s)
+    end
+    return full(s, x, dt, dev)
+  end
+  return conv(a), conv(b)
+end
+M.operands = operands
+
+local function binary(op, name, want_float)
+  return function(a, b)
+    local x, y = operands(a, b, name, want_float)
+    return alu(op, x, y)
+  end
+end
+M.binary = binary
+
+Tensor.add = binary("add", "add")
+Tensor.sub = binary("sub", "sub")
+Tensor.mul = binary("mul", "mul")
+Tensor.maximum = binary("max", "maximum")
+
+-- Comparisons return bool tensors (Lua's == and < must return booleans, so these are methods).
+local function compare(op, name, swap)
+  return function(a, b)
+    local x, y = operands(a, b, name)
+    if swap then x, y = y, x end
+    return alu(op, x, y)
+  end
+end
+Tensor.lt = compare("cmplt", "lt")
+Tensor.gt = compare("cmplt", "gt", true)
+Tensor.eq = compare("cmpeq", "eq")
+Tensor.ne = compare("cmpne", "ne")
+function Tensor.le(a, b)
+  local x, y = operands(a, b, "le")
+  return alu("bit_or", alu("cmplt", x, y), alu("cmpeq", x, y))
+end
+function Tensor.ge(a, b)
+  local x, y = operands(a, b, "ge")
+  return alu("bit_or", alu("cmplt", y, x), alu("cmpeq", x, y))
+end
+
+function Tensor.where(cond, a, b)
+  if not is_tensor(cond) then error("where: condition must be a tensor", 2) end
+  if cond.dtype ~= dtypes.bool then cond = cond:ne(0) end
+  local x, y = operands(a, b, "where")
+  local s = broadcast_shape(shape_of(cond), shape_of(x), "where")
+  x, y, cond = broadcast_to(x, s), broadcast_to(y, s), broadcast_to(cond, s)
+  return alu("where", cond, x, y)
+end
+
+function Tensor.neg(t)
+  if t.dtype == dtypes.bool then return t:logical_not() end
+  return alu("neg", t)
+end
+
+-- ---- realizing and reading values ----
+function Tensor.realize(t)
+  out[0] = t
+  local status = C.mg_realize(ctx, out, 1)
+  out[0] = nil
+  if status ~= 0 then raise(status, 2) end
+  return t
+end
+
+function M.realize(...)
+  local n = select("#", ...)
+  local arr = ffi.new("mg_tensor*[?]", math.max(n, 1))
+  for i = 1, n do
+    local t = select(i, ...)
+    if not is_tensor(t) then error("realize: argument " .. i .. " is not a tensor", 2) end
+    arr[i - 1] = t
+  end
+  local status = C.mg_realize(ctx, arr, n)
+  if status ~= 0 then raise(status, 2) end
+  return ...
+end
+
+-- Values as a flat Lua list (float16/bfloat16 read through float32, int64 as Lua numbers).
+local function values(t)
+  local dt = t.dtype
+  local host = dtypes[dt.host]
+  local src = host ~= dt and t:cast(host) or t
+  local n = numel(shape_of(src))
+  local buf = ffi.new(host.ctype .. "[?]", math.max(n, 1))
+  local status = C.mg_tensor_copyout(ctx, src, buf, n * host.itemsize)
+  if status ~= 0 then raise(status, 3) end
+  local list = {}
+  if host == dtypes.bool then
+    for i = 1, n do list[i] = buf[i - 1] end
+  else
+    for i = 1, n do list[i] = tonumber(buf[i - 1]) end
+  end
+  return list
+end
+M.values = values
+
+function Tensor.item(t)
+  local s = shape_of(t)
+  if numel(s) ~= 1 then error("item: tensor of shape " .. shape_str(s) .. " has " .. numel(s) .. " elements, expected 1", 2) end
+  return values(t)[1]
+end
+
+function Tensor.totable(t)
+  local s, v = shape_of(t), values(t)
+  if #s == 0 then return v[1] end
+  local pos = 0
+  local function build(d)
+    local r = {}
+    for i = 1, s[d] do
+      if d == #s then pos = pos + 1; r[i] = v[pos] else r[i] = build(d + 1) end
+    end
+    return r
+  end
+  return build(1)
+end
+
+function Tensor.tolist(t) return values(t) end
+
+function Tensor.ptr(t)
+  local p = ffi.new("const void*[1]")
+  local status = C.mg_tensor_ptr(ctx, t, p)
+  if status ~= 0 then raise(status, 2) end
+  return ffi.cast("const " .. t.dtype.ctype .. "*", p[0])
+end
+
+function Tensor.to(t, device)
+  if type(device) ~= "string" then error("to: device must be a string like \"REF\", got " .. type(device), 2) end
+  return new(C.mg_tensor_to(ctx, t, device, out))
+end
+
+function Tensor.contiguous(t) return new(C.mg_tensor_contiguous(ctx, t, out)) end
+function Tensor.clone(t) return t:contiguous() end
+function Tensor.detach(t) return new(C.mg_tensor_detach(ctx, t, out)) end
+
+function Tensor.free(t)
+  local status = C.mg_tensor_free(ctx, t)
+  if status ~= 0 then raise(status, 2) end
+end
+
+function Tensor.is_realized(t) return C.mg_tensor_is_realized(t) ~= 0 end
+
+function M.memory_used() return tonumber(C.mg_memory_used(ctx)) end
+function M.memory_peak() return tonumber(C.mg_memory_peak(ctx)) end
+function M.live_tensors() return tonumber(C.mg_live_tensors(ctx)) end
+function M.live_nodes() return tonumber(C.mg_live_nodes(ctx)) end
+
+return M
