@@ -7,7 +7,7 @@ local dtypes = require("moongrad.dtypes")
 local C, ctx = core.C, core.ctx
 
 local Tensor = {}
-local M = { Tensor = Tensor, dtypes = dtypes }
+local M = { Tensor = Tensor, dtypes = dtypes, C = C, ctx = ctx }
 
 -- Lua-side fields of a tensor (grad, requires_grad), keyed weakly by the handle.
 local fields = setmetatable({}, { __mode = "k" })

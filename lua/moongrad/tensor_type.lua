@@ -6,6 +6,13 @@ require("moongrad.ops_movement")
 require("moongrad.ops_arith")
 require("moongrad.ops_reduce")
 require("moongrad.tensor_print")
+require("moongrad.ops_create")
+-- filled by the indexing, scan and neural-network work of issue 3
+require("moongrad.ops_index")
+require("moongrad.ops_combine")
+require("moongrad.ops_scan")
+require("moongrad.ops_nn")
+require("moongrad.ops_activation")
 local Tensor, props, fields, is_tensor = T.Tensor, T.props, T.fields, T.is_tensor
 
 local mt = {}

@@ -155,6 +155,10 @@ mg_status mg_tensor_contiguous(mg_ctx* ctx, mg_tensor* x, mg_tensor** out);
 mg_status mg_tensor_detach(mg_ctx* ctx, mg_tensor* x, mg_tensor** out);
 mg_status mg_tensor_to(mg_ctx* ctx, mg_tensor* x, const char* device, mg_tensor** out);
 
+/* x takes y's value from now on (same shape, dtype and device; other handles
+ * that share x's old value keep it). The in-place form of indexed assignment. */
+mg_status mg_tensor_assign(mg_ctx* ctx, mg_tensor* x, mg_tensor* y);
+
 /* Computes all n tensors in one schedule; afterwards each is backed by a buffer. */
 mg_status mg_realize(mg_ctx* ctx, mg_tensor* const* ts, int n);
 /* Realizes x and copies its values (row-major) to dst, which holds exactly nbytes. */

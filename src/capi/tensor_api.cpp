@@ -144,6 +144,10 @@ mg_status mg_tensor_to(mg_ctx* ctx, mg_tensor* x, const char* device, mg_tensor*
   return make(ctx, "mg_tensor_to", out, [&](mg::Engine& e) { return T::to_device(e, x, T::find_device(e, device)); });
 }
 
+mg_status mg_tensor_assign(mg_ctx* ctx, mg_tensor* x, mg_tensor* y) {
+  return run(ctx, "mg_tensor_assign", [&](mg::Engine& e) { T::assign(e, x, y); });
+}
+
 mg_status mg_realize(mg_ctx* ctx, mg_tensor* const* ts, int n) {
   return run(ctx, "mg_realize", [&](mg::Engine& e) {
     if (n < 0 || (n > 0 && !ts)) mg::fail(mg::ErrorKind::Invalid, "tensor array is NULL or its length negative");

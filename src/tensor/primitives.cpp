@@ -216,4 +216,13 @@ mg_tensor* to_device(Engine& e, mg_tensor* x, Device* dev) {
   return wrap(e, e.uops.make(Ops::COPY, x->uop->dtype, {x->uop, device_node(e, dev)}), dev);
 }
 
+void assign(Engine&, mg_tensor* x, mg_tensor* y) {
+  check_live(x, "assign");
+  check_live(y, "assign");
+  if (shape(x) != shape(y)) fail(ErrorKind::Shape, "assign: shapes " + shape_str(shape(x)) + " and " + shape_str(shape(y)) + " differ");
+  if (x->uop->dtype != y->uop->dtype) fail(ErrorKind::DType, "assign: dtypes " + x->uop->dtype.name() + " and " + y->uop->dtype.name() + " differ");
+  if (x->device != y->device) fail(ErrorKind::Device, "assign: devices " + x->device->name() + " and " + y->device->name() + " differ");
+  x->uop = y->uop;
+}
+
 }  // namespace mg::tensor

@@ -43,6 +43,7 @@ mg_tensor* detach(Engine& e, mg_tensor* x);
 mg_tensor* to_device(Engine& e, mg_tensor* x, Device* dev);
 
 const UOp* buffer_of(const UOp* u);  // the BUFFER behind a realized tensor's node, else nullptr
+void assign(Engine& e, mg_tensor* x, mg_tensor* y);
 void realize(Engine& e, std::span<mg_tensor* const> ts);
 void copy_out(Engine& e, mg_tensor* t, void* dst, size_t nbytes);
 const void* host_ptr(Engine& e, mg_tensor* t);

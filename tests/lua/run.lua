@@ -53,6 +53,20 @@ function t.near(a, b, tol, msg)
     fail(msg, "expected " .. show(b) .. " within " .. tol .. ", got " .. show(a))
   end
 end
+-- Nested tables (or numbers) equal within tol; NaN matches NaN, booleans and ints exactly.
+local function close(a, b, tol)
+  if type(a) == "number" and type(b) == "number" then
+    if a ~= a or b ~= b then return a ~= a and b ~= b end
+    if a == b then return true end
+    return math.abs(a - b) <= tol * (1 + math.abs(b))
+  end
+  if type(a) ~= "table" or type(b) ~= "table" or #a ~= #b then return a == b end
+  for i = 1, #b do if not close(a[i], b[i], tol) then return false end end
+  return true
+end
+function t.allclose(a, b, tol, msg)
+  if not close(a, b, tol or 1e-6) then fail(msg, "expected " .. show(b) .. " within " .. (tol or 1e-6) .. ", got " .. show(a)) end
+end
 function t.truthy(v, msg)
   if not v then fail(msg, "expected a true value, got " .. show(v)) end
 end

@@ -1,0 +1,47 @@
+-- Creation from ranges: arange, linspace, eye.
+local T = require("moongrad.tensor")
+local dtypes = T.dtypes
+local Tensor = T.Tensor
+
+-- Half-open like tinygrad: arange(3) is {0, 1, 2}; arange(start, stop, step).
+function Tensor.arange(start, stop, step, opts)
+  if type(stop) == "table" then stop, step, opts = nil, nil, stop
+  elseif type(step) == "table" then step, opts = nil, step end
+  if stop == nil then start, stop = 0, start end
+  step = step or 1
+  if type(start) ~= "number" or type(stop) ~= "number" or type(step) ~= "number" then error("arange: expected numbers", 2) end
+  if step == 0 then error("arange: step must not be 0", 2) end
+  local n = math.max(0, math.ceil((stop - start) / step))
+  local all_int = start == math.floor(start) and step == math.floor(step)
+  local dt = opts and opts.dtype and dtypes.get(opts.dtype) or (all_int and dtypes.int32 or T.default_float)
+  local list = {}
+  for i = 1, n do list[i] = start + (i - 1) * step end
+  return T.from_list(list, { n }, dt, opts and opts.device)
+end
+
+function Tensor.linspace(start, stop, steps, opts)
+  if type(steps) ~= "number" or steps < 0 or steps ~= math.floor(steps) then error("linspace: steps must be an integer >= 0", 2) end
+  local list = {}
+  for i = 1, steps do list[i] = steps == 1 and start or start + (stop - start) * (i - 1) / (steps - 1) end
+  local dt = opts and opts.dtype and dtypes.get(opts.dtype) or T.default_float
+  return T.from_list(list, { steps }, dt, opts and opts.device)
+end
+
+function Tensor.eye(n, m, opts)
+  if type(m) == "table" then m, opts = nil, m end
+  m = m or n
+  local list = {}
+  for i = 1, n do for j = 1, m do list[#list + 1] = (i == j) and 1 or 0 end end
+  local dt = opts and opts.dtype and dtypes.get(opts.dtype) or T.default_float
+  return T.from_list(list, { n, m }, dt, opts and opts.device)
+end
+
+-- x:assign(y): x takes y's value (shapes, dtypes and devices must match); returns x.
+function Tensor.assign(x, y)
+  if not T.is_tensor(y) then y = Tensor.full_like(x, y) end
+  local status = T.C.mg_tensor_assign(T.ctx, x, y)
+  if status ~= 0 then T.raise(status, 2) end
+  return x
+end
+
+return Tensor

@@ -1,0 +1,3 @@
+-- (being written)
+local T = require("moongrad.tensor")
+return T.Tensor
