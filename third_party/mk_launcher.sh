@@ -24,10 +24,12 @@ HEAD
 
 if [ "$config" = debug ]; then
   asan=$(gcc -print-file-name=libasan.so)
+  stdcxx=$(gcc -print-file-name=libstdc++.so)
   cat <<ASAN
 # The library is built with ASan, which must be the first DSO loaded, and
 # luajit itself is not: preload the runtime and skip leak checks of luajit.
-LD_PRELOAD="$asan\${LD_PRELOAD:+ \$LD_PRELOAD}"
+# libstdc++ is preloaded too, so ASan finds the real __cxa_throw at start-up.
+LD_PRELOAD="$asan $stdcxx\${LD_PRELOAD:+ \$LD_PRELOAD}"
 ASAN_OPTIONS="detect_leaks=0\${ASAN_OPTIONS:+:\$ASAN_OPTIONS}"
 UBSAN_OPTIONS="\${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS

@@ -1,6 +1,8 @@
 // Context lifetime, errors and device queries of the C ABI.
 #include "capi/context.h"
 
+#include "backends/ref/ref_device.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -12,7 +14,14 @@ namespace {
 
 // Built-in backends will register their devices here (see DESIGN.md: capi
 // names the backends so that the runtime does not have to).
-void register_builtin_backends(mg_ctx&) {}
+void register_builtin_backends(mg_ctx& ctx) {
+  mg::Engine& e = ctx.engine;
+  e.runtime.add_device(make_ref_device(e.runtime));
+  // DEV picks the default device; REF until compiled backends exist.
+  const char* dev = std::getenv("DEV");
+  e.default_device = e.runtime.device(dev && *dev ? dev : "REF");
+  if (!e.default_device) e.default_device = e.runtime.devices().front().get();
+}
 
 // Allocates raw storage for the context itself with the user's allocator, so
 // an embedding host sees every allocation moongrad makes (the rest follows as
