@@ -5,9 +5,10 @@ local C = core.C
 
 local M = {}
 
--- name, C enum, FFI element type used to move host data (float16/bfloat16 go through float32)
+-- name, C enum, FFI element type used to move host data (float16/bfloat16 go through float32;
+-- bools travel as uint8_t 0/1: LuaJIT 2.1's loop optimizer mishandles bool[] arrays read in loops)
 local defs = {
-  { "bool", C.MG_BOOL, "bool" }, { "int8", C.MG_INT8, "int8_t" }, { "uint8", C.MG_UINT8, "uint8_t" },
+  { "bool", C.MG_BOOL, "uint8_t" }, { "int8", C.MG_INT8, "int8_t" }, { "uint8", C.MG_UINT8, "uint8_t" },
   { "int16", C.MG_INT16, "int16_t" }, { "uint16", C.MG_UINT16, "uint16_t" }, { "int32", C.MG_INT32, "int32_t" },
   { "uint32", C.MG_UINT32, "uint32_t" }, { "int64", C.MG_INT64, "int64_t" }, { "uint64", C.MG_UINT64, "uint64_t" },
   { "float16", C.MG_FLOAT16, "float" }, { "bfloat16", C.MG_BFLOAT16, "float" }, { "float32", C.MG_FLOAT32, "float" },

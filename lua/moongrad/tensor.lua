@@ -15,6 +15,13 @@ M.fields = fields
 
 M.default_float = dtypes.float32
 
+-- A Tensor is a struct cdata boxing the C handle. Not the bare pointer: LuaJIT does pointer
+-- arithmetic on pointer cdata (x + 1 would move the pointer), while a struct's operators all go
+-- to its metatype. The box's __gc (tensor_type.lua) releases the handle.
+ffi.cdef("typedef struct moongrad_tensor { mg_tensor* h; } moongrad_tensor;")
+local Box = ffi.typeof("moongrad_tensor")
+M.Box = Box
+
 local out = ffi.new("mg_tensor*[1]")
 local scratch = ffi.new("int64_t[64]")  -- shapes and axes on their way to C (filled right before a call)
 local MAXDIM = 64
@@ -44,7 +51,7 @@ end
 local function new(status)
   if status ~= 0 then raise(status, 3) end
   maybe_collect()
-  return ffi.gc(out[0], C.mg_tensor_release)
+  return Box(out[0])
 end
 M.new = new
 
@@ -55,14 +62,14 @@ local function fill(list, what)
   return scratch, n
 end
 
-local function is_tensor(x) return ffi.istype("mg_tensor*", x) end
+local function is_tensor(x) return ffi.istype(Box, x) end
 M.is_tensor = is_tensor
 
 -- ---- shapes and arguments ----
 local function shape_of(t)
-  local n = C.mg_tensor_ndim(t)
+  local n = C.mg_tensor_ndim(t.h)
   if n < 0 then error("tensor used after free()", 3) end
-  local status = C.mg_tensor_shape(ctx, t, scratch, MAXDIM)
+  local status = C.mg_tensor_shape(ctx, t.h, scratch, MAXDIM)
   if status ~= 0 then raise(status, 3) end
   local s = {}
   for i = 1, n do s[i] = tonumber(scratch[i - 1]) end
@@ -113,7 +120,8 @@ end
 M.axis = axis
 
 -- ---- creation ----
-local function device_arg(opts) return opts and opts.device or nil end
+-- "" names the default device (a string, never nil: see from_list)
+local function device_arg(opts) return opts and opts.device or "" end
 
 local function dtype_of_table(flat)
   local dt = dtypes.int32
@@ -158,10 +166,10 @@ local function from_list(flat, shape, dt, device)
   for i = 1, #flat do
     local v = flat[i]
     if type(v) == "boolean" then v = v and 1 or 0 end
-    if host == dtypes.bool then buf[i - 1] = v ~= 0 else buf[i - 1] = v end
+    buf[i - 1] = (host == dtypes.bool and v ~= 0) and 1 or v
   end
   local p, n = fill(shape, "Tensor")
-  local t = new(C.mg_tensor_from_host(ctx, buf, host.id, p, n, device, out))
+  local t = new(C.mg_tensor_from_host(ctx, buf, host.id, p, n, device or "", out))
   if host ~= dt then t = t:cast(dt) end
   return t
 end
@@ -184,8 +192,8 @@ local function full(shape, value, dt, device)
   dt = dtypes.get(dt)
   if type(value) == "boolean" then value = value and 1 or 0 end
   local p, n = fill(shape, "full")
-  if dt.is_float then return new(C.mg_tensor_full(ctx, value, dt.id, p, n, device, out)) end
-  return new(C.mg_tensor_full_int(ctx, value, dt.id, p, n, device, out))
+  if dt.is_float then return new(C.mg_tensor_full(ctx, value, dt.id, p, n, device or "", out)) end
+  return new(C.mg_tensor_full_int(ctx, value, dt.id, p, n, device or "", out))
 end
 M.full_raw = full
 
@@ -262,16 +270,16 @@ M.tensor_new = tensor_new
 local props = {}
 function props.shape(t) return shape_of(t) end
 function props.ndim(t)
-  local n = C.mg_tensor_ndim(t)
+  local n = C.mg_tensor_ndim(t.h)
   if n < 0 then error("tensor used after free()", 3) end
   return n
 end
 function props.dtype(t)
-  local d = dtypes.from_id(C.mg_tensor_dtype(t))
+  local d = dtypes.from_id(C.mg_tensor_dtype(t.h))
   if not d then error("tensor used after free()", 3) end
   return d
 end
-function props.device(t) return ffi.string(C.mg_tensor_device(t)) end
+function props.device(t) return ffi.string(C.mg_tensor_device(t.h)) end
 function props.grad(t) local f = fields[t]; return f and f.grad end
 function props.requires_grad(t) local f = fields[t]; return (f and f.requires_grad) or false end
 function props.T(t) return t:transpose(-2, -1) end
@@ -298,7 +306,7 @@ local srcs = ffi.new("mg_tensor*[3]")
 
 -- The raw elementwise op: operands already share shape and dtype.
 local function alu(op, a, b, c)
-  srcs[0], srcs[1], srcs[2] = a, b, c
+  srcs[0], srcs[1], srcs[2] = a.h, b and b.h, c and c.h
   local n = c and 3 or b and 2 or 1
   local status = C.mg_tensor_alu(ctx, alu_ids[op], srcs, n, out)
   srcs[0], srcs[1], srcs[2] = nil, nil, nil
@@ -308,18 +316,18 @@ M.alu = alu
 
 function Tensor.cast(t, dt)
   dt = dtypes.get(dt)
-  return new(C.mg_tensor_cast(ctx, t, dt.id, out))
+  return new(C.mg_tensor_cast(ctx, t.h, dt.id, out))
 end
 
 function Tensor.bitcast(t, dt)
   dt = dtypes.get(dt)
-  return new(C.mg_tensor_bitcast(ctx, t, dt.id, out))
+  return new(C.mg_tensor_bitcast(ctx, t.h, dt.id, out))
 end
 
 local move_ids = { reshape = C.MG_RESHAPE, expand = C.MG_EXPAND, permute = C.MG_PERMUTE, pad = C.MG_PAD, shrink = C.MG_SHRINK, flip = C.MG_FLIP }
 local function movement(op, t, arg)
   local p, n = fill(arg, op)
-  return new(C.mg_tensor_movement(ctx, move_ids[op], t, p, n, out))
+  return new(C.mg_tensor_movement(ctx, move_ids[op], t.h, p, n, out))
 end
 M.movement = movement
 
@@ -327,7 +335,7 @@ local reduce_ids = { sum = C.MG_REDUCE_SUM, prod = C.MG_REDUCE_PROD, max = C.MG_
 -- Reduces over 0-based axes, keeping them as size 1.
 local function reduce(op, t, axes)
   local p, n = fill(axes, op)
-  return new(C.mg_tensor_reduce(ctx, reduce_ids[op], t, p, n, out))
+  return new(C.mg_tensor_reduce(ctx, reduce_ids[op], t.h, p, n, out))
 end
 M.reduce = reduce
 
@@ -445,7 +453,7 @@ end
 
 -- ---- realizing and reading values ----
 function Tensor.realize(t)
-  out[0] = t
+  out[0] = t.h
   local status = C.mg_realize(ctx, out, 1)
   out[0] = nil
   if status ~= 0 then raise(status, 2) end
@@ -458,7 +466,7 @@ function M.realize(...)
   for i = 1, n do
     local t = select(i, ...)
     if not is_tensor(t) then error("realize: argument " .. i .. " is not a tensor", 2) end
-    arr[i - 1] = t
+    arr[i - 1] = t.h
   end
   local status = C.mg_realize(ctx, arr, n)
   if status ~= 0 then raise(status, 2) end
@@ -472,11 +480,11 @@ local function values(t)
   local src = host ~= dt and t:cast(host) or t
   local n = numel(shape_of(src))
   local buf = ffi.new(host.ctype .. "[?]", math.max(n, 1))
-  local status = C.mg_tensor_copyout(ctx, src, buf, n * host.itemsize)
+  local status = C.mg_tensor_copyout(ctx, src.h, buf, n * host.itemsize)
   if status ~= 0 then raise(status, 3) end
   local list = {}
   if host == dtypes.bool then
-    for i = 1, n do list[i] = buf[i - 1] end
+    for i = 1, n do list[i] = buf[i - 1] ~= 0 end
   else
     for i = 1, n do list[i] = tonumber(buf[i - 1]) end
   end
@@ -508,26 +516,26 @@ function Tensor.tolist(t) return values(t) end
 
 function Tensor.ptr(t)
   local p = ffi.new("const void*[1]")
-  local status = C.mg_tensor_ptr(ctx, t, p)
+  local status = C.mg_tensor_ptr(ctx, t.h, p)
   if status ~= 0 then raise(status, 2) end
   return ffi.cast("const " .. t.dtype.ctype .. "*", p[0])
 end
 
 function Tensor.to(t, device)
   if type(device) ~= "string" then error("to: device must be a string like \"REF\", got " .. type(device), 2) end
-  return new(C.mg_tensor_to(ctx, t, device, out))
+  return new(C.mg_tensor_to(ctx, t.h, device, out))
 end
 
-function Tensor.contiguous(t) return new(C.mg_tensor_contiguous(ctx, t, out)) end
+function Tensor.contiguous(t) return new(C.mg_tensor_contiguous(ctx, t.h, out)) end
 function Tensor.clone(t) return t:contiguous() end
-function Tensor.detach(t) return new(C.mg_tensor_detach(ctx, t, out)) end
+function Tensor.detach(t) return new(C.mg_tensor_detach(ctx, t.h, out)) end
 
 function Tensor.free(t)
-  local status = C.mg_tensor_free(ctx, t)
+  local status = C.mg_tensor_free(ctx, t.h)
   if status ~= 0 then raise(status, 2) end
 end
 
-function Tensor.is_realized(t) return C.mg_tensor_is_realized(t) ~= 0 end
+function Tensor.is_realized(t) return C.mg_tensor_is_realized(t.h) ~= 0 end
 
 function M.memory_used() return tonumber(C.mg_memory_used(ctx)) end
 function M.memory_peak() return tonumber(C.mg_memory_peak(ctx)) end

@@ -1,4 +1,4 @@
--- The Tensor type: metamethods on struct mg_tensor (a cdata, so #x works in LuaJIT), and
+-- The Tensor type: metamethods on the moongrad_tensor box (a struct cdata, so #x works in LuaJIT), and
 -- Tensor(...) as the constructor. Loads every module that adds methods.
 local ffi = require("ffi")
 local T = require("moongrad.tensor")
@@ -59,7 +59,10 @@ function mt.__len(t)
   return s[1]
 end
 
-ffi.metatype("struct mg_tensor", mt)
+-- The box releases its handle when collected.
+function mt.__gc(t) T.C.mg_tensor_release(t.h) end
+
+ffi.metatype(T.Box, mt)
 
 setmetatable(Tensor, {
   __call = function(_, data, opts) return T.tensor_new(data, opts) end,
