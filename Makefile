@@ -29,11 +29,13 @@ run: build
 test: build
 	CONFIG=$(CONFIG) bash tests/run_all.sh
 
-# Runs the bench binaries of the current sources (stale binaries are ignored).
+# Runs the bench binaries of the current sources (stale binaries are ignored), then the Lua benches.
 bench: build
 	@set -e; n=0; for src in tests/bench/*.cpp; do \
 	  [ -e "$$src" ] || continue; n=$$((n+1)); \
 	  b=$(BIN)/bench_$$(basename "$$src" .cpp); echo "== $$b"; "$$b"; \
+	done; for src in tests/bench/*.lua; do \
+	  [ -e "$$src" ] || continue; n=$$((n+1)); echo "== $$src"; $(BIN)/moongrad "$$src"; \
 	done; echo "bench: $$n benchmark(s) run"
 
 clean:

@@ -374,6 +374,15 @@ M.broadcast_to = broadcast_to
 
 local function is_int_number(v) return type(v) == "number" and v == math.floor(v) and v == v end
 
+-- One operand to dtype dt and shape s (no closure here: LuaJIT cannot compile closure creation).
+local function conv_operand(x, dt, s, dev)
+  if is_tensor(x) then
+    if x.dtype ~= dt then x = x:cast(dt) end
+    return broadcast_to(x, s)
+  end
+  return full(s, x, dt, dev)
+end
+
 -- Operands to tensors of one dtype and shape (tinygrad's rules: a number takes the tensor's
 -- dtype, except a fractional number with an integer tensor, which goes to the default float).
 local function operands(a, b, op, want_float)
@@ -382,24 +391,28 @@ local function operands(a, b, op, want_float)
   local t = ta and a or b
   local dt = t.dtype
   if ta and tb then
-    dt = dtypes.promote(a.dtype, b.dtype)
+    local db = b.dtype
+    -- the common case, without building shapes: same dtype and shape
+    if dt == db and not (want_float and not dt.is_float) and C.mg_tensor_same_shape(a.h, b.h) ~= 0 then return a, b end
+    dt = dtypes.promote(dt, db)
   else
     local v = ta and b or a
     if type(v) ~= "number" and type(v) ~= "boolean" then error(op .. ": expected a tensor or a number, got " .. type(v), 3) end
     if type(v) == "number" and not is_int_number(v) and not dt.is_float then dt = M.default_float end
     if type(v) == "number" and dt.is_bool then dt = is_int_number(v) and dtypes.int32 or M.default_float end
+    if want_float and not dt.is_float then dt = M.default_float end
+    -- a number beside a tensor of the final dtype: a constant of its shape, made in C
+    if t.dtype == dt then
+      if type(v) == "boolean" then v = v and 1 or 0 end
+      local c = new(C.mg_tensor_full_like(ctx, v, dt.id, t.h, out))
+      if ta then return a, c end
+      return c, b
+    end
   end
   if want_float and not dt.is_float then dt = M.default_float end
   local s = ta and tb and broadcast_shape(shape_of(a), shape_of(b), op) or shape_of(t)
-  local dev = t.device
-  local function conv(x)
-    if is_tensor(x) then
-      if x.dtype ~= dt then x = x:cast(dt) end
-      return broadcast_to(x, s)
-    end
-    return full(s, x, dt, dev)
-  end
-  return conv(a), conv(b)
+  local dev = (not ta or not tb) and t.device or nil  -- only a number needs it
+  return conv_operand(a, dt, s, dev), conv_operand(b, dt, s, dev)
 end
 M.operands = operands
 

@@ -136,6 +136,9 @@ mg_status mg_tensor_full(mg_ctx* ctx, double value, mg_dtype dt, const int64_t* 
                          const char* device, mg_tensor** out);
 mg_status mg_tensor_full_int(mg_ctx* ctx, int64_t value, mg_dtype dt, const int64_t* shape, int ndim,
                              const char* device, mg_tensor** out);
+/* A lazy tensor of one value with like's shape and device (the fast path for
+ * `x + 2`: no shape crosses the ABI). */
+mg_status mg_tensor_full_like(mg_ctx* ctx, double value, mg_dtype dt, const mg_tensor* like, mg_tensor** out);
 /* Uniform random numbers in [0, 1) of a float dtype, from the context's generator. */
 mg_status mg_tensor_rand(mg_ctx* ctx, mg_dtype dt, const int64_t* shape, int ndim, const char* device,
                          mg_tensor** out);
@@ -175,6 +178,8 @@ mg_status mg_tensor_shape(mg_ctx* ctx, const mg_tensor* x, int64_t* shape, int c
 mg_dtype mg_tensor_dtype(const mg_tensor* x);
 const char* mg_tensor_device(const mg_tensor* x);
 int mg_tensor_is_realized(const mg_tensor* x);
+/* 1 when a and b have the same shape, 0 otherwise (also for NULL or freed). */
+int mg_tensor_same_shape(const mg_tensor* a, const mg_tensor* b);
 
 void mg_tensor_retain(mg_tensor* x);
 /* Drops a reference; the last one frees the handle. Safe after mg_ctx_destroy. */

@@ -91,6 +91,15 @@ mg_status mg_tensor_full_int(mg_ctx* ctx, int64_t value, mg_dtype dt, const int6
   });
 }
 
+mg_status mg_tensor_full_like(mg_ctx* ctx, double value, mg_dtype dt, const mg_tensor* like, mg_tensor** out) {
+  return make(ctx, "mg_tensor_full_like", out, [&](mg::Engine& e) {
+    T::check_live(like, "full_like");
+    mg::DType d = checked_dtype(dt);
+    mg::Arg v = d.is_float() ? mg::Arg(value) : mg::Arg(int64_t(value));
+    return T::full(e, v, d, T::shape(like), like->device);
+  });
+}
+
 mg_status mg_tensor_rand(mg_ctx* ctx, mg_dtype dt, const int64_t* shape, int ndim, const char* device, mg_tensor** out) {
   return make(ctx, "mg_tensor_rand", out, [&](mg::Engine& e) {
     return T::rand(e, checked_dtype(dt), to_shape(shape, ndim, "shape"), T::find_device(e, device));
@@ -196,6 +205,11 @@ const char* mg_tensor_device(const mg_tensor* x) { return x && x->device ? x->de
 
 int mg_tensor_is_realized(const mg_tensor* x) {
   return x && x->uop && T::buffer_of(x->uop.get()) != nullptr;
+}
+
+int mg_tensor_same_shape(const mg_tensor* a, const mg_tensor* b) {
+  if (!a || !b || !a->uop || !b->uop) return 0;
+  return a->uop == b->uop || T::shape(a) == T::shape(b);
 }
 
 void mg_tensor_retain(mg_tensor* x) { if (x) T::retain(x); }
