@@ -38,8 +38,9 @@ void realize(Engine& e, std::span<mg_tensor* const> ts) {
   }
   if (roots.empty()) return;
   std::unordered_map<const UOp*, UOpRef> done;
-  for (Device* d : devs) {
-    if (done.count(roots[&d - devs.data()].get())) continue;
+  for (size_t k = 0; k < devs.size(); k++) {
+    Device* d = devs[k];
+    if (done.count(roots[k].get())) continue;
     std::vector<UOpRef> mine;
     for (size_t i = 0; i < roots.size(); i++)
       if (devs[i] == d && !done.count(roots[i].get())) mine.push_back(roots[i]);
