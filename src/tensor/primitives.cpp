@@ -25,7 +25,8 @@ UOpRef buffer_node(Engine& e, Device* dev, DType dt, int64_t n) {
 
 UOpRef view_as(Engine& e, UOpRef u, const Shape& s) {
   if (*u->shape() == s) return u;
-  return e.uops.make(Ops::RESHAPE, u->dtype, {std::move(u)}, s);
+  DType dt = u->dtype;  // read before u is moved from: argument order is unspecified
+  return e.uops.make(Ops::RESHAPE, dt, {std::move(u)}, s);
 }
 
 void check_shape(const Shape& s, const char* op) {
