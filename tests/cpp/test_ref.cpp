@@ -1,0 +1,268 @@
+// The REF backend: every op against values written by hand, its typed loops against exec_alu,
+// views against a naive copy-per-step model, and its memory and error behaviour.
+#include <doctest/doctest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/ref/ref_device.h"
+#include "tensor/tensor.h"
+#include "uop/error.h"
+#include "uop/exec_alu.h"
+
+using namespace mg;
+
+namespace {
+
+// A tensor handle released when it goes out of scope.
+struct H {
+  mg_tensor* p = nullptr;
+  H() = default;
+  explicit H(mg_tensor* t) : p(t) {}
+  H(const H& o) : p(o.p) { if (p) tensor::retain(p); }
+  H(H&& o) noexcept : p(o.p) { o.p = nullptr; }
+  H& operator=(H o) { std::swap(p, o.p); return *this; }
+  ~H() { tensor::release(p); }
+};
+
+struct Ctx {
+  Engine e{HostAllocator{}};
+  Device* ref;
+  Ctx() {
+    e.runtime.add_device(make_ref_device(e.runtime));
+    ref = e.runtime.device("REF");
+    e.default_device = ref;
+  }
+
+  template <class X>
+  H make(const std::vector<X>& data, DType dt, Shape s = {}) {
+    if (s.empty() && data.size() != 1) s = {int64_t(data.size())};
+    REQUIRE(size_t(dt.itemsize()) == sizeof(X));
+    return H(tensor::from_host(e, data.data(), dt, s, ref));
+  }
+  H f32(const std::vector<float>& d, Shape s = {}) { return make(d, dtypes::float32, s); }
+  H i32(const std::vector<int32_t>& d, Shape s = {}) { return make(d, dtypes::int32, s); }
+
+  H op(Ops o, const H& a) { mg_tensor* s[] = {a.p}; return H(tensor::alu(e, o, s)); }
+  H op(Ops o, const H& a, const H& b) { mg_tensor* s[] = {a.p, b.p}; return H(tensor::alu(e, o, s)); }
+  H op(Ops o, const H& a, const H& b, const H& c) { mg_tensor* s[] = {a.p, b.p, c.p}; return H(tensor::alu(e, o, s)); }
+  H mv(Ops o, const H& a, std::vector<int64_t> arg) { return H(tensor::movement(e, o, a.p, std::move(arg))); }
+  H red(Ops o, const H& a, std::vector<int64_t> axes) { return H(tensor::reduce(e, o, a.p, std::move(axes))); }
+  H cast(const H& a, DType dt) { return H(tensor::cast(e, a.p, dt)); }
+  H bitcast(const H& a, DType dt) { return H(tensor::bitcast(e, a.p, dt)); }
+  H full(Arg v, DType dt, Shape s) { return H(tensor::full(e, v, dt, s, ref)); }
+
+  template <class X>
+  std::vector<X> get(const H& t) {
+    REQUIRE(size_t(t.p->uop->dtype.itemsize()) == sizeof(X));
+    std::vector<X> out(size_t(tensor::numel(tensor::shape(t.p))));
+    tensor::copy_out(e, t.p, out.data(), out.size() * sizeof(X));
+    return out;
+  }
+};
+
+// Floats compared bit for bit: NaN equals NaN (of the same bits), -0 differs from +0.
+template <class F>
+std::vector<std::string> bitstr(const std::vector<F>& v) {
+  std::vector<std::string> r;
+  for (F f : v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g(%llx)", double(f), (unsigned long long)(std::bit_cast<std::conditional_t<sizeof(F) == 4, uint32_t, uint64_t>>(f)));
+    r.push_back(buf);
+  }
+  return r;
+}
+#define CHECK_BITS(a, b) CHECK(bitstr(a) == bitstr(b))
+constexpr float kInf = std::numeric_limits<float>::infinity();
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+std::vector<uint16_t> halves(std::initializer_list<float> fs, bool bf16 = false) {
+  std::vector<uint16_t> r;
+  for (float f : fs) r.push_back(bf16 ? float_to_bf16(f) : float_to_half(f));
+  return r;
+}
+std::vector<float> from_halves(const std::vector<uint16_t>& hs, bool bf16 = false) {
+  std::vector<float> r;
+  for (uint16_t h : hs) r.push_back(bf16 ? bf16_to_float(h) : half_to_float(h));
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("ref: the device is REF, in host memory, and evaluates graphs") {
+  Ctx c;
+  CHECK(c.ref->name() == "REF");
+  CHECK(c.ref->host_visible());
+  CHECK(c.ref->evaluates_graphs());
+  H a = c.f32({1, 2, 3});
+  CHECK(c.get<float>(a) == std::vector<float>{1, 2, 3});
+}
+
+TEST_CASE("ref: float32 elementwise ops") {
+  Ctx c;
+  H a = c.f32({1.5f, -2.0f, 0.0f, 9.0f, kNaN}), b = c.f32({0.5f, 3.0f, -0.0f, 2.0f, 1.0f});
+  CHECK_BITS(c.get<float>(c.op(Ops::ADD, a, b)), (std::vector<float>{2.0f, 1.0f, 0.0f, 11.0f, kNaN}));
+  CHECK_BITS(c.get<float>(c.op(Ops::SUB, a, b)), (std::vector<float>{1.0f, -5.0f, 0.0f, 7.0f, kNaN}));
+  CHECK_BITS(c.get<float>(c.op(Ops::MUL, a, b)), (std::vector<float>{0.75f, -6.0f, -0.0f, 18.0f, kNaN}));
+  std::vector<float> q = c.get<float>(c.op(Ops::FDIV, a, b));
+  CHECK(q[0] == 3.0f);
+  CHECK(q[1] == -2.0f / 3.0f);
+  CHECK(std::isnan(q[2]));  // 0 / -0
+  CHECK(q[3] == 4.5f);
+  // MAX propagates NaN from either side and returns the default quiet NaN
+  CHECK_BITS(c.get<float>(c.op(Ops::MAX, a, b)), (std::vector<float>{1.5f, 3.0f, -0.0f, 9.0f, kNaN}));
+  CHECK_BITS(c.get<float>(c.op(Ops::MAX, b, a)), (std::vector<float>{1.5f, 3.0f, 0.0f, 9.0f, kNaN}));
+  CHECK(c.get<uint8_t>(c.op(Ops::CMPLT, a, b)) == std::vector<uint8_t>{0, 1, 0, 0, 0});
+  CHECK(c.get<uint8_t>(c.op(Ops::CMPNE, a, b)) == std::vector<uint8_t>{1, 1, 0, 1, 1});  // NaN != x
+  CHECK(c.get<uint8_t>(c.op(Ops::CMPEQ, a, b)) == std::vector<uint8_t>{0, 0, 1, 0, 0});  // 0 == -0
+  CHECK_BITS(c.get<float>(c.op(Ops::NEG, a)), (std::vector<float>{-1.5f, 2.0f, -0.0f, -9.0f, -kNaN}));
+
+  H u = c.f32({4.0f, 0.25f, -1.0f, 0.0f, -0.0f, kInf});
+  CHECK_BITS(c.get<float>(c.op(Ops::SQRT, u)), (std::vector<float>{2.0f, 0.5f, std::sqrt(-1.0f), 0.0f, -0.0f, kInf}));
+  CHECK_BITS(c.get<float>(c.op(Ops::RECIPROCAL, u)), (std::vector<float>{0.25f, 4.0f, -1.0f, kInf, -kInf, 0.0f}));
+  CHECK_BITS(c.get<float>(c.op(Ops::LOG2, u)), (std::vector<float>{2.0f, -2.0f, std::log2(-1.0f), -kInf, -kInf, kInf}));
+  CHECK_BITS(c.get<float>(c.op(Ops::EXP2, u)), (std::vector<float>{16.0f, std::exp2(0.25f), 0.5f, 1.0f, 1.0f, kInf}));
+  CHECK_BITS(c.get<float>(c.op(Ops::SIN, u)), (std::vector<float>{std::sin(4.0f), std::sin(0.25f), std::sin(-1.0f), 0.0f, -0.0f, std::sin(kInf)}));
+  H t = c.f32({2.7f, -2.7f, -0.5f, 1e30f});
+  CHECK_BITS(c.get<float>(c.op(Ops::TRUNC, t)), (std::vector<float>{2.0f, -2.0f, -0.0f, 1e30f}));
+  H m = c.f32({7.5f, -7.5f, 7.5f, 1.0f}), d = c.f32({2.0f, 2.0f, -2.0f, 0.0f});
+  std::vector<float> mod = c.get<float>(c.op(Ops::MOD, m, d));  // fmod: sign of the dividend
+  CHECK(mod[0] == 1.5f);
+  CHECK(mod[1] == -1.5f);
+  CHECK(mod[2] == 1.5f);
+  CHECK(std::isnan(mod[3]));
+  CHECK_BITS(c.get<float>(c.op(Ops::POW, m, d)), (std::vector<float>{56.25f, 56.25f, std::pow(7.5f, -2.0f), 1.0f}));
+  H cond = c.make(std::vector<uint8_t>{1, 0, 2, 0}, dtypes::bool_);  // any nonzero byte is true
+  CHECK(c.get<float>(c.op(Ops::WHERE, cond, m, d)) == std::vector<float>{7.5f, 2.0f, 7.5f, 0.0f});
+}
+
+TEST_CASE("ref: float64 elementwise ops compute in double") {
+  Ctx c;
+  H a = c.make(std::vector<double>{0.1, 1.0, 2.0}, dtypes::float64), b = c.make(std::vector<double>{0.2, 3.0, 0.5}, dtypes::float64);
+  std::vector<double> s = c.get<double>(c.op(Ops::ADD, a, b));
+  CHECK(s[0] == 0.30000000000000004);
+  CHECK(c.get<double>(c.op(Ops::FDIV, a, b))[1] == 1.0 / 3.0);
+  CHECK(c.get<double>(c.op(Ops::SQRT, b))[0] == std::sqrt(0.2));
+  CHECK(c.get<double>(c.op(Ops::POW, b, a))[2] == std::pow(0.5, 2.0));
+}
+
+TEST_CASE("ref: float16 and bfloat16 compute in float32 and round to nearest even") {
+  Ctx c;
+  // float16: 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to even gives 1.
+  H a = c.make(halves({1.0f, 2048.0f, 65504.0f, 0.1f}), dtypes::float16);
+  H b = c.make(halves({0.00048828125f, 1.0f, 8.0f, 0.2f}), dtypes::float16);
+  std::vector<float> s = from_halves(c.get<uint16_t>(c.op(Ops::ADD, a, b)));
+  CHECK(s[0] == 1.0f);
+  CHECK(s[1] == 2048.0f);   // 2049 is not a float16; ties to even
+  CHECK(s[2] == 65504.0f);  // 65512 rounds down: below the overflow threshold 65520
+  CHECK(s[3] == half_to_float(float_to_half(half_to_float(float_to_half(0.1f)) + half_to_float(float_to_half(0.2f)))));
+  H big = c.make(halves({65504.0f}), dtypes::float16), two = c.make(halves({2.0f}), dtypes::float16);
+  CHECK(from_halves(c.get<uint16_t>(c.op(Ops::MUL, big, two)))[0] == kInf);
+  // bfloat16 keeps 8 significant bits: 1 + 2^-8 ties to 1, 1 + 3*2^-8 rounds up to 1 + 2^-6
+  H x = c.make(halves({1.0f, 1.0f}, true), dtypes::bfloat16), y = c.make(halves({0.00390625f, 0.01171875f}, true), dtypes::bfloat16);
+  std::vector<float> r = from_halves(c.get<uint16_t>(c.op(Ops::ADD, x, y)), true);
+  CHECK(r[0] == 1.0f);
+  CHECK(r[1] == 1.015625f);
+  std::vector<float> q = from_halves(c.get<uint16_t>(c.op(Ops::SQRT, c.make(halves({2.0f}, true), dtypes::bfloat16))), true);
+  CHECK(q[0] == bf16_to_float(float_to_bf16(std::sqrt(2.0f))));
+}
+
+TEST_CASE("ref: int8 and uint8 wrap around") {
+  Ctx c;
+  H a = c.make(std::vector<int8_t>{127, -128, 100, -100}, dtypes::int8), b = c.make(std::vector<int8_t>{1, -1, 100, 3}, dtypes::int8);
+  CHECK(c.get<int8_t>(c.op(Ops::ADD, a, b)) == std::vector<int8_t>{-128, 127, -56, -97});
+  CHECK(c.get<int8_t>(c.op(Ops::SUB, a, b)) == std::vector<int8_t>{126, -127, 0, -103});
+  CHECK(c.get<int8_t>(c.op(Ops::MUL, a, b)) == std::vector<int8_t>{127, -128, 16, -44});
+  CHECK(c.get<int8_t>(c.op(Ops::NEG, a)) == std::vector<int8_t>{-127, -128, -100, 100});
+  CHECK(c.get<int8_t>(c.op(Ops::IDIV, a, b)) == std::vector<int8_t>{127, -128, 1, -33});  // -128 / -1 wraps
+  CHECK(c.get<int8_t>(c.op(Ops::MOD, a, b)) == std::vector<int8_t>{0, 0, 0, -1});
+  CHECK(c.get<int8_t>(c.op(Ops::MAX, a, b)) == std::vector<int8_t>{127, -1, 100, 3});
+  H u = c.make(std::vector<uint8_t>{255, 0, 200, 7}, dtypes::uint8), v = c.make(std::vector<uint8_t>{1, 1, 100, 2}, dtypes::uint8);
+  CHECK(c.get<uint8_t>(c.op(Ops::ADD, u, v)) == std::vector<uint8_t>{0, 1, 44, 9});
+  CHECK(c.get<uint8_t>(c.op(Ops::SUB, u, v)) == std::vector<uint8_t>{254, 255, 100, 5});
+  CHECK(c.get<uint8_t>(c.op(Ops::MUL, u, v)) == std::vector<uint8_t>{255, 0, 32, 14});
+  CHECK(c.get<uint8_t>(c.op(Ops::NEG, u)) == std::vector<uint8_t>{1, 0, 56, 249});
+  CHECK(c.get<uint8_t>(c.op(Ops::CMPLT, u, v)) == std::vector<uint8_t>{0, 1, 0, 0});
+  CHECK(c.get<uint8_t>(c.op(Ops::SHL, u, v)) == std::vector<uint8_t>{254, 0, 0, 28});  // 200 << 100: out of range -> 0
+  CHECK(c.get<uint8_t>(c.op(Ops::SHR, u, v)) == std::vector<uint8_t>{127, 0, 0, 1});
+  CHECK(c.get<uint8_t>(c.op(Ops::POW, v, c.make(std::vector<uint8_t>{3, 8, 2, 4}, dtypes::uint8))) == std::vector<uint8_t>{1, 1, 16, 16});
+}
+
+TEST_CASE("ref: int32 division and modulo truncate toward zero, as C") {
+  Ctx c;
+  H a = c.i32({-7, 7, -7, 7, INT32_MIN, INT32_MIN, 5, 0}), b = c.i32({2, -2, -2, 2, -1, 1, 7, 3});
+  CHECK(c.get<int32_t>(c.op(Ops::IDIV, a, b)) == std::vector<int32_t>{-3, -3, 3, 3, INT32_MIN, INT32_MIN, 0, 0});
+  CHECK(c.get<int32_t>(c.op(Ops::MOD, a, b)) == std::vector<int32_t>{-1, 1, -1, 1, 0, 0, 5, 0});
+  H x = c.i32({INT32_MAX, INT32_MIN, 65536, -3}), y = c.i32({1, -1, 65536, 5});
+  CHECK(c.get<int32_t>(c.op(Ops::ADD, x, y)) == std::vector<int32_t>{INT32_MIN, INT32_MAX, 131072, 2});
+  CHECK(c.get<int32_t>(c.op(Ops::MUL, x, y)) == std::vector<int32_t>{INT32_MAX, INT32_MIN, 0, -15});
+  CHECK(c.get<int32_t>(c.op(Ops::AND, x, y)) == std::vector<int32_t>{1, INT32_MIN, 65536, 5});
+  CHECK(c.get<int32_t>(c.op(Ops::OR, x, y)) == std::vector<int32_t>{INT32_MAX, -1, 65536, -3});
+  CHECK(c.get<int32_t>(c.op(Ops::XOR, x, y)) == std::vector<int32_t>{INT32_MAX - 1, INT32_MAX, 0, -8});
+  CHECK(c.get<int32_t>(c.op(Ops::POW, c.i32({3, -2, 2, -1, -1, 1, 5, 0}), c.i32({4, 3, 31, -3, -4, -5, -1, 0}))) ==
+        std::vector<int32_t>{81, -8, INT32_MIN, -1, 1, 1, 0, 1});
+}
+
+TEST_CASE("ref: run-time cases C leaves undefined have defined values (docs/ref.md)") {
+  Ctx c;
+  // division and modulo by zero give 0
+  H a = c.i32({7, -7, 0, INT32_MIN}), z = c.i32({0, 0, 0, 0});
+  CHECK(c.get<int32_t>(c.op(Ops::IDIV, a, z)) == std::vector<int32_t>{0, 0, 0, 0});
+  CHECK(c.get<int32_t>(c.op(Ops::MOD, a, z)) == std::vector<int32_t>{0, 0, 0, 0});
+  H u = c.make(std::vector<uint64_t>{7, 0}, dtypes::uint64), uz = c.make(std::vector<uint64_t>{0, 0}, dtypes::uint64);
+  CHECK(c.get<uint64_t>(c.op(Ops::IDIV, u, uz)) == std::vector<uint64_t>{0, 0});
+  // shifts by a negative amount or by the width or more shift every bit out
+  H s = c.i32({-8, 8, -8, 8, -8, 1}), n = c.i32({32, 32, -1, -1, 100, 31});
+  CHECK(c.get<int32_t>(c.op(Ops::SHL, s, n)) == std::vector<int32_t>{0, 0, 0, 0, 0, INT32_MIN});
+  CHECK(c.get<int32_t>(c.op(Ops::SHR, s, n)) == std::vector<int32_t>{-1, 0, -1, 0, -1, 0});
+  H i8 = c.make(std::vector<int8_t>{-128, 64, 1}, dtypes::int8), k8 = c.make(std::vector<int8_t>{8, 1, 7}, dtypes::int8);
+  CHECK(c.get<int8_t>(c.op(Ops::SHL, i8, k8)) == std::vector<int8_t>{0, -128, -128});
+  CHECK(c.get<int8_t>(c.op(Ops::SHR, i8, k8)) == std::vector<int8_t>{-1, 32, 0});
+  // integer 0 ** negative gives 0
+  CHECK(c.get<int32_t>(c.op(Ops::POW, c.i32({0}), c.i32({-1})))[0] == 0);
+}
+
+TEST_CASE("ref: int64 and uint64 keep their full width") {
+  Ctx c;
+  H a = c.make(std::vector<int64_t>{INT64_MAX, INT64_MIN, 1LL << 40, -9}, dtypes::int64);
+  H b = c.make(std::vector<int64_t>{1, -1, 1LL << 30, 4}, dtypes::int64);
+  CHECK(c.get<int64_t>(c.op(Ops::ADD, a, b)) == std::vector<int64_t>{INT64_MIN, INT64_MAX, (1LL << 40) + (1LL << 30), -5});
+  CHECK(c.get<int64_t>(c.op(Ops::MUL, a, b)) == std::vector<int64_t>{INT64_MAX, INT64_MIN, 0, -36});  // 2^70 wraps to 0
+  CHECK(c.get<int64_t>(c.op(Ops::IDIV, a, b)) == std::vector<int64_t>{INT64_MAX, INT64_MIN, 1024, -2});
+  CHECK(c.get<int64_t>(c.op(Ops::SHR, a, c.make(std::vector<int64_t>{62, 63, 40, 1}, dtypes::int64))) ==
+        std::vector<int64_t>{1, -1, 1, -5});
+  const uint64_t big = 0xfffffffffffffff0ull;
+  H u = c.make(std::vector<uint64_t>{big, big, 1ull << 63, 3}, dtypes::uint64);
+  H v = c.make(std::vector<uint64_t>{0x20, 3, 1ull << 63, big}, dtypes::uint64);
+  CHECK(c.get<uint64_t>(c.op(Ops::ADD, u, v)) == std::vector<uint64_t>{0x10, big + 3, 0, big + 3});
+  CHECK(c.get<uint64_t>(c.op(Ops::IDIV, u, v)) == std::vector<uint64_t>{big / 0x20, big / 3, 1, 0});
+  CHECK(c.get<uint64_t>(c.op(Ops::MOD, u, v)) == std::vector<uint64_t>{big % 0x20, big % 3, 0, 3});
+  CHECK(c.get<uint8_t>(c.op(Ops::CMPLT, u, v)) == std::vector<uint8_t>{0, 0, 0, 1});  // unsigned compare
+  CHECK(c.get<uint64_t>(c.op(Ops::MAX, u, v)) == std::vector<uint64_t>{big, big, 1ull << 63, big});
+  CHECK(c.get<uint64_t>(c.op(Ops::SHR, u, c.make(std::vector<uint64_t>{60, 64, 63, 1}, dtypes::uint64))) ==
+        std::vector<uint64_t>{15, 0, 1, 1});  // logical shift
+}
+
+TEST_CASE("ref: bool ops") {
+  Ctx c;
+  H a = c.make(std::vector<uint8_t>{0, 0, 1, 1}, dtypes::bool_), b = c.make(std::vector<uint8_t>{0, 1, 0, 1}, dtypes::bool_);
+  CHECK(c.get<uint8_t>(c.op(Ops::AND, a, b)) == std::vector<uint8_t>{0, 0, 0, 1});
+  CHECK(c.get<uint8_t>(c.op(Ops::OR, a, b)) == std::vector<uint8_t>{0, 1, 1, 1});
+  CHECK(c.get<uint8_t>(c.op(Ops::XOR, a, b)) == std::vector<uint8_t>{0, 1, 1, 0});
+  CHECK(c.get<uint8_t>(c.op(Ops::ADD, a, b)) == std::vector<uint8_t>{0, 1, 1, 1});
+  CHECK(c.get<uint8_t>(c.op(Ops::MUL, a, b)) == std::vector<uint8_t>{0, 0, 0, 1});
+  CHECK(c.get<uint8_t>(c.op(Ops::MAX, a, b)) == std::vector<uint8_t>{0, 1, 1, 1});
+  CHECK(c.get<uint8_t>(c.op(Ops::CMPLT, a, b)) == std::vector<uint8_t>{0, 1, 0, 0});
+  CHECK(c.get<uint8_t>(c.op(Ops::CMPNE, a, b)) == std::vector<uint8_t>{0, 1, 1, 0});
+  CHECK(c.get<uint8_t>(c.op(Ops::CMPEQ, a, b)) == std::vector<uint8_t>{1, 0, 0, 1});
+  CHECK(c.get<uint8_t>(c.op(Ops::WHERE, a, a, b)) == std::vector<uint8_t>{0, 1, 1, 1});
+  // bytes other than 0 and 1 read as true and results are 0 or 1
+  H odd = c.make(std::vector<uint8_t>{2, 0, 255, 0}, dtypes::bool_);
+  CHECK(c.get<uint8_t>(c.op(Ops::AND, odd, b)) == std::vector<uint8_t>{0, 0, 0, 0});
+  CHECK(c.get<uint8_t>(c.op(Ops::AND, odd, a)) == std::vector<uint8_t>{0, 0, 1, 0});
+}
