@@ -266,3 +266,170 @@ TEST_CASE("ref: bool ops") {
   CHECK(c.get<uint8_t>(c.op(Ops::AND, odd, b)) == std::vector<uint8_t>{0, 0, 0, 0});
   CHECK(c.get<uint8_t>(c.op(Ops::AND, odd, a)) == std::vector<uint8_t>{0, 0, 1, 0});
 }
+
+TEST_CASE("ref: casts truncate, saturate, wrap and round as exec_cast") {
+  Ctx c;
+  H f = c.f32({1e10f, -1e10f, kNaN, -1.7f, 2.9f, -0.0f, 300.0f, -5.0f});
+  CHECK(c.get<int32_t>(c.cast(f, dtypes::int32)) == std::vector<int32_t>{INT32_MAX, INT32_MIN, 0, -1, 2, 0, 300, -5});
+  CHECK(c.get<uint8_t>(c.cast(f, dtypes::uint8)) == std::vector<uint8_t>{255, 0, 0, 0, 2, 0, 255, 0});
+  CHECK(c.get<int8_t>(c.cast(f, dtypes::int8)) == std::vector<int8_t>{127, -128, 0, -1, 2, 0, 127, -5});
+  CHECK(c.get<uint64_t>(c.cast(f, dtypes::uint64)) == std::vector<uint64_t>{10000000000ull, 0, 0, 0, 2, 0, 300, 0});
+  CHECK(c.get<int64_t>(c.cast(c.f32({1e30f, -1e30f, kInf, -kInf}), dtypes::int64)) == std::vector<int64_t>{INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN});
+  CHECK(c.get<uint8_t>(c.cast(f, dtypes::bool_)) == std::vector<uint8_t>{1, 1, 1, 1, 1, 0, 1, 1});  // NaN is true, -0 false
+  // int -> int keeps the low bits
+  H i = c.i32({300, -1, 128, -129, 65535});
+  CHECK(c.get<int8_t>(c.cast(i, dtypes::int8)) == std::vector<int8_t>{44, -1, -128, 127, -1});
+  CHECK(c.get<uint8_t>(c.cast(i, dtypes::uint8)) == std::vector<uint8_t>{44, 255, 128, 127, 255});
+  CHECK(c.get<uint16_t>(c.cast(i, dtypes::uint16)) == std::vector<uint16_t>{300, 65535, 128, 65407, 65535});
+  CHECK(c.get<uint64_t>(c.cast(i, dtypes::uint64)) == std::vector<uint64_t>{300, UINT64_MAX, 128, uint64_t(-129), 65535});
+  CHECK(c.get<int64_t>(c.cast(c.make(std::vector<uint32_t>{4294967295u}, dtypes::uint32), dtypes::int64))[0] == 4294967295LL);
+  // int -> float rounds once; bool -> number is 0 or 1
+  CHECK(c.get<float>(c.cast(c.i32({16777217, -16777217, 7}), dtypes::float32)) == std::vector<float>{16777216.0f, -16777216.0f, 7.0f});
+  CHECK(c.get<float>(c.cast(c.make(std::vector<uint64_t>{UINT64_MAX}, dtypes::uint64), dtypes::float32))[0] == 18446744073709551616.0f);
+  CHECK(c.get<double>(c.cast(c.make(std::vector<int64_t>{(1LL << 53) + 1}, dtypes::int64), dtypes::float64))[0] == 9007199254740992.0);
+  CHECK(from_halves(c.get<uint16_t>(c.cast(c.i32({2049, 70000, -3}), dtypes::float16))) == std::vector<float>{2048.0f, kInf, -3.0f});
+  CHECK(c.get<int32_t>(c.cast(c.make(std::vector<uint8_t>{0, 1, 7}, dtypes::bool_), dtypes::int32)) == std::vector<int32_t>{0, 1, 1});
+  CHECK(c.get<float>(c.cast(c.make(std::vector<uint8_t>{0, 1}, dtypes::bool_), dtypes::float32)) == std::vector<float>{0.0f, 1.0f});
+  // float -> float: to float16 and bfloat16 round to nearest even; float64 goes through float32
+  H d = c.make(std::vector<double>{0.1, 1.0 + 1e-9, 1e300, 65519.0}, dtypes::float64);
+  CHECK(c.get<float>(c.cast(d, dtypes::float32)) == std::vector<float>{0.1f, 1.0f, kInf, 65519.0f});
+  CHECK(from_halves(c.get<uint16_t>(c.cast(d, dtypes::float16))) == std::vector<float>{half_to_float(float_to_half(0.1f)), 1.0f, kInf, 65504.0f});
+  CHECK(from_halves(c.get<uint16_t>(c.cast(c.f32({1.00390625f, 1.01171875f}), dtypes::bfloat16)), true) == std::vector<float>{1.0f, 1.015625f});
+  CHECK(c.get<double>(c.cast(c.make(halves({0.1f}), dtypes::float16), dtypes::float64))[0] == double(half_to_float(float_to_half(0.1f))));
+  CHECK(from_halves(c.get<uint16_t>(c.cast(c.make(halves({3.140625f}), dtypes::float16), dtypes::bfloat16)), true)[0] == 3.140625f);
+  CHECK(c.get<int16_t>(c.cast(c.make(halves({-65504.0f, 2.5f}), dtypes::float16), dtypes::int16)) == std::vector<int16_t>{-32768, 2});
+}
+
+TEST_CASE("ref: bitcast keeps the bits") {
+  Ctx c;
+  H f = c.f32({1.0f, -2.0f, 0.0f, -0.0f});
+  CHECK(c.get<int32_t>(c.bitcast(f, dtypes::int32)) == std::vector<int32_t>{0x3f800000, int32_t(0xc0000000u), 0, INT32_MIN});
+  CHECK(c.get<float>(c.bitcast(c.i32({0x40490fdb}), dtypes::float32))[0] == 3.14159274f);
+  CHECK(c.get<uint16_t>(c.bitcast(c.make(halves({1.0f}), dtypes::float16), dtypes::uint16))[0] == 0x3c00);
+  CHECK(c.get<uint16_t>(c.bitcast(c.make(halves({1.0f}, true), dtypes::bfloat16), dtypes::uint16))[0] == 0x3f80);
+  CHECK(c.get<double>(c.bitcast(c.make(std::vector<int64_t>{0x3ff8000000000000LL}, dtypes::int64), dtypes::float64))[0] == 1.5);
+  // a NaN with a payload passes through untouched, and padding is zero bits in any type
+  H n = c.make(std::vector<uint32_t>{0x7fa00001u}, dtypes::uint32, {1});
+  H p = c.mv(Ops::PAD, c.bitcast(n, dtypes::float32), {1, 1});
+  CHECK(c.get<uint32_t>(c.bitcast(p, dtypes::uint32)) == std::vector<uint32_t>{0, 0x7fa00001u, 0});
+  CHECK(c.get<int8_t>(c.bitcast(c.make(std::vector<uint8_t>{255, 128}, dtypes::uint8), dtypes::int8)) == std::vector<int8_t>{-1, -128});
+}
+
+namespace {
+// The value set each dtype is checked on: edges, signs, NaN and infinities, shift amounts.
+std::vector<Arg> sample_values(DType dt) {
+  std::vector<Arg> out;
+  if (dt.is_float()) {
+    for (double d : {0.0, -0.0, 1.0, -1.0, 0.5, 2.5, -3.75, 1e-3, 3.0, 100.0, 65504.0, 70000.0, 1e10, -1e30, 1e-40, 1e300,
+                     double(kInf), -double(kInf), std::nan("")})
+      out.push_back(make_const(dt, d));
+  } else {
+    for (i128 v : {i128(0), i128(1), i128(-1), i128(2), i128(-2), i128(3), i128(7), i128(-7), i128(8), i128(16), i128(31),
+                   i128(32), i128(63), i128(64), i128(100), int_min(dt.scalar), int_max(dt.scalar), int_min(dt.scalar) + 1,
+                   int_max(dt.scalar) - 1})
+      out.push_back(make_const(dt, v));
+  }
+  return out;
+}
+
+// Test-side conversions between one element and exec_alu's Arg, written apart from REF's own.
+void write_arg(DType dt, const Arg& v, unsigned char* p) {
+  switch (dt.scalar) {
+    case Scalar::Float64: { double d = std::get<double>(v); std::memcpy(p, &d, 8); return; }
+    case Scalar::Float32: { float f = float(std::get<double>(v)); std::memcpy(p, &f, 4); return; }
+    case Scalar::Float16: { uint16_t h = float_to_half(float(std::get<double>(v))); std::memcpy(p, &h, 2); return; }
+    case Scalar::BFloat16: { uint16_t h = float_to_bf16(float(std::get<double>(v))); std::memcpy(p, &h, 2); return; }
+    case Scalar::Bool: p[0] = std::get<int64_t>(v) != 0; return;
+    default: { int64_t i = std::get<int64_t>(v); std::memcpy(p, &i, size_t(dt.itemsize())); return; }  // little-endian low bytes
+  }
+}
+Arg read_arg(DType dt, const unsigned char* p) {
+  switch (dt.scalar) {
+    case Scalar::Float64: { double d; std::memcpy(&d, p, 8); return d; }
+    case Scalar::Float32: { float f; std::memcpy(&f, p, 4); return double(f); }
+    case Scalar::Float16: { uint16_t h; std::memcpy(&h, p, 2); return double(half_to_float(h)); }
+    case Scalar::BFloat16: { uint16_t h; std::memcpy(&h, p, 2); return double(bf16_to_float(h)); }
+    case Scalar::Bool: return int64_t(p[0] != 0);
+    case Scalar::Int8: return int64_t(int8_t(p[0]));
+    case Scalar::UInt8: return int64_t(p[0]);
+    case Scalar::Int16: { int16_t x; std::memcpy(&x, p, 2); return int64_t(x); }
+    case Scalar::UInt16: { uint16_t x; std::memcpy(&x, p, 2); return int64_t(x); }
+    case Scalar::Int32: { int32_t x; std::memcpy(&x, p, 4); return int64_t(x); }
+    case Scalar::UInt32: { uint32_t x; std::memcpy(&x, p, 4); return int64_t(x); }
+    default: { int64_t x; std::memcpy(&x, p, 8); return x; }
+  }
+}
+
+const DType kAllTypes[] = {dtypes::bool_, dtypes::int8, dtypes::uint8, dtypes::int16, dtypes::uint16, dtypes::int32, dtypes::uint32,
+                           dtypes::int64, dtypes::uint64, dtypes::float16, dtypes::bfloat16, dtypes::float32, dtypes::float64};
+
+H from_args(Ctx& c, DType dt, const std::vector<Arg>& vals) {
+  std::vector<unsigned char> bytes(vals.size() * size_t(dt.itemsize()));
+  for (size_t i = 0; i < vals.size(); i++) write_arg(dt, vals[i], bytes.data() + i * size_t(dt.itemsize()));
+  return H(tensor::from_host(c.e, bytes.data(), dt, {int64_t(vals.size())}, c.ref));
+}
+std::vector<unsigned char> raw(Ctx& c, const H& t) {
+  std::vector<unsigned char> out(size_t(tensor::numel(tensor::shape(t.p))) * size_t(t.p->uop->dtype.itemsize()));
+  tensor::copy_out(c.e, t.p, out.data(), out.size());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("ref: every typed loop agrees bit for bit with exec_alu") {
+  Ctx c;
+  const Ops unary[] = {Ops::EXP2, Ops::LOG2, Ops::SIN, Ops::SQRT, Ops::RECIPROCAL, Ops::NEG, Ops::TRUNC};
+  const Ops binary[] = {Ops::ADD, Ops::SUB, Ops::MUL, Ops::FDIV, Ops::IDIV, Ops::MOD, Ops::MAX, Ops::POW, Ops::CMPLT,
+                        Ops::CMPNE, Ops::CMPEQ, Ops::AND, Ops::OR, Ops::XOR, Ops::SHL, Ops::SHR};
+  int checked = 0;
+  for (DType dt : kAllTypes) {
+    std::vector<Arg> vals = sample_values(dt), as, bs;
+    for (const Arg& a : vals)
+      for (const Arg& b : vals) as.push_back(a), bs.push_back(b);
+    H ta = from_args(c, dt, as), tb = from_args(c, dt, bs), tv = from_args(c, dt, vals);
+    auto check_op = [&](Ops op, const std::vector<mg_tensor*>& srcs, const std::vector<Arg>& a, const std::vector<Arg>* b) {
+      H r;
+      try {
+        r = H(tensor::alu(c.e, op, srcs));
+      } catch (const Error&) {
+        return;  // not defined for this dtype at the tensor level
+      }
+      DType odt = r.p->uop->dtype;
+      std::vector<unsigned char> got = raw(c, r), want(size_t(odt.itemsize()));
+      for (size_t i = 0; i < a.size(); i++) {
+        std::vector<Arg> in{a[i]};
+        if (b) in.push_back((*b)[i]);
+        std::optional<Arg> e = exec_alu(op, odt, dt, in);
+        if (!e) continue;  // undefined in C: checked by hand elsewhere
+        write_arg(odt, *e, want.data());
+        const bool same = std::memcmp(want.data(), got.data() + i * want.size(), want.size()) == 0;
+        if (!same)
+          FAIL_CHECK(op_name(op) << " " << dt.name() << " on " << arg_str(in[0]) << (b ? ", " + arg_str(in[1]) : "") << ": REF "
+                                 << arg_str(read_arg(odt, got.data() + i * want.size())) << ", exec_alu " << arg_str(*e));
+        checked++;
+      }
+    };
+    for (Ops op : unary) check_op(op, {tv.p}, vals, nullptr);
+    for (Ops op : binary) check_op(op, {ta.p, tb.p}, as, &bs);
+  }
+  CHECK(checked > 20000);
+}
+
+TEST_CASE("ref: casts between every pair of dtypes agree with exec_cast; bitcasts keep bytes") {
+  Ctx c;
+  for (DType from : kAllTypes) {
+    std::vector<Arg> vals = sample_values(from);
+    H t = from_args(c, from, vals);
+    std::vector<unsigned char> src = raw(c, t);
+    for (DType to : kAllTypes) {
+      std::vector<unsigned char> got = raw(c, c.cast(t, to)), want(size_t(to.itemsize()));
+      for (size_t i = 0; i < vals.size(); i++) {
+        Arg v = read_arg(from, src.data() + i * size_t(from.itemsize()));
+        write_arg(to, exec_cast(v, from, to), want.data());
+        if (std::memcmp(want.data(), got.data() + i * want.size(), want.size()) != 0)
+          FAIL_CHECK("cast " << from.name() << " -> " << to.name() << " of " << arg_str(v) << ": REF "
+                             << arg_str(read_arg(to, got.data() + i * want.size())) << ", exec_cast " << arg_str(exec_cast(v, from, to)));
+      }
+      if (to.itemsize() == from.itemsize() && !to.is_bool() && !from.is_bool()) CHECK(raw(c, c.bitcast(t, to)) == src);
+    }
+  }
+}
