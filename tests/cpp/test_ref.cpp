@@ -433,3 +433,140 @@ TEST_CASE("ref: casts between every pair of dtypes agree with exec_cast; bitcast
     }
   }
 }
+
+namespace {
+std::vector<float> iota_f(int n, float start = 0) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int i = 0; i < n; i++) v[size_t(i)] = start + float(i);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("ref: movement ops one at a time") {
+  Ctx c;
+  H x = c.f32(iota_f(6), {2, 3});  // [[0 1 2] [3 4 5]]
+  CHECK(c.get<float>(c.mv(Ops::RESHAPE, x, {3, 2})) == iota_f(6));
+  CHECK(c.get<float>(c.mv(Ops::PERMUTE, x, {1, 0})) == std::vector<float>{0, 3, 1, 4, 2, 5});
+  CHECK(c.get<float>(c.mv(Ops::EXPAND, c.mv(Ops::RESHAPE, x, {2, 1, 3}), {2, 2, 3})) ==
+        std::vector<float>{0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5});
+  CHECK(c.get<float>(c.mv(Ops::PAD, x, {1, 0, 0, 2})) == std::vector<float>{0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 5, 0, 0});
+  CHECK(c.get<float>(c.mv(Ops::SHRINK, x, {1, 2, 0, 2})) == std::vector<float>{3, 4});
+  CHECK(c.get<float>(c.mv(Ops::FLIP, x, {1})) == std::vector<float>{2, 1, 0, 5, 4, 3});
+  CHECK(c.get<float>(c.mv(Ops::FLIP, x, {0, 1})) == std::vector<float>{5, 4, 3, 2, 1, 0});
+  // bool pads with false, ints with 0
+  H b = c.make(std::vector<uint8_t>{1, 1}, dtypes::bool_);
+  CHECK(c.get<uint8_t>(c.mv(Ops::PAD, b, {1, 1})) == std::vector<uint8_t>{0, 1, 1, 0});
+  CHECK(c.get<int64_t>(c.mv(Ops::PAD, c.make(std::vector<int64_t>{-1}, dtypes::int64, {1}), {2, 0})) == std::vector<int64_t>{0, 0, -1});
+}
+
+TEST_CASE("ref: movement compositions") {
+  Ctx c;
+  H x = c.f32(iota_f(6), {2, 3});
+  // permute then reshape: the transposed order is what gets regrouped
+  CHECK(c.get<float>(c.mv(Ops::RESHAPE, c.mv(Ops::PERMUTE, x, {1, 0}), {6})) == std::vector<float>{0, 3, 1, 4, 2, 5});
+  CHECK(c.get<float>(c.mv(Ops::RESHAPE, c.mv(Ops::PERMUTE, x, {1, 0}), {2, 3})) == std::vector<float>{0, 3, 1, 4, 2, 5});
+  // pad then shrink back is the original; shrink across the padding keeps the zeros
+  H p = c.mv(Ops::PAD, x, {1, 1, 2, 2});
+  CHECK(c.get<float>(c.mv(Ops::SHRINK, p, {1, 3, 2, 5})) == iota_f(6));
+  CHECK(c.get<float>(c.mv(Ops::SHRINK, p, {0, 2, 1, 4})) == std::vector<float>{0, 0, 0, 0, 0, 1});
+  // pad then reshape (padding regrouped), flip then pad, expand then permute
+  CHECK(c.get<float>(c.mv(Ops::RESHAPE, c.mv(Ops::PAD, x, {0, 0, 0, 1}), {4, 2})) == std::vector<float>{0, 1, 2, 0, 3, 4, 5, 0});
+  CHECK(c.get<float>(c.mv(Ops::PAD, c.mv(Ops::FLIP, x, {0}), {0, 0, 1, 0})) == std::vector<float>{0, 3, 4, 5, 0, 0, 1, 2});
+  H col = c.f32({1, 2}, {2, 1});
+  CHECK(c.get<float>(c.mv(Ops::PERMUTE, c.mv(Ops::EXPAND, col, {2, 3}), {1, 0})) == std::vector<float>{1, 2, 1, 2, 1, 2});
+  // an expanded view reshaped: splitting a broadcast dim needs no copy, merging it does
+  CHECK(c.get<float>(c.mv(Ops::RESHAPE, c.mv(Ops::EXPAND, col, {2, 4}), {2, 2, 2})) == std::vector<float>{1, 1, 1, 1, 2, 2, 2, 2});
+  CHECK(c.get<float>(c.mv(Ops::RESHAPE, c.mv(Ops::EXPAND, c.f32({1, 2}, {1, 2}), {3, 2}), {6})) == std::vector<float>{1, 2, 1, 2, 1, 2});
+  // ALU ops read their operands through views
+  CHECK(c.get<float>(c.op(Ops::ADD, c.mv(Ops::PERMUTE, x, {1, 0}), c.mv(Ops::FLIP, c.mv(Ops::PERMUTE, x, {1, 0}), {0}))) ==
+        std::vector<float>{2, 8, 2, 8, 2, 8});
+  // a scalar expanded, a zero-size shrink, a movement of a realized tensor
+  H e = c.mv(Ops::SHRINK, x, {1, 1, 0, 3});
+  CHECK(tensor::shape(e.p) == Shape{0, 3});
+  CHECK(c.get<float>(e).empty());
+  H r = c.mv(Ops::PERMUTE, x, {1, 0});
+  tensor::realize(c.e, std::span<mg_tensor* const>(&r.p, 1));
+  CHECK(c.get<float>(c.mv(Ops::FLIP, r, {1})) == std::vector<float>{3, 0, 4, 1, 5, 2});
+}
+
+TEST_CASE("ref: CONST expanded to a shape, CONTIGUOUS, DETACH") {
+  Ctx c;
+  H k = c.full(Arg(3.5), dtypes::float32, {2, 3});
+  CHECK(c.get<float>(k) == std::vector<float>(6, 3.5f));
+  CHECK(c.get<float>(c.op(Ops::MUL, k, c.f32(iota_f(6), {2, 3}))) == std::vector<float>{0, 3.5f, 7, 10.5f, 14, 17.5f});
+  CHECK(c.get<int8_t>(c.full(Arg(int64_t(-3)), dtypes::int8, {4})) == std::vector<int8_t>(4, -3));
+  CHECK(c.get<uint64_t>(c.full(Arg(int64_t(-1)), dtypes::uint64, {2})) == std::vector<uint64_t>(2, UINT64_MAX));
+  CHECK(from_halves(c.get<uint16_t>(c.full(Arg(0.1), dtypes::float16, {2}))) == std::vector<float>(2, half_to_float(float_to_half(0.1f))));
+  CHECK(c.get<uint8_t>(c.full(Arg(int64_t(1)), dtypes::bool_, {3})) == std::vector<uint8_t>(3, 1));
+  CHECK(c.get<double>(c.full(Arg(2.5), dtypes::float64, {})) == std::vector<double>{2.5});
+  CHECK(c.get<float>(c.full(Arg(1.0), dtypes::float32, {0, 4})).empty());
+  H x = c.f32(iota_f(4), {2, 2});
+  CHECK(c.get<float>(H(tensor::contiguous(c.e, c.mv(Ops::PERMUTE, x, {1, 0}).p))) == std::vector<float>{0, 2, 1, 3});
+  CHECK(c.get<float>(H(tensor::detach(c.e, x.p))) == iota_f(4));
+}
+
+TEST_CASE("ref: reductions over one, several and all axes") {
+  Ctx c;
+  H x = c.f32(iota_f(24), {2, 3, 4});
+  H s0 = c.red(Ops::ADD, x, {0});
+  CHECK(tensor::shape(s0.p) == Shape{1, 3, 4});
+  CHECK(c.get<float>(s0) == std::vector<float>{12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34});
+  CHECK(c.get<float>(c.red(Ops::ADD, x, {2})) == std::vector<float>{6, 22, 38, 54, 70, 86});
+  CHECK(c.get<float>(c.red(Ops::ADD, x, {0, 2})) == std::vector<float>{60, 92, 124});
+  H all = c.red(Ops::ADD, x, {0, 1, 2});
+  CHECK(tensor::shape(all.p) == Shape{1, 1, 1});
+  CHECK(c.get<float>(all) == std::vector<float>{276});
+  CHECK(c.get<float>(c.red(Ops::MAX, x, {1})) == std::vector<float>{8, 9, 10, 11, 20, 21, 22, 23});
+  CHECK(c.get<float>(c.red(Ops::MUL, c.f32({1, 2, 3, 4, 5, 6}, {2, 3}), {1})) == std::vector<float>{6, 120});
+  CHECK(c.get<int32_t>(c.red(Ops::ADD, c.i32({1, 2, 3, 4, 5, 6}, {3, 2}), {0})) == std::vector<int32_t>{9, 12});
+  CHECK(c.get<int32_t>(c.red(Ops::MAX, c.i32({-5, -2, -9}), {0})) == std::vector<int32_t>{-2});
+  CHECK(c.get<uint8_t>(c.red(Ops::MAX, c.make(std::vector<uint8_t>{0, 1, 0, 0}, dtypes::bool_, {2, 2}), {1})) == std::vector<uint8_t>{1, 0});
+  // through views: permuted, flipped, padded (the padding's zeros take part), expanded
+  CHECK(c.get<float>(c.red(Ops::ADD, c.mv(Ops::PERMUTE, x, {2, 0, 1}), {1, 2})) == std::vector<float>{60, 66, 72, 78});
+  CHECK(c.get<float>(c.red(Ops::MAX, c.mv(Ops::PAD, c.f32({-1, -2}), {1, 0}), {0})) == std::vector<float>{0});
+  CHECK(c.get<float>(c.red(Ops::MUL, c.mv(Ops::PAD, c.f32({3, 2}), {0, 0}), {0})) == std::vector<float>{6});
+  H col = c.f32({1, 2, 3}, {3, 1});
+  CHECK(c.get<float>(c.red(Ops::ADD, c.mv(Ops::EXPAND, col, {3, 5}), {1})) == std::vector<float>{5, 10, 15});
+  CHECK(c.get<float>(c.red(Ops::ADD, c.mv(Ops::EXPAND, col, {3, 5}), {0})) == std::vector<float>(5, 6));
+  CHECK(c.get<float>(c.red(Ops::ADD, c.full(Arg(0.5), dtypes::float32, {1000, 3}), {0, 1})) == std::vector<float>{1500});
+}
+
+TEST_CASE("ref: reductions of empty tensors and zero-size dims give the identity") {
+  Ctx c;
+  H e = c.f32({}, {0, 3});
+  CHECK(c.get<float>(c.red(Ops::ADD, e, {0})) == std::vector<float>{0, 0, 0});
+  CHECK(c.get<float>(c.red(Ops::MUL, e, {0})) == std::vector<float>{1, 1, 1});
+  CHECK(c.get<float>(c.red(Ops::MAX, e, {0})) == std::vector<float>(3, -kInf));
+  H e1 = c.red(Ops::ADD, e, {1});
+  CHECK(tensor::shape(e1.p) == Shape{0, 1});
+  CHECK(c.get<float>(e1).empty());
+  H mid = c.i32({}, {2, 0, 3});
+  CHECK(c.get<int32_t>(c.red(Ops::ADD, mid, {1})) == std::vector<int32_t>(6, 0));
+  CHECK(c.get<int32_t>(c.red(Ops::MAX, mid, {1})) == std::vector<int32_t>(6, INT32_MIN));
+  CHECK(c.get<uint64_t>(c.red(Ops::MAX, c.make(std::vector<uint64_t>{}, dtypes::uint64, {0}), {0})) == std::vector<uint64_t>{0});
+  CHECK(c.get<int8_t>(c.red(Ops::MAX, c.make(std::vector<int8_t>{}, dtypes::int8, {0}), {0})) == std::vector<int8_t>{-128});
+  CHECK(c.get<uint8_t>(c.red(Ops::MAX, c.make(std::vector<uint8_t>{}, dtypes::bool_, {0}), {0})) == std::vector<uint8_t>{0});
+  CHECK(c.get<uint16_t>(c.red(Ops::MAX, c.make(std::vector<uint16_t>{}, dtypes::float16, {0}), {0})) == std::vector<uint16_t>{0xfc00});
+  CHECK(c.get<double>(c.red(Ops::MUL, c.make(std::vector<double>{}, dtypes::float64, {1, 0}), {0, 1})) == std::vector<double>{1});
+}
+
+TEST_CASE("ref: reductions accumulate in the dtype (wrapping) or in float32 for the short floats") {
+  Ctx c;
+  CHECK(c.get<int8_t>(c.red(Ops::ADD, c.make(std::vector<int8_t>{100, 100, 100}, dtypes::int8), {0})) == std::vector<int8_t>{44});
+  CHECK(c.get<uint8_t>(c.red(Ops::MUL, c.make(std::vector<uint8_t>{16, 16, 3}, dtypes::uint8), {0})) == std::vector<uint8_t>{0});
+  CHECK(c.get<int32_t>(c.red(Ops::ADD, c.i32({INT32_MAX, 1, 1}), {0})) == std::vector<int32_t>{INT32_MIN + 1});
+  // float16 accumulating in float16 would stop at 2048; in float32 it reaches 4096 exactly
+  std::vector<uint16_t> ones(4096, float_to_half(1.0f));
+  CHECK(from_halves(c.get<uint16_t>(c.red(Ops::ADD, c.make(ones, dtypes::float16), {0}))) == std::vector<float>{4096});
+  std::vector<uint16_t> bones(512, float_to_bf16(1.0f));
+  CHECK(from_halves(c.get<uint16_t>(c.red(Ops::ADD, c.make(bones, dtypes::bfloat16), {0})), true) == std::vector<float>{512});
+  // the single rounding at the end: 3 * 0.1 summed in float32, then rounded to float16
+  std::vector<uint16_t> tenths(3, float_to_half(0.1f));
+  float t = half_to_float(float_to_half(0.1f));
+  CHECK(c.get<uint16_t>(c.red(Ops::ADD, c.make(tenths, dtypes::float16), {0}))[0] == float_to_half(t + t + t));
+  // float32 adds in row-major order of the reduced axes: 1e8 + 1 + ... loses every 1
+  std::vector<float> big{1e8f, 1, 1, 1, 1};
+  CHECK(c.get<float>(c.red(Ops::ADD, c.f32(big), {0}))[0] == 1e8f);
+  // MAX propagates NaN
+  CHECK(std::isnan(c.get<float>(c.red(Ops::MAX, c.f32({1, kNaN, 3}), {0}))[0]));
+}
