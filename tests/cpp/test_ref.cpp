@@ -570,3 +570,293 @@ TEST_CASE("ref: reductions accumulate in the dtype (wrapping) or in float32 for 
   // MAX propagates NaN
   CHECK(std::isnan(c.get<float>(c.red(Ops::MAX, c.f32({1, kNaN, 3}), {0}))[0]));
 }
+
+namespace {
+// A naive model of movement ops: every step copies into a fresh row-major array, so it shares
+// nothing with REF's views. Values are small integers, so sums are exact in any order.
+struct Naive {
+  Shape s;
+  std::vector<double> v;
+};
+std::vector<int64_t> unravel(int64_t i, const Shape& s) {
+  std::vector<int64_t> idx(s.size());
+  for (size_t d = s.size(); d-- > 0;) {
+    idx[d] = i % s[d];
+    i /= s[d];
+  }
+  return idx;
+}
+int64_t ravel(const std::vector<int64_t>& idx, const Shape& s) {
+  int64_t i = 0;
+  for (size_t d = 0; d < s.size(); d++) i = i * s[d] + idx[d];
+  return i;
+}
+// out[idx] = in[f(idx)], or 0 where f says the position is outside (padding)
+template <class F>
+Naive remap(const Naive& in, Shape out_shape, F f) {
+  Naive out{out_shape, std::vector<double>(size_t(tensor::numel(out_shape)))};
+  for (int64_t i = 0; i < int64_t(out.v.size()); i++) {
+    std::vector<int64_t> idx = unravel(i, out_shape);
+    out.v[size_t(i)] = f(idx) ? in.v[size_t(ravel(idx, in.s))] : 0.0;
+  }
+  return out;
+}
+Naive naive_move(const Naive& x, Ops op, const std::vector<int64_t>& arg) {
+  switch (op) {
+    case Ops::RESHAPE: return Naive{arg, x.v};
+    case Ops::EXPAND: return remap(x, arg, [&](std::vector<int64_t>& i) { for (size_t d = 0; d < i.size(); d++) if (x.s[d] == 1) i[d] = 0; return true; });
+    case Ops::PERMUTE: {
+      Shape s(arg.size());
+      for (size_t d = 0; d < arg.size(); d++) s[d] = x.s[size_t(arg[d])];
+      return remap(x, s, [&](std::vector<int64_t>& i) { std::vector<int64_t> j(i.size()); for (size_t d = 0; d < i.size(); d++) j[size_t(arg[d])] = i[d]; i = j; return true; });
+    }
+    case Ops::PAD: case Ops::SHRINK: {
+      Shape s = x.s;
+      for (size_t d = 0; d < s.size(); d++) s[d] = op == Ops::PAD ? s[d] + arg[2 * d] + arg[2 * d + 1] : arg[2 * d + 1] - arg[2 * d];
+      return remap(x, s, [&](std::vector<int64_t>& i) {
+        for (size_t d = 0; d < i.size(); d++) {
+          i[d] += op == Ops::PAD ? -arg[2 * d] : arg[2 * d];
+          if (i[d] < 0 || i[d] >= x.s[d]) return false;
+        }
+        return true;
+      });
+    }
+    case Ops::FLIP: return remap(x, x.s, [&](std::vector<int64_t>& i) { for (int64_t a : arg) i[size_t(a)] = x.s[size_t(a)] - 1 - i[size_t(a)]; return true; });
+    default: FAIL("not a movement op"); return x;
+  }
+}
+Naive naive_sum(const Naive& x, const std::vector<int64_t>& axes) {
+  Shape s = x.s;
+  for (int64_t a : axes) s[size_t(a)] = 1;
+  Naive out{s, std::vector<double>(size_t(tensor::numel(s)))};
+  for (int64_t i = 0; i < int64_t(x.v.size()); i++) {
+    std::vector<int64_t> idx = unravel(i, x.s);
+    for (int64_t a : axes) idx[size_t(a)] = 0;
+    out.v[size_t(ravel(idx, s))] += x.v[size_t(i)];
+  }
+  return out;
+}
+
+// A random valid movement op for shape s.
+std::pair<Ops, std::vector<int64_t>> random_move(std::mt19937& rng, const Shape& s) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  const size_t nd = s.size();
+  switch (pick(0, 5)) {
+    case 0: {  // reshape: regroup the prime factors of numel into 1..4 dims, with stray 1s
+      int64_t n = tensor::numel(s);
+      if (n == 0) return {Ops::RESHAPE, {0, 2}};
+      std::vector<int64_t> f;
+      for (int64_t p = 2; n > 1; p++)
+        while (n % p == 0) f.push_back(p), n /= p;
+      std::shuffle(f.begin(), f.end(), rng);
+      Shape out(size_t(pick(1, 4)), 1);
+      for (int64_t p : f) out[size_t(pick(0, int64_t(out.size()) - 1))] *= p;
+      return {Ops::RESHAPE, out};
+    }
+    case 1: {  // expand a size-1 dim, or add one first by reshaping
+      Shape out = s;
+      for (size_t d = 0; d < nd; d++)
+        if (s[d] == 1) out[d] = pick(1, 3);
+      return {Ops::EXPAND, out};
+    }
+    case 2: {
+      std::vector<int64_t> order(nd);
+      for (size_t d = 0; d < nd; d++) order[d] = int64_t(d);
+      std::shuffle(order.begin(), order.end(), rng);
+      return {Ops::PERMUTE, order};
+    }
+    case 3: {
+      std::vector<int64_t> arg;
+      for (size_t d = 0; d < nd; d++) arg.push_back(pick(0, 2)), arg.push_back(pick(0, 2));
+      return {Ops::PAD, arg};
+    }
+    case 4: {
+      std::vector<int64_t> arg;
+      for (size_t d = 0; d < nd; d++) {
+        int64_t b = pick(0, s[d]), e = pick(b, s[d]);
+        if (pick(0, 3) == 0) b = 0, e = s[d];
+        arg.push_back(b), arg.push_back(e);
+      }
+      return {Ops::SHRINK, arg};
+    }
+    default: {
+      std::vector<int64_t> axes;
+      for (size_t d = 0; d < nd; d++)
+        if (pick(0, 1)) axes.push_back(int64_t(d));
+      return {Ops::FLIP, axes};
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("ref: random chains of movement ops match a copy-per-step model, read directly, by ALU and by reductions") {
+  Ctx c;
+  std::mt19937 rng(1234);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int iter = 0; iter < 400; iter++) {
+    Shape s(size_t(pick(1, 4)));
+    for (int64_t& d : s) d = pick(1, 4);
+    Naive n{s, {}};
+    for (int64_t i = 0; i < tensor::numel(s); i++) n.v.push_back(double(i + 1));
+    std::vector<float> init(n.v.begin(), n.v.end());
+    H t = c.f32(init, s);
+    std::string trace = "start " + tensor::shape_str(s);
+    for (int64_t k = pick(1, 7); k > 0; k--) {
+      if (tensor::numel(n.s) > 4000) break;
+      auto [op, arg] = random_move(rng, n.s);
+      trace += std::string(" ") + op_name(op) + tensor::shape_str(arg);
+      n = naive_move(n, op, arg);
+      t = c.mv(op, t, arg);
+    }
+    INFO(trace);
+    REQUIRE(tensor::shape(t.p) == n.s);
+    std::vector<float> want(n.v.begin(), n.v.end());
+    switch (iter % 3) {
+      case 0: CHECK(c.get<float>(t) == want); break;
+      case 1: {  // t + t * 2 reads t's view twice; a shared subgraph
+        std::vector<float> w3;
+        for (float x : want) w3.push_back(3 * x);
+        CHECK(c.get<float>(c.op(Ops::ADD, t, c.op(Ops::MUL, t, c.full(Arg(2.0), dtypes::float32, n.s)))) == w3);
+        break;
+      }
+      default: {
+        std::vector<int64_t> axes;
+        for (size_t d = 0; d < n.s.size(); d++)
+          if (pick(0, 1)) axes.push_back(int64_t(d));
+        if (axes.empty()) axes.push_back(0);
+        Naive r = naive_sum(n, axes);
+        CHECK(c.get<float>(c.red(Ops::ADD, t, axes)) == std::vector<float>(r.v.begin(), r.v.end()));
+      }
+    }
+  }
+}
+
+TEST_CASE("ref: large operands cross block boundaries correctly") {
+  Ctx c;
+  const int rows = 300, cols = 250;  // 75,000 elements: several 16K blocks, odd sizes
+  std::vector<float> v = iota_f(rows * cols);
+  H x = c.f32(v, {rows, cols});
+  H xt = c.mv(Ops::PERMUTE, x, {1, 0});
+  std::vector<float> got = c.get<float>(c.op(Ops::ADD, xt, c.mv(Ops::FLIP, xt, {0, 1})));
+  bool ok = true;
+  for (int i = 0; i < cols && ok; i++)
+    for (int j = 0; j < rows && ok; j++)
+      ok = got[size_t(i * rows + j)] == v[size_t(j * cols + i)] + v[size_t((rows - 1 - j) * cols + (cols - 1 - i))];
+  CHECK(ok);
+  std::vector<float> colsum = c.get<float>(c.red(Ops::ADD, x, {0}));
+  double want0 = 0;
+  for (int j = 0; j < rows; j++) want0 += double(v[size_t(j * cols)]);
+  CHECK(colsum.size() == size_t(cols));
+  CHECK(colsum[0] == float(want0));
+}
+
+TEST_CASE("ref: a node shared by many users is computed once") {
+  Ctx c;
+  // y(k+1) = y(k) + y(k), 80 levels: without sharing, 2^80 evaluations
+  H y = c.f32({1, -0.5f});
+  for (int i = 0; i < 80; i++) y = c.op(Ops::ADD, y, y);
+  CHECK(c.get<float>(y) == std::vector<float>{std::ldexp(1.0f, 80), -std::ldexp(1.0f, 79)});
+  // and its buffer exists once: x, 2x and the sum 2x + 2x are the only big buffers ever live
+  Ctx d;
+  const int64_t n = 1 << 16;
+  H x = d.f32(std::vector<float>(size_t(n), 1.5f));
+  H two = d.op(Ops::MUL, x, d.full(Arg(2.0), dtypes::float32, {n}));
+  H sum = d.op(Ops::ADD, two, two);
+  CHECK(d.get<float>(sum) == std::vector<float>(size_t(n), 6.0f));
+  CHECK(d.e.runtime.peak_bytes() < size_t(n) * 4 * 3 + 1024);
+}
+
+TEST_CASE("ref: several roots realized together, sharing nodes and buffers") {
+  Ctx c;
+  H x = c.f32({1, 2, 3, 4}, {2, 2});
+  H y = c.op(Ops::MUL, x, x);
+  H z = c.op(Ops::ADD, y, x);
+  H yt = c.mv(Ops::PERMUTE, y, {1, 0});
+  H yr = c.mv(Ops::RESHAPE, y, {4});
+  mg_tensor* all[] = {y.p, z.p, yt.p, yr.p, y.p};
+  tensor::realize(c.e, all);
+  CHECK(c.get<float>(y) == std::vector<float>{1, 4, 9, 16});
+  CHECK(c.get<float>(z) == std::vector<float>{2, 6, 12, 20});
+  CHECK(c.get<float>(yt) == std::vector<float>{1, 9, 4, 16});
+  CHECK(c.get<float>(yr) == std::vector<float>{1, 4, 9, 16});
+  // every root got its own buffer
+  const void* py = tensor::host_ptr(c.e, y.p);
+  CHECK(py != tensor::host_ptr(c.e, yr.p));
+  CHECK(py != tensor::host_ptr(c.e, z.p));
+}
+
+TEST_CASE("ref: a deep chain of 5,000 ops evaluates without recursion") {
+  Ctx c;
+  H x = c.f32({0.0f, 1.0f, 2.0f});
+  H one = c.full(Arg(1.0), dtypes::float32, {3});
+  H y = x;
+  for (int i = 0; i < 5000; i++) y = c.op(Ops::ADD, y, one);
+  CHECK(c.get<float>(y) == std::vector<float>{5000, 5001, 5002});
+  H m = c.f32(iota_f(6), {2, 3});
+  for (int i = 0; i < 2500; i++) m = c.mv(i % 2 ? Ops::RESHAPE : Ops::PERMUTE, m, i % 2 ? std::vector<int64_t>{2, 3} : std::vector<int64_t>{1, 0});
+  std::vector<float> want = iota_f(6);
+  for (int i = 0; i < 1250; i++) want = {want[0], want[3], want[1], want[4], want[2], want[5]};  // one transpose of a 2x3
+  CHECK(c.get<float>(m) == want);
+}
+
+TEST_CASE("ref: a graph reading a freed buffer raises Error(Freed) and everything else goes on") {
+  Ctx c;
+  const size_t start = c.e.runtime.bytes_in_use();
+  {
+    H x = c.f32({1, 2, 3});
+    H y = c.op(Ops::ADD, x, c.f32({10, 20, 30}));
+    tensor::free_buffer(c.e, x.p);
+    ErrorKind kind = ErrorKind::Invalid;
+    try {
+      c.get<float>(y);
+    } catch (const Error& err) {
+      kind = err.kind;
+    }
+    CHECK(kind == ErrorKind::Freed);
+    CHECK(c.get<float>(c.op(Ops::MUL, c.f32({2}), c.f32({3}))) == std::vector<float>{6});
+  }
+  CHECK(c.e.runtime.bytes_in_use() == start);
+}
+
+TEST_CASE("ref: memory in use returns to where it started once tensors are released") {
+  Ctx c;
+  const size_t start = c.e.runtime.bytes_in_use();
+  {
+    H x = c.f32(iota_f(1000), {10, 100});
+    H y = c.red(Ops::ADD, c.op(Ops::MUL, c.mv(Ops::PERMUTE, x, {1, 0}), c.full(Arg(2.0), dtypes::float32, {100, 10})), {1});
+    // {1, 2, 0, 0}, not {1, 1, 0, 0}: GCC 12.2 with -mavx512f miscompiles that constant to {1, 1, 1, 1}
+    H z = c.mv(Ops::PAD, c.cast(y, dtypes::float16), {1, 2, 0, 0});
+    mg_tensor* both[] = {y.p, z.p};
+    tensor::realize(c.e, both);
+    CHECK(c.e.runtime.bytes_in_use() > start);
+    // only the inputs and the two results stay: no intermediate outlives its evaluation
+    CHECK(c.e.runtime.bytes_in_use() - start == 1000 * 4 + 100 * 4 + 103 * 2);
+    CHECK(c.get<float>(y)[0] == 2 * (0 + 100 + 200 + 300 + 400 + 500 + 600 + 700 + 800 + 900));
+  }
+  CHECK(c.e.runtime.bytes_in_use() == start);
+}
+
+namespace {
+// A second host-memory device that cannot evaluate: REF must copy its buffers out.
+struct OtherHost : Device {
+  int copies_out = 0;
+  explicit OtherHost(Runtime& rt) : Device("OTHER", rt) {}
+  void* alloc(size_t n) override { return runtime().host().allocate(n); }
+  void free(void* p, size_t) noexcept override { runtime().host().release(p); }
+  void copy_in(void* d, const void* s, size_t n) override { std::memcpy(d, s, n); }
+  void copy_out(void* d, const void* s, size_t n) override { copies_out++; std::memcpy(d, s, n); }
+};
+}  // namespace
+
+TEST_CASE("ref: COPY reads a buffer of another device through its copy_out") {
+  Ctx c;
+  c.e.runtime.add_device(std::make_unique<OtherHost>(c.e.runtime));
+  auto* other = static_cast<OtherHost*>(c.e.runtime.device("OTHER"));
+  std::vector<int32_t> v{5, 6, 7, 8};
+  H x(tensor::from_host(c.e, v.data(), dtypes::int32, {2, 2}, other));
+  H y(tensor::to_device(c.e, x.p, c.ref));
+  H z = c.op(Ops::ADD, c.mv(Ops::PERMUTE, y, {1, 0}), c.i32({1, 1, 1, 1}, {2, 2}));
+  CHECK(c.get<int32_t>(z) == std::vector<int32_t>{6, 8, 7, 9});
+  CHECK(other->copies_out == 1);
+  CHECK(z.p->device == c.ref);
+}
