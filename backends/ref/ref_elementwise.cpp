@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "backends/ref/ref_elementwise.h"
+#include "backends/ref/ref_gather.h"
 #include "uop/error.h"
 
 namespace mg::ref {
@@ -19,8 +20,8 @@ RefValue run_elementwise(Device& dev, Kernel k, const AluCall& call, std::span<c
   const size_t nsrc = srcs.size();
   if (nsrc > 3) fail(ErrorKind::Internal, "REF: elementwise op with more than 3 operands");
   std::array<std::unique_ptr<std::byte[]>, 3> scratch;
-  for (size_t k2 = 0; k2 < nsrc; k2++)
-    if (!srcs[k2]->view.is_contiguous()) scratch[k2] = std::make_unique<std::byte[]>(size_t(kBlock) * size_t(srcs[k2]->itemsize()));
+  for (size_t i = 0; i < nsrc; i++)
+    if (!srcs[i]->view.is_contiguous()) scratch[i] = std::make_unique<std::byte[]>(size_t(kBlock) * size_t(srcs[i]->itemsize()));
   std::byte* dst = static_cast<std::byte*>(out.buf->ptr());
   const size_t osz = size_t(call.out.itemsize());
   std::array<const void*, 3> in{};

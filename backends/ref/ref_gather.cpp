@@ -2,7 +2,7 @@
 // elementwise ops and results (reductions walk views themselves, see ref_reduce.cpp).
 #include <cstring>
 
-#include "backends/ref/ref_value.h"
+#include "backends/ref/ref_gather.h"
 #include "uop/error.h"
 
 namespace mg::ref {
@@ -36,12 +36,12 @@ void gather_general(const RefView& v, const W* src, int64_t start, int64_t count
     if (!valid || hi < lo) hi = lo = idx[in];
     W* out = dst;
     for (int64_t p = idx[in]; p < lo; p++) *out++ = 0;
-    const W* s = src + addr + lo * st_in;
-    if (st_in == 1) {
-      std::memcpy(out, s, size_t(hi - lo) * sizeof(W));
+    if (hi > lo) {  // only valid positions have an address inside the buffer
+      const int64_t first = addr + lo * st_in;
+      if (st_in == 1) std::memcpy(out, src + first, size_t(hi - lo) * sizeof(W));
+      else
+        for (int64_t p = 0; p < hi - lo; p++) out[p] = src[first + p * st_in];
       out += hi - lo;
-    } else {
-      for (int64_t p = lo; p < hi; p++, s += st_in) *out++ = *s;
     }
     for (int64_t p = hi; p < idx[in] + len; p++) *out++ = 0;
     dst += len;

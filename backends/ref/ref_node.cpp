@@ -2,6 +2,7 @@
 
 #include "backends/ref/ref_arg.h"
 #include "backends/ref/ref_elementwise.h"
+#include "backends/ref/ref_gather.h"
 #include "backends/ref/ref_node.h"
 #include "backends/ref/ref_reduce.h"
 #include "runtime/runtime.h"
@@ -60,9 +61,14 @@ RefValue materialize(Device& dev, const RefValue& v) {
 RefValue eval_node(Device& dev, const UOp* u, std::span<const RefValue* const> srcs) {
   // Graphs come from the checked tensor layer; these checks only keep a malformed one from
   // reading out of bounds.
-  const int arity = op_group(u->op) == OpGroup::Unary ? 1 : op_group(u->op) == OpGroup::Binary ? 2
-                  : op_group(u->op) == OpGroup::Ternary ? 3 : u->op == Ops::BUFFER || u->op == Ops::CONST ? 0 : 1;
-  if (srcs.size() != size_t(arity) || !u->shape()) fail(ErrorKind::Invalid, "REF cannot evaluate " + node_str(u));
+  size_t want = 1;  // movement, CAST, BITCAST, REDUCE_AXIS, CONTIGUOUS, DETACH, COPY
+  switch (op_group(u->op)) {
+    case OpGroup::Define: want = 0; break;
+    case OpGroup::Binary: want = 2; break;
+    case OpGroup::Ternary: want = 3; break;
+    default: break;
+  }
+  if (srcs.size() != want || !u->shape()) fail(ErrorKind::Invalid, "REF cannot evaluate " + node_str(u));
   switch (u->op) {
     case Ops::BUFFER: return buffer_value(dev, u);
     case Ops::CONST: return const_value(dev, u);

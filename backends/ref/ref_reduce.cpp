@@ -60,15 +60,12 @@ void accumulate(const RefValue& x, std::vector<int64_t> out_strides, typename T:
         C val = valid && p >= lo && p < hi ? T::load(src[a + p * st]) : C(0);  // padding reads 0
         acc[o + p * ost] = K::f(acc[o + p * ost], val);
       }
-    } else if (ost == 0) {
+    } else if (ost == 0) {  // the whole row into one accumulator: keep it in a register
       C s = acc[o];
-      const S* p = src + a;
-      for (int64_t i = 0; i < n_in; i++, p += st) s = K::f(s, T::load(*p));
+      for (int64_t i = 0; i < n_in; i++) s = K::f(s, T::load(src[a + i * st]));
       acc[o] = s;
     } else {
-      const S* p = src + a;
-      C* q = acc + o;
-      for (int64_t i = 0; i < n_in; i++, p += st, q += ost) *q = K::f(*q, T::load(*p));
+      for (int64_t i = 0; i < n_in; i++) acc[o + i * ost] = K::f(acc[o + i * ost], T::load(src[a + i * st]));
     }
     for (size_t d = in; d-- > 0;) {
       if (++idx[d] < v.shape[d]) break;

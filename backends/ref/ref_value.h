@@ -17,7 +17,4 @@ struct RefValue {
   int itemsize() const { return dtype.itemsize(); }
 };
 
-// Writes elements [start, start + count) of v, in row-major order, contiguously to dst.
-void gather(const RefValue& v, int64_t start, int64_t count, void* dst);
-
 }  // namespace mg::ref
