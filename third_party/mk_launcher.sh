@@ -38,7 +38,7 @@ fi
 
 cat <<'TAIL'
 if [ $# -eq 0 ]; then
-  exec luajit -i -e 'mg = require("moongrad")'
+  exec luajit -e 'require("moongrad.repl").run()'
 fi
 exec luajit "$@"
 TAIL
