@@ -3,9 +3,9 @@
 -- session goes on.
 local M = {}
 
-local function show(...)
+local function show(output, ...)
   local n = select("#", ...)
-  for i = 1, n do io.write(tostring((select(i, ...))), i < n and "\t" or "\n") end
+  for i = 1, n do output:write(tostring((select(i, ...))), i < n and "\t" or "\n") end
 end
 
 -- Compiles line as an expression first, then as a statement; more input is asked for while
@@ -43,7 +43,7 @@ function M.run(input, output)
       else
         local res = { xpcall(f, function(e) return tostring(e) end) }
         if not res[1] then output:write("error: ", res[2], "\n")
-        elseif #res > 1 then show(unpack(res, 2, table.maxn(res))) end
+        elseif table.maxn(res) > 1 then show(output, unpack(res, 2, table.maxn(res))) end
       end
     end
   end
