@@ -396,7 +396,8 @@ local function operands(a, b, op, want_float)
     if dt == db and not (want_float and not dt.is_float) and C.mg_tensor_same_shape(a.h, b.h) ~= 0 then return a, b end
     dt = dtypes.promote(dt, db)
   else
-    local v = ta and b or a
+    local v = b  -- not `ta and b or a`: b may be the literal false
+    if not ta then v = a end
     if type(v) ~= "number" and type(v) ~= "boolean" then error(op .. ": expected a tensor or a number, got " .. type(v), 3) end
     if type(v) == "number" and not is_int_number(v) and not dt.is_float then dt = M.default_float end
     if type(v) == "number" and dt.is_bool then dt = is_int_number(v) and dtypes.int32 or M.default_float end

@@ -113,6 +113,8 @@ return {
     t.eq(a:rshift(2):totable(), {3, 2})
     t.eq(Tensor{true, false}:logical_not():totable(), {false, true})
     t.eq(Tensor{true, false}:logical_and(Tensor{true, true}):totable(), {true, false})
+    t.eq(Tensor{true, false}:logical_or(false):totable(), {true, false})  -- a literal false operand
+    t.eq(Tensor{true, false}:eq(false):totable(), {false, true})
     t.raises(function() return Tensor{1.5}:bitwise_and(1) end, "bitwise_and: not defined for float32")
   end,
 
