@@ -331,7 +331,9 @@ local function ranked(x, a, k, descending, device)
   if x.dtype.is_float then
     values = reduce("max", Tensor.where(pick, xu, -math.huge), { a + 1 })  -- keeps -0.0 and NaN
   elseif x.dtype.is_bool then
-    values = reduce("max", Tensor.where(pick, xu, false), { a + 1 })
+    -- a false tensor, not the literal: T.operands mishandles a literal false operand
+    local no = T.full_raw({}, 0, dtypes.bool, device)
+    values = reduce("max", Tensor.where(pick, xu, no), { a + 1 })
   else
     values = reduce("sum", Tensor.where(pick, xu, 0), { a + 1 })  -- one nonzero term: no overflow
   end
