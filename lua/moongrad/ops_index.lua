@@ -94,7 +94,9 @@ local function parse(x, key, op)
         if not is_int(v) then fail(op, string.format("slice bounds must be integers, got %s for dim %d", describe(v), d)) end
         ni = math.max(ni, k)
       end
-      if ni ~= #it then fail(op, "a slice table must be a sequence (no holes) for dim " .. d) end
+      for k = 1, ni do
+        if it[k] == nil then fail(op, "a slice table must be a sequence (no holes) for dim " .. d) end
+      end
       local spec = "{" .. table.concat(it, ", ") .. "}"
       if ni == 0 then
         dims[d] = whole(n)

@@ -169,6 +169,7 @@ return {
     t.raises(function() return x[{{1, 2, 1, 1}}] end, "index: a slice is {}, {i}, {first, last} or {first, last, step}")
     t.raises(function() return x[{{}, {a = 1}}] end, "index: a slice is")
     t.raises(function() return x[{x = 1}] end, "index: the index table must be a sequence")
+    t.raises(function() return x[{{1, nil, 2}}] end, "index: a slice table must be a sequence %(no holes%) for dim 1")
     t.raises(function() return x[Tensor{1.5}] end, "index: tensor indices must have an integer dtype, got float32")
     t.raises(function() return x[Tensor{true, false, true}] end, "index: bool tensor indices %(masks%) are not supported")
     t.raises(function() return x[{Tensor{1, 2}, Tensor{1, 2, 3}}] end, "index: tensor indices of shapes {2}, {3} do not broadcast together")
