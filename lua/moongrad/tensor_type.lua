@@ -10,6 +10,7 @@ require("moongrad.ops_create")
 -- filled by the indexing, scan and neural-network work of issue 3
 require("moongrad.ops_index")
 require("moongrad.ops_combine")
+require("moongrad.ops_random")
 require("moongrad.ops_scan")
 require("moongrad.ops_nn")
 require("moongrad.ops_activation")
