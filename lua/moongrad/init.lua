@@ -23,6 +23,7 @@ function mg.devices()
 end
 
 mg.Tensor = T.Tensor
+mg.newaxis = T.Tensor.newaxis
 mg.realize = T.realize
 mg.manual_seed = T.manual_seed
 mg.memory_used = T.memory_used

@@ -233,10 +233,7 @@ function Tensor.rand(...)
   local s, opts = sizes_and_opts(...)
   local dt = dtypes.get(opts and opts.dtype or M.default_float)
   local p, n = fill(s, "rand")
-  if not dt.is_float then
-    local t = new(C.mg_tensor_rand(ctx, dtypes.float32.id, p, n, device_arg(opts), out))
-    return t:cast(dt)
-  end
+  if not dt.is_float then error("rand: dtype must be a float dtype, got " .. dt.name .. " (randint makes integers)", 2) end
   return new(C.mg_tensor_rand(ctx, dt.id, p, n, device_arg(opts), out))
 end
 
