@@ -133,6 +133,7 @@ inline UOpRef& UOpRef::operator=(UOpRef&& o) noexcept { std::swap(p_, o.p_); ret
 UOpRef alu(Ops op, std::vector<UOpRef> src);  // dtype: bool for comparisons, else the operands'
 UOpRef const_like(const UOpRef& x, double v);  // a CONST of x's dtype
 UOpRef const_like(const UOpRef& x, int64_t v);
+inline UOpRef const_like(const UOpRef& x, int v) { return const_like(x, int64_t(v)); }
 UOpRef cast(const UOpRef& x, DType dt);
 UOpRef where(const UOpRef& c, const UOpRef& a, const UOpRef& b);
 UOpRef maximum(const UOpRef& a, const UOpRef& b);
