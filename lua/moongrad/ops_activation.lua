@@ -29,9 +29,21 @@ end
 -- sign(x) * r, written so that -0 and NaN pass through r.
 local function with_sign(x, r) return where(x:lt(0), -r, r) end
 
--- ---- expm1 and log1p ----
+-- ---- exp with a reduced argument, expm1 and log1p ----
+-- e^a * 2^shift, to ~2e-7 relative over the whole range: e^a = 2^n e^r with n = round(a / ln 2)
+-- and r = a - n ln 2 in [-0.35, 0.35] (ln 2 split in two so that n ln2_hi is exact). Plain
+-- exp(a) loses ~|a| * 6e-8 to the rounding of a / ln 2 (1.8e-6 at a = 30).
+local LN2_HI, LN2_LO = 0.693145751953125, 1.4286068202862268e-6
+local function exp_scaled(a, shift)
+  a = where(a:gt(200), 200, where(a:lt(-200), -200, a))  -- +-inf end as inf / 0, not inf - inf
+  local n = (a * (1 / LN2)):round()
+  local r = a - n * LN2_HI - n * LN2_LO
+  return (shift == 0 and n or n + shift):exp2() * r:exp()
+end
+local function half_exp(a) return exp_scaled(a, -1) end
+
 -- expm1: x (1 + x/2! + x^2/3! + ... + x^9/10!) for |x| < 1/2 (truncation < 1e-10 relative),
--- exp(x) - 1 elsewhere (there at most a factor 2.5 is lost to cancellation).
+-- e^x - 1 elsewhere (there at most a factor 2.5 is lost to cancellation).
 local EXPM1 = {}
 do
   local f = 1
@@ -42,7 +54,7 @@ function Tensor.expm1(t)
   local small = x:abs():lt(0.5)
   local xs = where(small, x, 0)
   local xb = where(small, 1, x)
-  return where(small, xs * horner(xs, EXPM1), xb:exp() - 1)
+  return where(small, xs * horner(xs, EXPM1), exp_scaled(xb, 0) - 1)
 end
 
 -- log1p: with s = x / (2 + x), log(1 + x) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...). For
@@ -61,16 +73,6 @@ function Tensor.log1p(t)
 end
 
 -- ---- hyperbolic functions ----
--- e^a / 2 for a >= 0, to ~2e-7 relative over the whole range: exp(a) = 2^n exp(r) with
--- n = round(a / ln 2) and r = a - n ln 2 in [-0.35, 0.35] (ln 2 split in two so that n ln2_hi
--- is exact). exp(a) alone loses ~a * 6e-8 to the rounding of a / ln 2.
-local LN2_HI, LN2_LO = 0.693145751953125, 1.4286068202862268e-6
-local function half_exp(a)
-  a = where(a:gt(200), 200, a)  -- inf and everything past e^89 end as inf, not inf - inf
-  local n = (a * (1 / LN2)):round()
-  local r = a - n * LN2_HI - n * LN2_LO
-  return (n - 1):exp2() * r:exp()
-end
 
 -- With E = expm1(|x|): sinh|x| = (E + E / (E + 1)) / 2, good to the last digits near 0;
 -- for |x| >= 1, h - 1/(4h) with h = e^|x| / 2 (reaches the top of the range without
@@ -238,7 +240,7 @@ function Tensor.selu(t) return Tensor.elu(t, SELU_ALPHA) * SELU_SCALE end
 -- no overflow anywhere, and no inf/inf in the gradient.
 function Tensor.sigmoid(t)
   local x = float_of(t)
-  local z = (-x:abs()):exp()
+  local z = exp_scaled(-x:abs(), 0)
   local d = z + 1
   return where(x:ge(0), 1 / d, z / d)
 end
@@ -257,7 +259,7 @@ function Tensor.softplus(t, beta)
   if beta == 0 then error("softplus: beta must not be 0", 2) end
   local x = float_of(t)
   local bx = beta == 1 and x or x * beta
-  local r = Tensor.relu(bx) + Tensor.log1p((-bx:abs()):exp())
+  local r = Tensor.relu(bx) + Tensor.log1p(exp_scaled(-bx:abs(), 0))
   return beta == 1 and r or r / beta
 end
 
