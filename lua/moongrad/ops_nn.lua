@@ -301,7 +301,12 @@ function Tensor.einsum(formula, ...)
   local size = {}
   for i, p in ipairs(parsed) do
     local s = ops[i].shape
+    local here = {}
     for j, l in ipairs(p.full) do
+      if here[l] and here[l] ~= s[j] then
+        error(string.format("einsum: letter '%s' repeats in operand %d with sizes %d and %d (%s)", l, i, here[l], s[j], shape_str(s)), 2)
+      end
+      here[l] = s[j]
       local have = size[l]
       if have and have ~= s[j] and have ~= 1 and s[j] ~= 1 then
         error(string.format("einsum: letter '%s' is %d in one operand and %d in operand %d of shape %s ('%s')",
@@ -326,10 +331,6 @@ function Tensor.einsum(formula, ...)
       for a = 1, #labels do
         for b = a + 1, #labels do
           if not again and labels[a] == labels[b] then
-            local s = x.shape
-            if s[a] ~= s[b] then
-              error(string.format("einsum: letter '%s' repeats in operand %d with sizes %d and %d (%s)", labels[a], i, s[a], s[b], shape_str(s)), 2)
-            end
             x = diagonal(x, a, b)
             local l = labels[a]
             table.remove(labels, b)
