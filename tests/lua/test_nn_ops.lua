@@ -298,6 +298,7 @@ return {
       { x = { 2, 1, 7, 7 }, w = { 1, 1, 1, 1 }, stride = 3 },                  -- stride > kernel
       { x = { 2, 3, 4, 4 }, w = { 2, 3, 2, 2 }, padding = "same", bias = true }, -- asymmetric "same"
       { x = { 1, 2, 5, 5 }, w = { 2, 2, 3, 3 }, padding = "valid", stride = { 1, 2 } },
+      { x = { 1, 2, 6, 7 }, w = { 2, 2, 1, 2 }, stride = { 4, 6 }, dilation = 2, padding = { 0, 1 } },
     }
     for n, c in ipairs(cases) do
       local x, w = data(c.x, 100 + n), data(c.w, 200 + n)
@@ -415,6 +416,7 @@ return {
       { k = { 2, 2 }, s = { 1, 1 }, p = { 0, 1 }, d = { 2, 2 } },
       { k = { 1, 2 }, s = { 3, 3 }, p = { 0, 1 }, d = { 1, 1 } },
       { k = { 2, 3 }, s = { 3, 1 }, p = { 1, 1 }, d = { 2, 1 } },
+      { k = { 1, 2 }, s = { 4, 6 }, p = { 0, 1 }, d = { 2, 2 } },  -- stride > d*k + 1: rows padded
     }
     local x = data({ 2, 2, 6, 7 }, 700)
     for n, c in ipairs(cases) do
