@@ -24,6 +24,7 @@ end
 
 mg.Tensor = T.Tensor
 mg.newaxis = T.Tensor.newaxis
+mg.einsum = T.Tensor.einsum
 mg.realize = T.realize
 mg.manual_seed = T.manual_seed
 mg.memory_used = T.memory_used

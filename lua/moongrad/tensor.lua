@@ -123,6 +123,8 @@ M.axis = axis
 -- "" names the default device (a string, never nil: see from_list)
 local function device_arg(opts) return opts and opts.device or "" end
 
+-- Integers are int32, or int64 past its range; anything fractional (or past 2^53) is the
+-- default float; booleans are bool.
 local function dtype_of_table(flat)
   local dt = dtypes.int32
   for i = 1, #flat do
@@ -132,7 +134,11 @@ local function dtype_of_table(flat)
     elseif type(v) == "number" then
       if dt == dtypes.bool and i > 1 then error("Tensor: mixes booleans and numbers", 4) end
       if dt == dtypes.bool then dt = dtypes.int32 end
-      if v ~= math.floor(v) or v ~= v or v == math.huge or v == -math.huge then dt = M.default_float end
+      if v ~= math.floor(v) or v ~= v or v == math.huge or v == -math.huge or math.abs(v) > 2 ^ 53 then
+        dt = M.default_float  -- fractional, or too big to be an exact integer
+      elseif (v > 2147483647 or v < -2147483648) and dt == dtypes.int32 then
+        dt = dtypes.int64
+      end
     else
       error("Tensor: elements must be numbers or booleans, got " .. type(v), 4)
     end

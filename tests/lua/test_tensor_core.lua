@@ -19,6 +19,10 @@ return {
     t.eq(Tensor(7).shape, {})
     t.eq(Tensor({1, 2}, {dtype = mg.float64}).dtype, mg.float64)
     t.eq(Tensor({{}, {}}).shape, {2, 0})
+    t.eq(Tensor{3e9}.dtype, mg.int64)  -- past int32
+    t.eq(Tensor{3e9}:item(), 3e9)
+    t.eq(Tensor{1e30}.dtype, mg.float32)  -- past 2^53: not an exact integer
+    t.eq(mg.einsum("ij->ji", Tensor{{1, 2}}):totable(), {{1}, {2}})
   end,
 
   ["full, zeros, ones and the like variants"] = function(t)
