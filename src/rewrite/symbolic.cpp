@@ -1,0 +1,33 @@
+// The symbolic rule sets: the tables of symbolic_*.cpp joined in the order they are tried.
+#include "rewrite/symbolic.h"
+
+#include "rewrite/symbolic_util.h"
+
+namespace mg {
+
+namespace sym {
+size_t graph_size(const UOpRef& u) { return u->toposort().size(); }
+}  // namespace sym
+
+namespace {
+std::vector<Rule> join(std::initializer_list<std::vector<Rule>> tables) {
+  std::vector<Rule> all;
+  for (const std::vector<Rule>& t : tables) all.insert(all.end(), t.begin(), t.end());
+  return all;
+}
+}  // namespace
+
+const PatternMatcher& symbolic_simple() {
+  static const PatternMatcher pm(join({sym::fold_rules(), sym::identity_rules()}));
+  return pm;
+}
+
+const PatternMatcher& symbolic() {
+  static const PatternMatcher pm(
+      join({sym::fold_rules(), sym::identity_rules(), sym::range_rules(), sym::assoc_rules(), sym::divmod_rules()}));
+  return pm;
+}
+
+UOpRef simplify(const UOpRef& x) { return graph_rewrite(x, symbolic(), nullptr, {.name = "symbolic"}); }
+
+}  // namespace mg

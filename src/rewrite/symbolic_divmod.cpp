@@ -1,0 +1,193 @@
+// Division and modulo by constants, with C semantics: IDIV truncates toward zero, MOD takes
+// the dividend's sign. The general rule writes the dividend as a sum of terms with constant
+// coefficients and pulls out what the divisor divides; it relies on exact arithmetic, so it
+// requires !may_wrap() on the dividend and on what it builds, and it only answers with a
+// graph smaller than the one it replaces.
+#include <algorithm>
+
+#include "rewrite/symbolic_util.h"
+
+namespace mg::sym {
+
+namespace {
+// x == sum(coef[i] * v[i]) + k, exactly (when x cannot wrap).
+struct Linear {
+  std::vector<UOpRef> v;
+  std::vector<i128> coef;
+  i128 k = 0;
+};
+
+// Looks through ADD, SUB, NEG and MUL by a constant; anything else is a term. Gives up on
+// big graphs and big coefficients.
+bool linearize(const UOpRef& x, Linear& out) {
+  std::vector<std::pair<UOp*, i128>> stack{{x.get(), 1}};
+  for (int visited = 0; !stack.empty(); visited++) {
+    auto [u, s] = stack.back();
+    stack.pop_back();
+    if (visited > 64 || !small(s)) return false;
+    const std::vector<UOpRef>& src = u->src;
+    if (u->op == Ops::ADD) { stack.push_back({src[1].get(), s}); stack.push_back({src[0].get(), s}); }
+    else if (u->op == Ops::SUB) { stack.push_back({src[1].get(), -s}); stack.push_back({src[0].get(), s}); }
+    else if (u->op == Ops::NEG) stack.push_back({src[0].get(), -s});
+    else if (u->op == Ops::MUL && src[1]->is_const()) stack.push_back({src[0].get(), s * cval(src[1])});
+    else if (u->op == Ops::MUL && src[0]->is_const()) stack.push_back({src[1].get(), s * cval(src[0])});
+    else if (u->op == Ops::CONST) { out.k += s * cval(*u); if (!small(out.k)) return false; }
+    else {
+      size_t i = 0;
+      while (i < out.v.size() && out.v[i].get() != u) i++;
+      if (i == out.v.size()) { out.v.push_back(UOpRef(u)); out.coef.push_back(0); }
+      out.coef[i] += s;
+    }
+  }
+  for (i128 c : out.coef)
+    if (!small(c)) return false;
+  return true;
+}
+
+// sum(coef[i] * v[i]) + k as a graph of like's dtype, in term order, the constant last.
+UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k) {
+  UOpRef acc;
+  for (size_t i = 0; i < l.v.size(); i++) {
+    if (coef[i] == 0) continue;
+    UOpRef t = l.v[i];
+    if (coef[i] == -1) t = -t;
+    else if (coef[i] != 1) {
+      UOpRef c = int_const(like, coef[i]);
+      if (!c) return nullptr;
+      t = t * c;
+    }
+    acc = acc ? acc + t : t;
+  }
+  if (k == 0 && acc) return acc;
+  UOpRef kc = int_const(like, k);
+  if (!kc) return nullptr;
+  return acc ? acc + kc : kc;
+}
+
+// x == c*Q + R with Q = sum(q*v) + qk, R = sum(r*v) + rk; R's range from the terms' ranges.
+struct Split {
+  std::vector<i128> q, r;
+  i128 qk = 0, rk = 0, rmin = 0, rmax = 0;
+};
+// floor: remainders in [0, c); trunc: remainders with their coefficient's sign.
+Split split(const Linear& l, i128 c, bool floor) {
+  Split s;
+  auto quot = [&](i128 a) { return floor ? floor_div(a, c) : a / c; };
+  for (size_t i = 0; i < l.v.size(); i++) {
+    i128 q = quot(l.coef[i]), r = l.coef[i] - q * c;
+    s.q.push_back(q);
+    s.r.push_back(r);
+    i128 lo = r * l.v[i]->vmin(), hi = r * l.v[i]->vmax();
+    s.rmin += std::min(lo, hi);
+    s.rmax += std::max(lo, hi);
+  }
+  s.qk = quot(l.k);
+  s.rk = l.k - s.qk * c;
+  s.rmin += s.rk;
+  s.rmax += s.rk;
+  return s;
+}
+
+i128 gcd(i128 a, i128 b) {
+  a = a < 0 ? -a : a;
+  b = b < 0 ? -b : b;
+  while (b != 0) { i128 t = a % b; a = b; b = t; }
+  return a;
+}
+
+bool small_ranges(const Linear& l) {
+  for (const UOpRef& v : l.v)
+    if (!small(v->vmin()) || !small(v->vmax())) return false;
+  return true;
+}
+
+// m with x//c == Q + m for every x in its range, when there is one.
+std::optional<i128> quotient_shift(const Split& s, i128 c, i128 xmin, i128 xmax) {
+  if (xmin >= 0 && floor_div(s.rmin, c) == floor_div(s.rmax, c)) return floor_div(s.rmin, c);  // floor
+  if (xmax <= 0 && ceil_div(s.rmin, c) == ceil_div(s.rmax, c)) return ceil_div(s.rmin, c);      // ceil
+  if (s.rmin == s.rmax && s.rmin % c == 0) return s.rmin / c;                                   // exact
+  return std::nullopt;
+}
+
+UOpRef fold_divmod(B& b, bool is_mod) {
+  const UOp* root = b.root;
+  UOpRef x = b["x"];
+  i128 c = cval(b["c"]);
+  if (c <= 1 || !small(c) || x->may_wrap() || !(x->dtype == root->dtype)) return nullptr;
+  Linear l;
+  if (!linearize(x, l) || !small_ranges(l)) return nullptr;
+  const size_t size = graph_size(UOpRef(const_cast<UOp*>(root)));
+  auto accept = [&](const UOpRef& cand) { return cand && !cand->may_wrap() && graph_size(cand) < size; };
+  const i128 xmin = x->vmin(), xmax = x->vmax();
+  // 1. The remainder part stays within one multiple of c: x//c = Q + m, x%c = R - m*c.
+  for (bool floor : {true, false}) {
+    Split s = split(l, c, floor);
+    std::optional<i128> m = quotient_shift(s, c, xmin, xmax);
+    if (!m) continue;
+    UOpRef cand = is_mod ? build(root, l, s.r, s.rk - *m * c) : build(root, l, s.q, s.qk + *m);
+    if (accept(cand)) return cand;
+  }
+  // 2. Everything nonnegative: x//c = Q + R//c and x%c = R%c (floor and truncation agree).
+  if (Split s = split(l, c, true); xmin >= 0 && s.rmin >= 0) {
+    UOpRef rest = build(root, l, s.r, s.rk), kc = int_const(root, c);
+    bool no_q = s.qk == 0 && std::all_of(s.q.begin(), s.q.end(), [](i128 q) { return q == 0; });
+    UOpRef cand = !rest || !kc ? nullptr : is_mod ? rest % kc : no_q ? rest / kc : build(root, l, s.q, s.qk) + rest / kc;
+    if (accept(cand)) return cand;
+  }
+  // 3. A factor g common to c and the whole dividend: x//c = (x/g)//(c/g), x%c = ((x/g)%(c/g))*g.
+  i128 g = c;
+  for (i128 a : l.coef) g = gcd(g, a);
+  g = gcd(g, l.k);
+  if (g > 1) {
+    std::vector<i128> coef;
+    for (i128 a : l.coef) coef.push_back(a / g);
+    UOpRef xg = build(root, l, coef, l.k / g), cg = int_const(root, c / g), gc = int_const(root, g);
+    UOpRef cand = !xg || !cg || !gc ? nullptr : is_mod ? (xg % cg) * gc : xg / cg;
+    if (accept(cand)) return cand;
+  }
+  return nullptr;
+}
+UOpRef fold_div(B& b) { return fold_divmod(b, false); }
+UOpRef fold_mod(B& b) { return fold_divmod(b, true); }
+
+// (x%c1)%c2 -> x%c2 when c2 divides c1: x%c1 keeps x's residue mod c2 and x's sign, and C's
+// x%c2 depends on nothing else. No exactness needed.
+UOpRef mod_mod(B& b) {
+  i128 c1 = cval(b["c1"]), c2 = cval(b["c2"]);
+  return c1 > 0 && c2 > 0 && c1 % c2 == 0 ? keep(b, b["x"] % b["c2"]) : nullptr;
+}
+// (x//c1)//c2 -> x//(c1*c2) for c1, c2 > 0 (true of truncation as of floor).
+UOpRef div_div(B& b) {
+  i128 c1 = cval(b["c1"]), c2 = cval(b["c2"]);
+  if (c1 <= 0 || c2 <= 0 || !small(c1) || !small(c2)) return nullptr;
+  UOpRef k = int_const(b.root, c1 * c2);
+  return k ? keep(b, b["x"] / k) : nullptr;
+}
+// (x*c1)//c2 -> x//(c2/c1) and (x*c1)%c2 -> (x%(c2/c1))*c1 when c1 > 0 divides c2, x*c1 exact.
+UOpRef mul_div(B& b, bool is_mod) {
+  i128 c1 = cval(b["c1"]), c2 = cval(b["c2"]);
+  if (c1 <= 0 || c2 <= 0 || c2 % c1 != 0 || b["m"]->may_wrap()) return nullptr;
+  UOpRef k = int_const(b.root, c2 / c1);
+  if (!k) return nullptr;
+  return keep(b, is_mod ? (b["x"] % k) * b["c1"] : b["x"] / k);
+}
+UOpRef nonzero_c_ret_x(B& b) { return cval(b["c"]) != 0 ? keep(b, b["x"]) : nullptr; }
+UOpRef nonzero_c_mod(B& b) { return cval(b["c"]) != 0 ? keep(b, b["x"] % b["c"]) : nullptr; }
+}  // namespace
+
+std::vector<Rule> divmod_rules() {
+  const UPat x = var("x"), C = cvar("c"), c1 = cvar("c1"), c2 = cvar("c2");
+  return {
+      {ints((x % c1) % c2), mod_mod, "(x%c1)%c2 -> x%c2 when c2 | c1"},
+      {ints((x / c1) / c2), div_div, "(x//c1)//c2 -> x//(c1*c2)"},
+      {ints((x * c1).named("m") / c2), [](B& b) { return mul_div(b, false); }, "(x*c1)//c2 -> x//(c2/c1)"},
+      {ints((x * c1).named("m") % c2), [](B& b) { return mul_div(b, true); }, "(x*c1)%c2 -> (x%(c2/c1))*c1"},
+      // C's definition of %: x == (x//c)*c + x%c, in the ring, for every x and c != 0
+      {ints((x / C) * C + x % C), nonzero_c_ret_x, "(x//c)*c + x%c -> x"},
+      {ints(x - (x / C) * C), nonzero_c_mod, "x - (x//c)*c -> x%c"},
+      {ints(x / C), fold_div, "x//c: split the sum, pull out multiples of c"},
+      {ints(x % C), fold_mod, "x%c: split the sum, drop multiples of c"},
+  };
+}
+
+}  // namespace mg::sym

@@ -1,0 +1,61 @@
+// Shared by the symbolic rule files (not part of the public API): dtype predicates for
+// patterns, constant builders that refuse values a dtype cannot hold, and the rule tables
+// that symbolic.cpp joins.
+#pragma once
+#include <vector>
+
+#include "rewrite/pattern_matcher.h"
+#include "uop/exec_alu.h"
+
+namespace mg::sym {
+
+// ---- predicates, for UPat::where ----
+inline bool is_scalar_value(const UOp& u) { return !u.dtype.is_vec() && !u.dtype.is_ptr(); }
+// Integers and index (not bool), scalar: the ring rules and the range rules apply.
+inline bool int_scalar(const UOp& u) { return u.dtype.is_int() && is_scalar_value(u); }
+// Integers, index and bool, scalar: vmin/vmax are meaningful.
+inline bool intlike_scalar(const UOp& u) { return (u.dtype.is_int() || u.dtype.is_bool()) && is_scalar_value(u); }
+inline bool not_const(const UOp& u) { return u.op != Ops::CONST; }
+inline bool pos_const(const UOp& u) { return u.op == Ops::CONST && u.dtype.is_int() && u.const_int() > 0 && !u.dtype.is_vec(); }
+
+// p, restricted to nodes of an integer / index scalar dtype.
+inline UPat ints(const UPat& p) { return p.where(int_scalar); }
+inline UPat intlike(const UPat& p) { return p.where(intlike_scalar); }
+
+// ALU ops (unary, binary, ternary; not CAST or BITCAST)
+OpSet alu_ops();
+
+// ---- building results ----
+inline bool fits(DType dt, i128 v) { return v >= int_min(dt.scalar) && v <= int_max(dt.scalar); }
+// A CONST of like's dtype holding v exactly; nullptr when v does not fit.
+inline UOpRef int_const(const UOp* like, i128 v) {
+  if (!fits(like->dtype, v)) return nullptr;
+  return like->table->make(Ops::CONST, like->dtype, {}, make_const(like->dtype, v));
+}
+inline UOpRef bool_const(const UOp* like, bool v) { return like->table->cnst(dtypes::bool_, int64_t(v)); }
+// The exact integer value of a CONST (uint64 unpacked).
+inline i128 cval(const UOp& c) { return const_as_int(c.dtype.scalar, c.arg); }
+inline i128 cval(const UOpRef& c) { return cval(*c); }
+// A bound node as the result, but only if it keeps the root's dtype (a malformed graph with
+// mixed dtypes is left alone rather than turned into an engine error).
+inline UOpRef keep(const B& b, const UOpRef& u) { return u->dtype == b.root->dtype ? u : nullptr; }
+// The constant `a op b` of a's dtype, with C semantics (wrap-around); nullptr if undefined.
+UOpRef fold_consts(Ops op, const UOpRef& a, const UOpRef& b);
+// Unique nodes under u, u and constants included: the size that rules must not grow.
+size_t graph_size(const UOpRef& u);
+
+// |v| < 2^62: products of two such values stay far inside i128.
+inline bool small(i128 v) { return v > -(i128(1) << 62) && v < (i128(1) << 62); }
+
+// ---- floor and ceiling division of exact integers (b > 0) ----
+inline i128 floor_div(i128 a, i128 b) { return a / b - ((a % b != 0) && (a < 0)); }
+inline i128 ceil_div(i128 a, i128 b) { return a / b + ((a % b != 0) && (a > 0)); }
+
+// ---- the tables, in the order symbolic() tries them ----
+std::vector<Rule> fold_rules();      // symbolic_fold.cpp: constants
+std::vector<Rule> identity_rules();  // symbolic_identity.cpp
+std::vector<Rule> assoc_rules();     // symbolic_assoc.cpp: ring re-association (ints)
+std::vector<Rule> range_rules();     // symbolic_range.cpp: vmin/vmax, comparisons
+std::vector<Rule> divmod_rules();    // symbolic_divmod.cpp
+
+}  // namespace mg::sym
