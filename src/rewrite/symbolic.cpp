@@ -24,10 +24,13 @@ const PatternMatcher& symbolic_simple() {
 
 const PatternMatcher& symbolic() {
   static const PatternMatcher pm(
-      join({sym::fold_rules(), sym::identity_rules(), sym::range_rules(), sym::assoc_rules(), sym::divmod_rules()}));
+      join({sym::fold_rules(), sym::identity_rules(), sym::range_rules(), sym::divmod_rules(), sym::assoc_rules()}));
   return pm;
 }
 
-UOpRef simplify(const UOpRef& x) { return graph_rewrite(x, symbolic(), nullptr, {.name = "symbolic"}); }
+// Parents first (bottom_up = true: a node, then its sources): a parent sees idioms such as
+// (x//c)*c + x%c before the rules for x//c and x%c rewrite them into forms it no longer
+// recognizes. The result is a fixed point either way; this way it is smaller.
+UOpRef simplify(const UOpRef& x) { return graph_rewrite(x, symbolic(), nullptr, {.name = "symbolic", .bottom_up = true}); }
 
 }  // namespace mg

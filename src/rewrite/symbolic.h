@@ -14,7 +14,8 @@ const PatternMatcher& symbolic_simple();
 // folding and division/modulo folding.
 const PatternMatcher& symbolic();
 
-// graph_rewrite(x, symbolic()) to a fixed point.
+// graph_rewrite(x, symbolic()) to a fixed point, parents first (bottom_up = true), which
+// keeps idioms like (x//c)*c + x%c whole until their rule sees them.
 UOpRef simplify(const UOpRef& x);
 
 }  // namespace mg

@@ -81,6 +81,8 @@ std::vector<Rule> assoc_rules() {
       {ints(x * -1), neg_x, "x*-1 -> -x"},
       {ints(-(x * C)), mul_neg_c, "-(x*c) -> x*(-c)"},
       {ints((-x) * C), mul_neg_c, "(-x)*c -> x*(-c)"},
+      // any sum: rebuilt from sum(coef*term) + k when that is smaller
+      {ints(UPat(OpSet{Ops::ADD, Ops::SUB, Ops::NEG})), fold_sum, "linear sum: merge like terms and constants"},
   };
 }
 

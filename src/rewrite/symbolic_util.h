@@ -51,6 +51,22 @@ inline bool small(i128 v) { return v > -(i128(1) << 62) && v < (i128(1) << 62); 
 inline i128 floor_div(i128 a, i128 b) { return a / b - ((a % b != 0) && (a < 0)); }
 inline i128 ceil_div(i128 a, i128 b) { return a / b + ((a % b != 0) && (a > 0)); }
 
+// ---- sums with constant coefficients (symbolic_linear.cpp) ----
+// x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
+struct Linear {
+  std::vector<UOpRef> v;
+  std::vector<i128> coef;
+  i128 k = 0;
+};
+// Looks through ADD, SUB, NEG and MUL by a constant; anything else is a term (equal terms
+// merge). false on big graphs (over 64 nodes) and big coefficients.
+bool linearize(const UOpRef& x, Linear& out);
+// sum(coef[i] * v[i]) + k with like's dtype, terms in order and the constant last; nullptr
+// when a coefficient does not fit the dtype.
+UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k);
+// The sum rule: an integer ADD/SUB/NEG rebuilt from its linear form when that is smaller.
+UOpRef fold_sum(B& b);
+
 // ---- the tables, in the order symbolic() tries them ----
 std::vector<Rule> fold_rules();      // symbolic_fold.cpp: constants
 std::vector<Rule> identity_rules();  // symbolic_identity.cpp
