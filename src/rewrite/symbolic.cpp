@@ -3,10 +3,21 @@
 
 #include "rewrite/symbolic_util.h"
 
+#include <unordered_set>
+
 namespace mg {
 
 namespace sym {
 size_t graph_size(const UOpRef& u) { return u->toposort().size(); }
+
+bool smaller(const UOpRef& cand, const UOpRef& root) {
+  const std::vector<UOp*>& r = root->toposort();
+  std::unordered_set<const UOp*> in_root(r.begin(), r.end());
+  size_t root_inner = 0, cand_cost = 0;
+  for (const UOp* u : r) root_inner += !u->src.empty();
+  for (const UOp* u : cand->toposort()) cand_cost += !u->src.empty() || !in_root.count(u);
+  return cand_cost < root_inner;
+}
 }  // namespace sym
 
 namespace {

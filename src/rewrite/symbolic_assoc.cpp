@@ -45,6 +45,8 @@ UOpRef x_add_y(B& b) { return keep(b, b["x"] + b["y"]); }
 std::vector<Rule> assoc_rules() {
   const UPat x = var("x"), c1 = cvar("c1"), c2 = cvar("c2"), C = cvar("c");
   const UPat y = var("y").where(not_const);  // a constant would be moved back and forth
+  // Rules that shrink the graph come first; the size-neutral ones that only move constants
+  // outward come last, so that a parent is not reshaped before a smaller form is tried.
   return {
       // constants combine
       {ints((x + c1) + c2), add_c1c2, "(x+c1)+c2 -> x+(c1+c2)"},
@@ -56,12 +58,6 @@ std::vector<Rule> assoc_rules() {
       {ints(c1 - (x + c2)), c1_minus_c2_sub_x, "c1-(x+c2) -> (c1-c2)-x"},
       {ints(c1 - (c2 - x)), x_plus_c1_minus_c2, "c1-(c2-x) -> x+(c1-c2)"},
       {ints(-(x + C)), neg_c_sub_x, "-(x+c) -> (-c)-x"},
-      // constants move outward, past non-constant terms
-      {ints((x + C) + y), xy_add_c, "(x+c)+y -> (x+y)+c"},
-      {ints((x + C) - y), xy_sub_add_c, "(x+c)-y -> (x-y)+c"},
-      {ints(x.where(not_const) - (y + C)), xy_sub_sub_c, "x-(y+c) -> (x-y)-c"},
-      {ints((x - C) + y), xy_add_sub_c, "(x-c)+y -> (x+y)-c"},
-      {ints((x - C) - y), xy_sub_sub_c, "(x-c)-y -> (x-y)-c"},
       // like terms merge
       {ints(x * c1 + x * c2), merge_add, "x*c1+x*c2 -> x*(c1+c2)"},
       {ints(x * c1 - x * c2), merge_sub, "x*c1-x*c2 -> x*(c1-c2)"},
@@ -83,6 +79,12 @@ std::vector<Rule> assoc_rules() {
       {ints((-x) * C), mul_neg_c, "(-x)*c -> x*(-c)"},
       // any sum: rebuilt from sum(coef*term) + k when that is smaller
       {ints(UPat(OpSet{Ops::ADD, Ops::SUB, Ops::NEG})), fold_sum, "linear sum: merge like terms and constants"},
+      // constants move outward, past non-constant terms (same size)
+      {ints((x + C) + y), xy_add_c, "(x+c)+y -> (x+y)+c"},
+      {ints((x + C) - y), xy_sub_add_c, "(x+c)-y -> (x-y)+c"},
+      {ints(x.where(not_const) - (y + C)), xy_sub_sub_c, "x-(y+c) -> (x-y)-c"},
+      {ints((x - C) + y), xy_add_sub_c, "(x-c)+y -> (x+y)-c"},
+      {ints((x - C) - y), xy_sub_sub_c, "(x-c)-y -> (x-y)-c"},
   };
 }
 

@@ -55,16 +55,10 @@ std::optional<i128> quotient_shift(const Split& s, i128 c, i128 xmin, i128 xmax)
   return std::nullopt;
 }
 
-UOpRef fold_divmod(B& b, bool is_mod) {
-  const UOp* root = b.root;
-  UOpRef x = b["x"];
-  i128 c = cval(b["c"]);
-  if (c <= 1 || !small(c) || x->may_wrap() || !(x->dtype == root->dtype)) return nullptr;
-  Linear l;
-  if (!linearize(x, l) || !small_ranges(l)) return nullptr;
-  const size_t size = graph_size(UOpRef(const_cast<UOp*>(root)));
-  auto accept = [&](const UOpRef& cand) { return cand && !cand->may_wrap() && graph_size(cand) < size; };
-  const i128 xmin = x->vmin(), xmax = x->vmax();
+// x//c or x%c from one linear form of x, if one of the three ways below applies and
+// `accept`s it (smaller, and cannot wrap).
+template <class Accept>
+UOpRef divmod_of(const UOp* root, const Linear& l, i128 c, bool is_mod, i128 xmin, i128 xmax, Accept accept) {
   // 1. The remainder part stays within one multiple of c: x//c = Q + m, x%c = R - m*c.
   for (bool floor : {true, false}) {
     Split s = split(l, c, floor);
@@ -75,9 +69,9 @@ UOpRef fold_divmod(B& b, bool is_mod) {
   }
   // 2. Everything nonnegative: x//c = Q + R//c and x%c = R%c (floor and truncation agree).
   if (Split s = split(l, c, true); xmin >= 0 && s.rmin >= 0) {
-    UOpRef rest = build(root, l, s.r, s.rk), kc = int_const(root, c);
     bool no_q = s.qk == 0 && std::all_of(s.q.begin(), s.q.end(), [](i128 q) { return q == 0; });
-    UOpRef cand = !rest || !kc ? nullptr : is_mod ? rest % kc : no_q ? rest / kc : build(root, l, s.q, s.qk) + rest / kc;
+    UOpRef rest = build(root, l, s.r, s.rk), kc = int_const(root, c), q = no_q ? nullptr : build(root, l, s.q, s.qk);
+    UOpRef cand = !rest || !kc || (!no_q && !q) ? nullptr : is_mod ? rest % kc : no_q ? rest / kc : q + rest / kc;
     if (accept(cand)) return cand;
   }
   // 3. A factor g common to c and the whole dividend: x//c = (x/g)//(c/g), x%c = ((x/g)%(c/g))*g.
@@ -92,6 +86,25 @@ UOpRef fold_divmod(B& b, bool is_mod) {
     if (accept(cand)) return cand;
   }
   return nullptr;
+}
+
+UOpRef fold_divmod(B& b, bool is_mod) {
+  const UOp* root = b.root;
+  UOpRef x = b["x"];
+  i128 c = cval(b["c"]);
+  if (c <= 1 || !small(c) || x->may_wrap() || !(x->dtype == root->dtype)) return nullptr;
+  Linear l;
+  if (!linearize(x, l)) return nullptr;
+  // x as written, and with (y//d)*d + y%d pairs recombined (the idiom may sit inside x).
+  std::vector<Linear> forms = divmod_forms(l, x->dtype, false);
+  forms.insert(forms.begin(), std::move(l));
+  UOpRef best(const_cast<UOp*>(root));
+  auto accept = [&](const UOpRef& cand) { return cand && !cand->may_wrap() && smaller(cand, best); };
+  for (Linear& f : forms) {
+    if (!small_ranges(f) || !small(f.k)) continue;
+    if (UOpRef cand = divmod_of(root, f, c, is_mod, x->vmin(), x->vmax(), accept)) best = cand;
+  }
+  return best == root ? nullptr : best;
 }
 UOpRef fold_div(B& b) { return fold_divmod(b, false); }
 UOpRef fold_mod(B& b) { return fold_divmod(b, true); }
@@ -117,8 +130,9 @@ UOpRef mul_div(B& b, bool is_mod) {
   if (!k) return nullptr;
   return keep(b, is_mod ? (b["x"] % k) * b["c1"] : b["x"] / k);
 }
-UOpRef nonzero_c_ret_x(B& b) { return cval(b["c"]) != 0 ? keep(b, b["x"]) : nullptr; }
-UOpRef nonzero_c_mod(B& b) { return cval(b["c"]) != 0 ? keep(b, b["x"] % b["c"]) : nullptr; }
+bool nonzero(const UOpRef& y) { return y->vmin() > 0 || y->vmax() < 0; }
+UOpRef recombine(B& b) { return nonzero(b["y"]) ? keep(b, b["x"]) : nullptr; }
+UOpRef x_mod_y(B& b) { return nonzero(b["y"]) ? keep(b, b["x"] % b["y"]) : nullptr; }
 }  // namespace
 
 std::vector<Rule> divmod_rules() {
@@ -128,9 +142,9 @@ std::vector<Rule> divmod_rules() {
       {ints((x / c1) / c2), div_div, "(x//c1)//c2 -> x//(c1*c2)"},
       {ints((x * c1).named("m") / c2), [](B& b) { return mul_div(b, false); }, "(x*c1)//c2 -> x//(c2/c1)"},
       {ints((x * c1).named("m") % c2), [](B& b) { return mul_div(b, true); }, "(x*c1)%c2 -> (x%(c2/c1))*c1"},
-      // C's definition of %: x == (x//c)*c + x%c, in the ring, for every x and c != 0
-      {ints((x / C) * C + x % C), nonzero_c_ret_x, "(x//c)*c + x%c -> x"},
-      {ints(x - (x / C) * C), nonzero_c_mod, "x - (x//c)*c -> x%c"},
+      // C's definition of %: x == (x//y)*y + x%y, in the ring, for every x and y != 0
+      {ints((x / var("y")) * var("y") + x % var("y")), recombine, "(x//y)*y + x%y -> x"},
+      {ints(x - (x / var("y")) * var("y")), x_mod_y, "x - (x//y)*y -> x%y"},
       {ints(x / C), fold_div, "x//c: split the sum, pull out multiples of c"},
       {ints(x % C), fold_mod, "x%c: split the sum, drop multiples of c"},
   };

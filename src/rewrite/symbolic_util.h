@@ -43,6 +43,9 @@ inline UOpRef keep(const B& b, const UOpRef& u) { return u->dtype == b.root->dty
 UOpRef fold_consts(Ops op, const UOpRef& a, const UOpRef& b);
 // Unique nodes under u, u and constants included: the size that rules must not grow.
 size_t graph_size(const UOpRef& u);
+// cand is smaller than root even if every leaf (CONST, DEFINE_VAR) of root is used elsewhere:
+// cand's inner nodes plus the leaves it adds are fewer than root's inner nodes.
+bool smaller(const UOpRef& cand, const UOpRef& root);
 
 // |v| < 2^62: products of two such values stay far inside i128.
 inline bool small(i128 v) { return v > -(i128(1) << 62) && v < (i128(1) << 62); }
@@ -59,11 +62,16 @@ struct Linear {
   i128 k = 0;
 };
 // Looks through ADD, SUB, NEG and MUL by a constant; anything else is a term (equal terms
-// merge). false on big graphs (over 64 nodes) and big coefficients.
-bool linearize(const UOpRef& x, Linear& out);
-// sum(coef[i] * v[i]) + k with like's dtype, terms in order and the constant last; nullptr
-// when a coefficient does not fit the dtype.
+// merge). false on big graphs (over 64 nodes) and big coefficients. ring: coefficients and
+// constant modulo 2^bits (signed representatives), for rules that hold with wrap-around.
+bool linearize(const UOpRef& x, Linear& out, bool ring = false);
+void add_term(Linear& l, const UOpRef& v, i128 coef);
+// sum(coef[i] * v[i]) + k with like's dtype: terms with positive coefficients in order, then
+// the negative ones subtracted, the constant last; nullptr when a constant does not fit.
 UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k);
+// The same sum with (x//c)*c + x%c pairs among its terms folded into x, or q*(x//c) traded for
+// x%c and x's terms; ring: coefficients compared modulo 2^bits.
+std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring);
 // The sum rule: an integer ADD/SUB/NEG rebuilt from its linear form when that is smaller.
 UOpRef fold_sum(B& b);
 
