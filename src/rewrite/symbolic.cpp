@@ -16,7 +16,7 @@ bool smaller(const UOpRef& cand, const UOpRef& root) {
   size_t root_inner = 0, cand_cost = 0;
   for (const UOp* u : r) root_inner += !u->src.empty();
   for (const UOp* u : cand->toposort()) cand_cost += !u->src.empty() || !in_root.count(u);
-  return cand_cost < root_inner;
+  return cand->toposort().size() < r.size() && cand_cost <= root_inner;
 }
 }  // namespace sym
 

@@ -23,10 +23,6 @@ UOpRef c1_minus_c2_sub_x(B& b) { UOpRef s = k(Ops::SUB, b, "c1", "c2"); return s
 UOpRef x_plus_c1_minus_c2(B& b) { return with_const(b, Ops::ADD, b["x"], k(Ops::SUB, b, "c1", "c2")); }
 UOpRef neg_const(const UOpRef& c) { return fold_consts(Ops::SUB, const_like(c, int64_t(0)), c); }
 UOpRef neg_c_sub_x(B& b) { UOpRef n = neg_const(b["c"]); return n ? keep(b, n - b["x"]) : nullptr; }
-UOpRef xy_add_c(B& b) { return keep(b, (b["x"] + b["y"]) + b["c"]); }
-UOpRef xy_sub_add_c(B& b) { return keep(b, (b["x"] - b["y"]) + b["c"]); }
-UOpRef xy_sub_sub_c(B& b) { return keep(b, (b["x"] - b["y"]) - b["c"]); }
-UOpRef xy_add_sub_c(B& b) { return keep(b, (b["x"] + b["y"]) - b["c"]); }
 UOpRef mul_x(B& b, const UOpRef& coef) { return coef ? keep(b, b["x"] * coef) : nullptr; }
 UOpRef merge_add(B& b) { return mul_x(b, k(Ops::ADD, b, "c1", "c2")); }
 UOpRef merge_sub(B& b) { return mul_x(b, k(Ops::SUB, b, "c1", "c2")); }
@@ -44,9 +40,10 @@ UOpRef x_add_y(B& b) { return keep(b, b["x"] + b["y"]); }
 
 std::vector<Rule> assoc_rules() {
   const UPat x = var("x"), c1 = cvar("c1"), c2 = cvar("c2"), C = cvar("c");
-  const UPat y = var("y").where(not_const);  // a constant would be moved back and forth
-  // Rules that shrink the graph come first; the size-neutral ones that only move constants
-  // outward come last, so that a parent is not reshaped before a smaller form is tried.
+  // Every rule here makes the graph smaller where it applies. Same-size rewrites such as
+  // (x+c)+y -> (x+y)+c are left out on purpose: they add a node whenever the inner node they
+  // bypass is shared (docs/symbolic.md). The linear sum rule combines such constants when
+  // that shrinks the sum, and the comparison rules look through sums for their constant.
   return {
       // constants combine
       {ints((x + c1) + c2), add_c1c2, "(x+c1)+c2 -> x+(c1+c2)"},
@@ -79,12 +76,6 @@ std::vector<Rule> assoc_rules() {
       {ints((-x) * C), mul_neg_c, "(-x)*c -> x*(-c)"},
       // any sum: rebuilt from sum(coef*term) + k when that is smaller
       {ints(UPat(OpSet{Ops::ADD, Ops::SUB, Ops::NEG})), fold_sum, "linear sum: merge like terms and constants"},
-      // constants move outward, past non-constant terms (same size)
-      {ints((x + C) + y), xy_add_c, "(x+c)+y -> (x+y)+c"},
-      {ints((x + C) - y), xy_sub_add_c, "(x+c)-y -> (x-y)+c"},
-      {ints(x.where(not_const) - (y + C)), xy_sub_sub_c, "x-(y+c) -> (x-y)-c"},
-      {ints((x - C) + y), xy_add_sub_c, "(x-c)+y -> (x+y)-c"},
-      {ints((x - C) - y), xy_sub_sub_c, "(x-c)-y -> (x-y)-c"},
   };
 }
 

@@ -34,13 +34,6 @@ Split split(const Linear& l, i128 c, bool floor) {
   return s;
 }
 
-i128 gcd(i128 a, i128 b) {
-  a = a < 0 ? -a : a;
-  b = b < 0 ? -b : b;
-  while (b != 0) { i128 t = a % b; a = b; b = t; }
-  return a;
-}
-
 bool small_ranges(const Linear& l) {
   for (const UOpRef& v : l.v)
     if (!small(v->vmin()) || !small(v->vmax())) return false;
@@ -122,13 +115,13 @@ UOpRef div_div(B& b) {
   UOpRef k = int_const(b.root, c1 * c2);
   return k ? keep(b, b["x"] / k) : nullptr;
 }
-// (x*c1)//c2 -> x//(c2/c1) and (x*c1)%c2 -> (x%(c2/c1))*c1 when c1 > 0 divides c2, x*c1 exact.
-UOpRef mul_div(B& b, bool is_mod) {
+// c1 > 0 divides c2 and x*c1 is exact: (x*c1)//c2 -> x//(c2/c1), and since (x*c1)%c2 is
+// c1*(x%(c2/c1)), ((x*c1)%c2)//c1 -> x%(c2/c1). Truncation or floor alike.
+UOpRef mul_div(B& b, Ops op) {
   i128 c1 = cval(b["c1"]), c2 = cval(b["c2"]);
   if (c1 <= 0 || c2 <= 0 || c2 % c1 != 0 || b["m"]->may_wrap()) return nullptr;
   UOpRef k = int_const(b.root, c2 / c1);
-  if (!k) return nullptr;
-  return keep(b, is_mod ? (b["x"] % k) * b["c1"] : b["x"] / k);
+  return k ? keep(b, alu(op, {b["x"], k})) : nullptr;
 }
 bool nonzero(const UOpRef& y) { return y->vmin() > 0 || y->vmax() < 0; }
 UOpRef recombine(B& b) { return nonzero(b["y"]) ? keep(b, b["x"]) : nullptr; }
@@ -140,8 +133,8 @@ std::vector<Rule> divmod_rules() {
   return {
       {ints((x % c1) % c2), mod_mod, "(x%c1)%c2 -> x%c2 when c2 | c1"},
       {ints((x / c1) / c2), div_div, "(x//c1)//c2 -> x//(c1*c2)"},
-      {ints((x * c1).named("m") / c2), [](B& b) { return mul_div(b, false); }, "(x*c1)//c2 -> x//(c2/c1)"},
-      {ints((x * c1).named("m") % c2), [](B& b) { return mul_div(b, true); }, "(x*c1)%c2 -> (x%(c2/c1))*c1"},
+      {ints((x * c1).named("m") / c2), [](B& b) { return mul_div(b, Ops::IDIV); }, "(x*c1)//c2 -> x//(c2/c1)"},
+      {ints(((x * c1).named("m") % c2) / c1), [](B& b) { return mul_div(b, Ops::MOD); }, "((x*c1)%c2)//c1 -> x%(c2/c1)"},
       // C's definition of %: x == (x//y)*y + x%y, in the ring, for every x and y != 0
       {ints((x / var("y")) * var("y") + x % var("y")), recombine, "(x//y)*y + x%y -> x"},
       {ints(x - (x / var("y")) * var("y")), x_mod_y, "x - (x//y)*y -> x%y"},

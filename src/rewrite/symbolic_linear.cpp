@@ -1,6 +1,8 @@
 // Integer sums as linear forms: sum(coef * term) + k. The division rules read the dividend
 // this way, and the sum rule rebuilds a sum from it when that makes the graph smaller,
 // which merges like terms and constants however the sum is associated.
+#include <algorithm>
+
 #include "rewrite/symbolic_util.h"
 
 namespace mg::sym {
@@ -97,8 +99,9 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
       const UOp* m = l.v[j].get();
       if (m->op != Ops::MOD || m->src[0] != x || m->src[1] != c || !same(l.coef[j] * cv, q)) continue;
       Linear f = l;
-      add_term(f, x, f.coef[j]);
-      f.coef[i] = f.coef[j] = 0;
+      f.coef[i] = 0;
+      if (std::find(f.v.begin(), f.v.end(), x) == f.v.end()) f.v[j] = x;  // x takes x%c's place
+      else { add_term(f, x, f.coef[j]); f.coef[j] = 0; }
       out.push_back(std::move(f));
     }
     Linear lx;

@@ -63,6 +63,24 @@ UOpRef lt_self_plus(B& b, bool x_left) {  // x < x+c <=> 0 < c;  x+c < x <=> c <
 template <UOpRef (*F)(B&, bool), bool Left>
 UOpRef side(B& b) { return F(b, Left); }
 
+// A sum s (no wrap) against a constant: its constant term k moves to the other side and a
+// factor g common to its terms divides out. s < d <=> s' < ceil((d-k)/g); d < s <=>
+// floor((d-k)/g) < s', with s = g*s' + k. Taken when the result is smaller.
+UOpRef lt_sum(B& b, bool s_left) {
+  UOpRef s = b["s"];
+  Linear l;
+  if (s->may_wrap() || !linearize(s, l)) return nullptr;
+  i128 g = 0;
+  for (i128 c : l.coef) g = gcd(g, c);
+  if (g == 0 || (l.k == 0 && g == 1)) return nullptr;
+  std::vector<i128> coef;
+  for (i128 c : l.coef) coef.push_back(c / g);
+  i128 rest = cval(b["d"]) - l.k;
+  UOpRef lhs = build(s.get(), l, coef, 0);
+  UOpRef cand = lhs ? cmp(lhs, s_left ? ceil_div(rest, g) : floor_div(rest, g), s_left) : nullptr;
+  return cand && !lhs->may_wrap() && smaller(cand, UOpRef(b.root)) ? cand : nullptr;
+}
+
 UOpRef ne_shift(B& b) {  // x+c != d <=> x != d-c in the ring, for any wrap
   UOpRef k = fold_consts(Ops::SUB, b["d"], b["c"]);
   return k ? alu(b.root->op, {b["x"], k}) : nullptr;
@@ -93,6 +111,8 @@ std::vector<Rule> range_rules() {
       {lt(D, div), side<lt_div, false>, "d<x//c -> (d+1)*c-1<x (truncating)"},
       {lt(neg, D), side<lt_neg, true>, "-x<d -> -d<x"},
       {lt(D, neg), side<lt_neg, false>, "d<-x -> x<-d"},
+      {lt(ints(UPat(OpSet{Ops::ADD, Ops::SUB})).named("s"), D), side<lt_sum, true>, "s+k<d -> s<d-k, common factors out"},
+      {lt(D, ints(UPat(OpSet{Ops::ADD, Ops::SUB})).named("s")), side<lt_sum, false>, "d<s+k -> d-k<s, common factors out"},
       {lt(x, ints(x + C).named("s")), side<lt_self_plus, true>, "x<x+c -> 0<c"},
       {lt(ints(x + C).named("s"), x), side<lt_self_plus, false>, "x+c<x -> c<0"},
       // (in)equalities: exact in the ring

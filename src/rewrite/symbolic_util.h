@@ -43,16 +43,23 @@ inline UOpRef keep(const B& b, const UOpRef& u) { return u->dtype == b.root->dty
 UOpRef fold_consts(Ops op, const UOpRef& a, const UOpRef& b);
 // Unique nodes under u, u and constants included: the size that rules must not grow.
 size_t graph_size(const UOpRef& u);
-// cand is smaller than root even if every leaf (CONST, DEFINE_VAR) of root is used elsewhere:
-// cand's inner nodes plus the leaves it adds are fewer than root's inner nodes.
+// cand may replace root: it has fewer unique nodes, and it is no larger even if every leaf
+// (CONST, DEFINE_VAR) of root stays in use elsewhere (cand's inner nodes plus the leaves it
+// adds are at most root's inner nodes).
 bool smaller(const UOpRef& cand, const UOpRef& root);
 
 // |v| < 2^62: products of two such values stay far inside i128.
 inline bool small(i128 v) { return v > -(i128(1) << 62) && v < (i128(1) << 62); }
 
-// ---- floor and ceiling division of exact integers (b > 0) ----
+// ---- floor and ceiling division of exact integers (b > 0), gcd ----
 inline i128 floor_div(i128 a, i128 b) { return a / b - ((a % b != 0) && (a < 0)); }
 inline i128 ceil_div(i128 a, i128 b) { return a / b + ((a % b != 0) && (a > 0)); }
+inline i128 gcd(i128 a, i128 b) {
+  a = a < 0 ? -a : a;
+  b = b < 0 ? -b : b;
+  while (b != 0) { i128 t = a % b; a = b; b = t; }
+  return a;
+}
 
 // ---- sums with constant coefficients (symbolic_linear.cpp) ----
 // x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
