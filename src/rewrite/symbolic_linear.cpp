@@ -1,0 +1,139 @@
+// Integer sums as linear forms: sum(coef * term) + k. The division rules read the dividend
+// this way, and the sum rule rebuilds a sum from it when that makes the graph smaller,
+// which merges like terms and constants however the sum is associated.
+#include <algorithm>
+
+#include "rewrite/symbolic_util.h"
+
+namespace mg::sym {
+
+namespace {
+// v modulo 2^bits of dt, as the representative in [-2^(bits-1), 2^(bits-1)).
+i128 ring_rep(DType dt, i128 v) {
+  const int bits = scalar_bits(dt.scalar);
+  using u128 = unsigned __int128;
+  u128 m = u128(v) & ((u128(1) << bits) - 1);
+  return m >> (bits - 1) ? i128(m) - (i128(1) << bits) : i128(m);
+}
+}  // namespace
+
+void add_term(Linear& l, const UOpRef& v, i128 c) {
+  size_t i = 0;
+  while (i < l.v.size() && l.v[i] != v) i++;
+  if (i == l.v.size()) { l.v.push_back(v); l.coef.push_back(0); }
+  l.coef[i] += c;
+}
+
+bool linearize(const UOpRef& x, Linear& out, bool ring) {
+  const DType dt = x->dtype;
+  auto norm = [&](i128 v) { return ring ? ring_rep(dt, v) : v; };
+  std::vector<std::pair<UOp*, i128>> stack{{x.get(), 1}};
+  for (int visited = 0; !stack.empty(); visited++) {
+    auto [u, s] = stack.back();
+    stack.pop_back();
+    if (visited > 64 || !small(s)) return false;
+    const std::vector<UOpRef>& src = u->src;
+    if (u->op == Ops::ADD) { stack.push_back({src[1].get(), s}); stack.push_back({src[0].get(), s}); }
+    else if (u->op == Ops::SUB) { stack.push_back({src[1].get(), norm(-s)}); stack.push_back({src[0].get(), s}); }
+    else if (u->op == Ops::NEG) stack.push_back({src[0].get(), norm(-s)});
+    else if (u->op == Ops::MUL && src[1]->is_const()) stack.push_back({src[0].get(), norm(s * norm(cval(src[1])))});
+    else if (u->op == Ops::MUL && src[0]->is_const()) stack.push_back({src[1].get(), norm(s * norm(cval(src[0])))});
+    else if (u->op == Ops::CONST) { out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
+    else add_term(out, UOpRef(u), s);
+  }
+  for (i128& c : out.coef) {
+    c = norm(c);
+    if (!small(c)) return false;
+  }
+  return true;
+}
+
+namespace {
+// A coefficient as a constant: exact, or for unsigned dtypes its value modulo 2^bits (x*-2 is
+// x*(2^32-2)); the division rules reject what wraps through their no-wrap check.
+UOpRef coef_const(const UOp* like, i128 v) {
+  if (UOpRef c = int_const(like, v)) return c;
+  if (!like->dtype.is_unsigned() || v >= 0 || v < -int_max(like->dtype.scalar)) return nullptr;
+  return int_const(like, v + int_max(like->dtype.scalar) + 1);
+}
+UOpRef scaled(const UOp* like, const UOpRef& v, i128 c) {
+  if (c == 1) return v;
+  if (c == -1) return -v;
+  UOpRef k = coef_const(like, c);
+  return k ? v * k : nullptr;
+}
+}  // namespace
+
+UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k) {
+  // Terms with positive coefficients first, then the others subtracted: a - b*32 rather than
+  // a + b*-32, which unsigned dtypes could not even write.
+  UOpRef acc;
+  for (bool positive : {true, false}) {
+    for (size_t i = 0; i < l.v.size(); i++) {
+      if (coef[i] == 0 || (coef[i] > 0) != positive) continue;
+      UOpRef t;
+      if (acc && coef[i] < 0 && (t = scaled(like, l.v[i], -coef[i])) && t->op != Ops::NEG) { acc = acc - t; continue; }
+      if (!(t = scaled(like, l.v[i], coef[i]))) return nullptr;
+      acc = acc ? acc + t : t;
+    }
+  }
+  if (k == 0 && acc) return acc;
+  UOpRef kc = coef_const(like, k);
+  if (!kc) return nullptr;
+  return acc ? acc + kc : kc;
+}
+
+// C's definition of %: x == (x//c)*c + x%c for c != 0, also in the ring. So a sum holding
+// r*(x%c) + q*(x//c) with q == r*c holds r*x; and one holding q*(x//c) with q == -p*c can
+// trade it for p*(x%c) - p*x. Each gives a candidate form; callers keep the smallest.
+std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
+  auto same = [&](i128 a, i128 b) { return ring ? ring_rep(dt, a) == ring_rep(dt, b) : a == b; };
+  std::vector<Linear> out;
+  for (size_t i = 0; i < l.v.size(); i++) {
+    const UOp* d = l.v[i].get();
+    if (d->op != Ops::IDIV || !d->src[1]->is_const() || l.coef[i] == 0) continue;
+    const UOpRef &x = d->src[0], &c = d->src[1];
+    const i128 cv = cval(c), q = l.coef[i];
+    if (cv == 0 || !small(cv)) continue;
+    for (size_t j = 0; j < l.v.size(); j++) {
+      const UOp* m = l.v[j].get();
+      if (m->op != Ops::MOD || m->src[0] != x || m->src[1] != c || !same(l.coef[j] * cv, q)) continue;
+      Linear f = l;
+      f.coef[i] = 0;
+      if (std::find(f.v.begin(), f.v.end(), x) == f.v.end()) f.v[j] = x;  // x takes x%c's place
+      else { add_term(f, x, f.coef[j]); f.coef[j] = 0; }
+      out.push_back(std::move(f));
+    }
+    Linear lx;
+    if (q % cv != 0 || !linearize(x, lx, ring)) continue;
+    const i128 p = -q / cv;
+    Linear f = l;
+    f.coef[i] = 0;
+    add_term(f, x % c, p);
+    for (size_t t = 0; t < lx.v.size(); t++) add_term(f, lx.v[t], -p * lx.coef[t]);
+    f.k -= p * lx.k;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+UOpRef fold_sum(B& b) {
+  const UOpRef root(const_cast<UOp*>(b.root));
+  const DType dt = root->dtype;
+  Linear l;
+  if (!linearize(root, l, true)) return nullptr;
+  std::vector<Linear> forms = divmod_forms(l, dt, true);
+  forms.insert(forms.begin(), std::move(l));
+  // Only a strictly smaller form: a same-size rewrite would add nodes wherever the sum's inner
+  // nodes are shared with the rest of the graph (see docs/symbolic.md).
+  UOpRef best = root;
+  for (Linear& f : forms) {
+    for (i128& c : f.coef) c = ring_rep(dt, c);
+    f.k = ring_rep(dt, f.k);
+    UOpRef cand = build(root.get(), f, f.coef, f.k);
+    if (cand && smaller(cand, best)) best = cand;
+  }
+  return best == root ? nullptr : best;
+}
+
+}  // namespace mg::sym

@@ -1,0 +1,92 @@
+// Shared by the symbolic rule files (not part of the public API): dtype predicates for
+// patterns, constant builders that refuse values a dtype cannot hold, and the rule tables
+// that symbolic.cpp joins.
+#pragma once
+#include <vector>
+
+#include "rewrite/pattern_matcher.h"
+#include "uop/exec_alu.h"
+
+namespace mg::sym {
+
+// ---- predicates, for UPat::where ----
+inline bool is_scalar_value(const UOp& u) { return !u.dtype.is_vec() && !u.dtype.is_ptr(); }
+// Integers and index (not bool), scalar: the ring rules and the range rules apply.
+inline bool int_scalar(const UOp& u) { return u.dtype.is_int() && is_scalar_value(u); }
+// Integers, index and bool, scalar: vmin/vmax are meaningful.
+inline bool intlike_scalar(const UOp& u) { return (u.dtype.is_int() || u.dtype.is_bool()) && is_scalar_value(u); }
+inline bool not_const(const UOp& u) { return u.op != Ops::CONST; }
+inline bool pos_const(const UOp& u) { return u.op == Ops::CONST && u.dtype.is_int() && u.const_int() > 0 && !u.dtype.is_vec(); }
+
+// p, restricted to nodes of an integer / index scalar dtype.
+inline UPat ints(const UPat& p) { return p.where(int_scalar); }
+inline UPat intlike(const UPat& p) { return p.where(intlike_scalar); }
+
+// ALU ops (unary, binary, ternary; not CAST or BITCAST)
+OpSet alu_ops();
+
+// ---- building results ----
+inline bool fits(DType dt, i128 v) { return v >= int_min(dt.scalar) && v <= int_max(dt.scalar); }
+// A CONST of like's dtype holding v exactly; nullptr when v does not fit.
+inline UOpRef int_const(const UOp* like, i128 v) {
+  if (!fits(like->dtype, v)) return nullptr;
+  return like->table->make(Ops::CONST, like->dtype, {}, make_const(like->dtype, v));
+}
+inline UOpRef bool_const(const UOp* like, bool v) { return like->table->cnst(dtypes::bool_, int64_t(v)); }
+// The exact integer value of a CONST (uint64 unpacked).
+inline i128 cval(const UOp& c) { return const_as_int(c.dtype.scalar, c.arg); }
+inline i128 cval(const UOpRef& c) { return cval(*c); }
+// A bound node as the result, but only if it keeps the root's dtype (a malformed graph with
+// mixed dtypes is left alone rather than turned into an engine error).
+inline UOpRef keep(const B& b, const UOpRef& u) { return u->dtype == b.root->dtype ? u : nullptr; }
+// The constant `a op b` of a's dtype, with C semantics (wrap-around); nullptr if undefined.
+UOpRef fold_consts(Ops op, const UOpRef& a, const UOpRef& b);
+// Unique nodes under u, u and constants included: the size that rules must not grow.
+size_t graph_size(const UOpRef& u);
+// cand may replace root: it has fewer unique nodes, and it is no larger even if every leaf
+// (CONST, DEFINE_VAR) of root stays in use elsewhere (cand's inner nodes plus the leaves it
+// adds are at most root's inner nodes).
+bool smaller(const UOpRef& cand, const UOpRef& root);
+
+// |v| < 2^62: products of two such values stay far inside i128.
+inline bool small(i128 v) { return v > -(i128(1) << 62) && v < (i128(1) << 62); }
+
+// ---- floor and ceiling division of exact integers (b > 0), gcd ----
+inline i128 floor_div(i128 a, i128 b) { return a / b - ((a % b != 0) && (a < 0)); }
+inline i128 ceil_div(i128 a, i128 b) { return a / b + ((a % b != 0) && (a > 0)); }
+inline i128 gcd(i128 a, i128 b) {
+  a = a < 0 ? -a : a;
+  b = b < 0 ? -b : b;
+  while (b != 0) { i128 t = a % b; a = b; b = t; }
+  return a;
+}
+
+// ---- sums with constant coefficients (symbolic_linear.cpp) ----
+// x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
+struct Linear {
+  std::vector<UOpRef> v;
+  std::vector<i128> coef;
+  i128 k = 0;
+};
+// Looks through ADD, SUB, NEG and MUL by a constant; anything else is a term (equal terms
+// merge). false on big graphs (over 64 nodes) and big coefficients. ring: coefficients and
+// constant modulo 2^bits (signed representatives), for rules that hold with wrap-around.
+bool linearize(const UOpRef& x, Linear& out, bool ring = false);
+void add_term(Linear& l, const UOpRef& v, i128 coef);
+// sum(coef[i] * v[i]) + k with like's dtype: terms with positive coefficients in order, then
+// the negative ones subtracted, the constant last; nullptr when a constant does not fit.
+UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k);
+// The same sum with (x//c)*c + x%c pairs among its terms folded into x, or q*(x//c) traded for
+// x%c and x's terms; ring: coefficients compared modulo 2^bits.
+std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring);
+// The sum rule: an integer ADD/SUB/NEG rebuilt from its linear form when that is smaller.
+UOpRef fold_sum(B& b);
+
+// ---- the tables, in the order symbolic() tries them ----
+std::vector<Rule> fold_rules();      // symbolic_fold.cpp: constants
+std::vector<Rule> identity_rules();  // symbolic_identity.cpp
+std::vector<Rule> assoc_rules();     // symbolic_assoc.cpp: ring re-association (ints)
+std::vector<Rule> range_rules();     // symbolic_range.cpp: vmin/vmax, comparisons
+std::vector<Rule> divmod_rules();    // symbolic_divmod.cpp
+
+}  // namespace mg::sym
