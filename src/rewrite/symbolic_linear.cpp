@@ -17,6 +17,13 @@ i128 ring_rep(DType dt, i128 v) {
 }
 }  // namespace
 
+bool Linear::redundant() const {
+  size_t scaled_terms = 0;
+  bool zero = false;
+  for (i128 c : coef) { scaled_terms += c != 1 && c != -1 && c != 0; zero = zero || c == 0; }
+  return term_uses > v.size() || consts > 1 || (consts == 1 && k == 0) || muls > scaled_terms || negs > 0 || zero;
+}
+
 void add_term(Linear& l, const UOpRef& v, i128 c) {
   size_t i = 0;
   while (i < l.v.size() && l.v[i] != v) i++;
@@ -33,13 +40,18 @@ bool linearize(const UOpRef& x, Linear& out, bool ring) {
     stack.pop_back();
     if (visited > 64 || !small(s)) return false;
     const std::vector<UOpRef>& src = u->src;
+    const bool looks_through = u->op == Ops::ADD || u->op == Ops::SUB || u->op == Ops::NEG ||
+                               (u->op == Ops::MUL && (src[0]->is_const() || src[1]->is_const()));
+    out.inner += looks_through;
+    out.muls += u->op == Ops::MUL && looks_through;
+    out.negs += u->op == Ops::NEG;
     if (u->op == Ops::ADD) { stack.push_back({src[1].get(), s}); stack.push_back({src[0].get(), s}); }
     else if (u->op == Ops::SUB) { stack.push_back({src[1].get(), norm(-s)}); stack.push_back({src[0].get(), s}); }
     else if (u->op == Ops::NEG) stack.push_back({src[0].get(), norm(-s)});
     else if (u->op == Ops::MUL && src[1]->is_const()) stack.push_back({src[0].get(), norm(s * norm(cval(src[1])))});
     else if (u->op == Ops::MUL && src[0]->is_const()) stack.push_back({src[1].get(), norm(s * norm(cval(src[0])))});
-    else if (u->op == Ops::CONST) { out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
-    else add_term(out, UOpRef(u), s);
+    else if (u->op == Ops::CONST) { out.consts++; out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
+    else { out.term_uses++; add_term(out, UOpRef(u), s); }
   }
   for (i128& c : out.coef) {
     c = norm(c);
@@ -123,13 +135,22 @@ UOpRef fold_sum(B& b) {
   Linear l;
   if (!linearize(root, l, true)) return nullptr;
   std::vector<Linear> forms = divmod_forms(l, dt, true);
+  if (forms.empty() && !l.redundant()) return nullptr;  // the same terms, rebuilt, are no smaller
   forms.insert(forms.begin(), std::move(l));
   // Only a strictly smaller form: a same-size rewrite would add nodes wherever the sum's inner
   // nodes are shared with the rest of the graph (see docs/symbolic.md).
   UOpRef best = root;
+  const size_t root_inner = forms[0].inner;
   for (Linear& f : forms) {
     for (i128& c : f.coef) c = ring_rep(dt, c);
     f.k = ring_rep(dt, f.k);
+    // Skip forms that cannot pass smaller() before building them: the form needs at least a MUL
+    // per coefficient other than +-1 and an ADD/SUB per further term; root can drop at most the
+    // inner nodes linearize looked through.
+    size_t terms = 0, muls = 0;
+    for (i128 c : f.coef) { terms += c != 0; muls += c != 0 && c != 1 && c != -1; }
+    size_t at_least = muls + (terms ? terms - 1 : 0) + (terms && f.k != 0);
+    if (at_least > root_inner) continue;
     UOpRef cand = build(root.get(), f, f.coef, f.k);
     if (cand && smaller(cand, best)) best = cand;
   }

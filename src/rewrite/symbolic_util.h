@@ -67,6 +67,11 @@ struct Linear {
   std::vector<UOpRef> v;
   std::vector<i128> coef;
   i128 k = 0;
+  size_t inner = 0;  // ADD, SUB, NEG and MUL-by-constant nodes looked through (with repeats)
+  size_t term_uses = 0, consts = 0, muls = 0, negs = 0;  // terms and CONST leaves met, MULs, NEGs
+  // Rebuilding can only shrink a sum with something to merge: a term met twice, two constants
+  // (or one that adds 0), stacked multiplications, or a negation.
+  bool redundant() const;
 };
 // Looks through ADD, SUB, NEG and MUL by a constant; anything else is a term (equal terms
 // merge). false on big graphs (over 64 nodes) and big coefficients. ring: coefficients and
