@@ -31,6 +31,10 @@ void add_term(Linear& l, const UOpRef& v, i128 c) {
   l.coef[i] += c;
 }
 
+// Index arithmetic sums have a handful of terms; looking deeper costs every ADD of a long
+// chain a walk down the chain.
+constexpr int kMaxLinearNodes = 24;
+
 bool linearize(const UOpRef& x, Linear& out, bool ring) {
   const DType dt = x->dtype;
   auto norm = [&](i128 v) { return ring ? ring_rep(dt, v) : v; };
@@ -38,20 +42,22 @@ bool linearize(const UOpRef& x, Linear& out, bool ring) {
   for (int visited = 0; !stack.empty(); visited++) {
     auto [u, s] = stack.back();
     stack.pop_back();
-    if (visited > 64 || !small(s)) return false;
+    if (!small(s)) return false;
     const std::vector<UOpRef>& src = u->src;
-    const bool looks_through = u->op == Ops::ADD || u->op == Ops::SUB || u->op == Ops::NEG ||
-                               (u->op == Ops::MUL && (src[0]->is_const() || src[1]->is_const()));
+    // past the budget, what is left is taken whole, as terms (constants still merge)
+    const bool looks_through = visited <= kMaxLinearNodes &&
+                               (u->op == Ops::ADD || u->op == Ops::SUB || u->op == Ops::NEG ||
+                                (u->op == Ops::MUL && (src[0]->is_const() || src[1]->is_const())));
     out.inner += looks_through;
     out.muls += u->op == Ops::MUL && looks_through;
     out.negs += u->op == Ops::NEG;
-    if (u->op == Ops::ADD) { stack.push_back({src[1].get(), s}); stack.push_back({src[0].get(), s}); }
+    if (u->op == Ops::CONST) { out.consts++; out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
+    else if (!looks_through) { out.term_uses++; add_term(out, UOpRef(u), s); }
+    else if (u->op == Ops::ADD) { stack.push_back({src[1].get(), s}); stack.push_back({src[0].get(), s}); }
     else if (u->op == Ops::SUB) { stack.push_back({src[1].get(), norm(-s)}); stack.push_back({src[0].get(), s}); }
     else if (u->op == Ops::NEG) stack.push_back({src[0].get(), norm(-s)});
     else if (u->op == Ops::MUL && src[1]->is_const()) stack.push_back({src[0].get(), norm(s * norm(cval(src[1])))});
-    else if (u->op == Ops::MUL && src[0]->is_const()) stack.push_back({src[1].get(), norm(s * norm(cval(src[0])))});
-    else if (u->op == Ops::CONST) { out.consts++; out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
-    else { out.term_uses++; add_term(out, UOpRef(u), s); }
+    else stack.push_back({src[1].get(), norm(s * norm(cval(src[0])))});  // MUL by a constant on the left
   }
   for (i128& c : out.coef) {
     c = norm(c);

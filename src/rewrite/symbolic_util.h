@@ -74,7 +74,7 @@ struct Linear {
   bool redundant() const;
 };
 // Looks through ADD, SUB, NEG and MUL by a constant; anything else is a term (equal terms
-// merge). false on big graphs (over 64 nodes) and big coefficients. ring: coefficients and
+// merge); past 24 nodes what is left is taken as terms. false on big coefficients. ring: coefficients and
 // constant modulo 2^bits (signed representatives), for rules that hold with wrap-around.
 bool linearize(const UOpRef& x, Linear& out, bool ring = false);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
