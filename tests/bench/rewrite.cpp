@@ -28,17 +28,18 @@ UOpRef chain_graph(UOpTable& t, size_t target_nodes) {
   std::vector<UOpRef> l;
   for (int i = 0; i < 8; i++) l.push_back(t.var("l" + std::to_string(i), 0, 3));
   UOpRef e = x;
-  size_t approx = 0;
-  while (approx < target_nodes) {
+  for (size_t step = 0;; step++) {
+    // count the real graph now and then (toposort caches on the node it is asked of)
+    if (step % 256 == 0 && e->toposort().size() >= target_nodes) break;
     int64_t c = int64_t(rng() % 7) + 1;
     const UOpRef& v = l[rng() % l.size()];
     switch (rng() % 6) {
-      case 0: e = (e * 4 + v) / 4; approx += 4; break;         // -> e
-      case 1: e = (e + 0) * 1; approx += 2; break;             // -> e
-      case 2: e = (e + c) + (8 - c); approx += 2; break;       // -> e+8
-      case 3: e = (e * 4 + v) % 4 + e; approx += 4; break;     // -> v+e
-      case 4: e = (e * c) / c; approx += 2; break;             // -> e
-      default: e = e - 8 + v * 0; approx += 3; break;          // -> e-8
+      case 0: e = (e * 4 + v) / 4; break;      // -> e
+      case 1: e = (e + 0) * 1; break;          // -> e
+      case 2: e = (e + c) + (8 - c); break;    // -> e+8
+      case 3: e = (e * 4 + v) % 4 + e; break;  // -> v+e: the sum of v's grows down the chain
+      case 4: e = (e * c) / c; break;          // -> e
+      default: e = e - 8 + v * 0; break;       // -> e-8
     }
   }
   return e;
