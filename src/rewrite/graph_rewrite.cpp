@@ -25,6 +25,7 @@ class ResultMap {
     }
   }
   Slot& insert(UOp* k) {
+    if (Slot* s = find(k)) return *s;  // grow only to add: a found slot must stay where it is
     if ((count_ + 1) * 2 > slots_.size()) grow();
     size_t i = hash(k) & mask();
     while (slots_[i].key && slots_[i].key.get() != k) i = (i + 1) & mask();
@@ -67,7 +68,10 @@ class Rewriter {
       stack_.pop_back();
       if (f.stage == 0) visit(f);
       else if (f.stage == 1) sources_done(f);
-      else map_.insert(f.n).val = map_.find(f.cur.get())->val;
+      else {
+        UOpRef v = map_.find(f.cur.get())->val;  // copied first: insert may grow the map
+        map_.insert(f.n).val = std::move(v);
+      }
     }
     UOpRef out = map_.find(root.get())->val;
     if (step_) { step_->output = out; step_->ns = now_ns() - t0; }

@@ -213,3 +213,15 @@ TEST_CASE("graph_rewrite: tracing records steps and matches, and is off by defau
   graph_rewrite(e, pm);
   CHECK(tr.match_count() == 3);
 }
+
+TEST_CASE("graph_rewrite: results stay right while the memo table grows") {
+  // Every node is rewritten into a new one, so results are filed while the table grows.
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  std::vector<UOpRef> leaves;
+  for (int i = 0; i < 5000; i++) leaves.push_back((x + int64_t(i)) * 1);
+  PatternMatcher pm({{var("x") * 1, same}, {var("x") + cvar("c"), [](B& b) { return b["x"] - (-b["c"]->const_int()); }}});
+  UOpRef out = rw(sink(leaves), pm);
+  REQUIRE(out->src.size() == 5000);
+  for (int i = 0; i < 5000; i += 997) CHECK(out->src[size_t(i)] == x - int64_t(-i));
+}
