@@ -115,7 +115,8 @@ struct DerivedFacts {
     bool wraps = false;
     for (const UOpRef& s : u->src) wraps |= s->may_wrap();
     auto S = [&](size_t i) { const UOp* s = u->src[i].get(); return R{s->vmin(), s->vmax(), false}; };
-    auto fits64 = [](const R& r) { i128 b = i128(1) << 64; return r.lo > -b && r.hi < b; };
+    // bounds under 2^63 in magnitude: a product of two stays inside i128
+    auto fits64 = [](const R& r) { i128 b = i128(1) << 63; return r.lo > -b && r.hi < b; };
     auto corners = [&](i128 a, i128 b, i128 c, i128 d) { return R{std::min({a, b, c, d}), std::max({a, b, c, d}), false}; };
     R r = full;
     switch (u->op) {

@@ -5,9 +5,18 @@
 
 namespace mg {
 
+namespace {
+// A CONST's value as its dtype reads it (uint64 past 2^63 is not negative).
+std::string arg_text(const UOp* u) {
+  if (u->op == Ops::CONST && u->dtype.scalar == Scalar::UInt64 && std::holds_alternative<int64_t>(u->arg))
+    return std::to_string(uint64_t(std::get<int64_t>(u->arg)));
+  return arg_str(u->arg);
+}
+}  // namespace
+
 std::string node_str(const UOp* u) {
   std::string s = std::string(op_name(u->op)) + " " + u->dtype.name();
-  std::string a = arg_str(u->arg);
+  std::string a = arg_text(u);
   if (!a.empty()) s += " " + a;
   return s;
 }
@@ -46,7 +55,7 @@ std::string render(const UOpRef& root) {
     std::string s;
     auto arg = [&](size_t i) -> const std::string& { return done.at(u->src[i].get()); };
     if (u->op == Ops::CONST) {
-      s = arg_str(u->arg);
+      s = arg_text(u);
       if (u->dtype.is_bool()) s = u->const_int() ? "true" : "false";
     } else if (u->op == Ops::DEFINE_VAR) {
       s = std::get<VarArg>(u->arg).name;

@@ -102,6 +102,8 @@ UOpRef UOpTable::cnst(DType dt, int64_t v) { return make(Ops::CONST, dt, {}, mak
 UOpRef UOpTable::cnst(DType dt, double v) { return make(Ops::CONST, dt, {}, make_const(dt, v)); }
 UOpRef UOpTable::var(const std::string& name, int64_t lo, int64_t hi, DType dt) {
   if (lo > hi) fail(ErrorKind::Invalid, "variable '" + name + "': lower bound " + std::to_string(lo) + " above upper bound " + std::to_string(hi));
+  if ((dt.is_int() || dt.is_bool()) && (lo < int_min(dt.scalar) || hi > int_max(dt.scalar)))
+    fail(ErrorKind::Invalid, "variable '" + name + "': bounds [" + std::to_string(lo) + ", " + std::to_string(hi) + "] do not fit " + dt.name());
   return make(Ops::DEFINE_VAR, dt, {}, VarArg{name, lo, hi});
 }
 

@@ -185,3 +185,16 @@ TEST_CASE("printing: one line per node, shared nodes once") {
         "%4 = CONST index 2\n"
         "%5 = IDIV index %3 %4\n");
 }
+
+TEST_CASE("value ranges stay exact at the edges of uint64; variables must fit their dtype") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, INT64_MAX, dtypes::uint64);
+  UOpRef big = (x + x) * t.cnst(dtypes::uint64, int64_t(-1));  // may wrap: the full range, no overflow
+  CHECK(big->vmin() == 0);
+  CHECK(big->vmax() == int_max(Scalar::UInt64));
+  CHECK(big->may_wrap());
+  CHECK_THROWS_WITH_AS(t.var("u", -5, 5, dtypes::uint8), doctest::Contains("do not fit uint8"), Error);
+  CHECK_THROWS_WITH_AS(t.var("b", 0, 2, dtypes::bool_), doctest::Contains("do not fit bool"), Error);
+  CHECK(render(t.cnst(dtypes::uint64, int64_t(-1))) == "18446744073709551615");
+  CHECK(print_graph(t.cnst(dtypes::uint64, int64_t(-1))) == "%0 = CONST uint64 18446744073709551615\n");
+}
