@@ -15,8 +15,7 @@ local NAN = 0 / 0
 
 local function float_of(t)
   if not T.is_tensor(t) then error("expected a tensor, got " .. type(t), 3) end
-  if t.dtype.is_float then return t end
-  return t:cast(T.default_float)
+  return T.float_of(t)
 end
 
 -- c[1] + c[2] x + c[3] x^2 + ... by Horner's rule (c: Lua numbers).

@@ -6,10 +6,7 @@ local Tensor, alu, operands, is_tensor = T.Tensor, T.alu, T.operands, T.is_tenso
 
 local LN2, PI = math.log(2), math.pi
 
-local function float_of(t)
-  if t.dtype.is_float then return t end
-  return t:cast(T.default_float)
-end
+local float_of = T.float_of
 
 -- True division for "/" and div(); {rounding_mode = "trunc" | "floor"} rounds the quotient.
 function Tensor.div(a, b, opts)

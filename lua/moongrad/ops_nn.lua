@@ -20,10 +20,7 @@ local function check_tensor(x, op, what)
   return x
 end
 
-local function float_of(t)
-  if t.dtype.is_float then return t end
-  return t:cast(T.default_float)
-end
+local float_of = T.float_of
 
 local function same_shape(a, b)
   if #a ~= #b then return false end
@@ -1021,6 +1018,14 @@ function Tensor.cross_entropy(x, target, opts)
   return reduce_loss(op, -(logp * p):sum(-1), opts.reduction)
 end
 
+-- x has a class dim and the labels are integer class indices.
+local function check_class_input(op, x, labels, what)
+  if x.ndim == 0 then error(op .. ": input needs a class dim, got a 0-d tensor", 3) end
+  if labels.dtype.is_float or labels.dtype.is_bool then
+    error(string.format("%s: %s must be integer class indices, got %s", op, what, labels.dtype.name), 3)
+  end
+end
+
 -- tinygrad's: logits with the classes in the last dim, labels 1-based of x's shape without it.
 -- opts: reduction, label_smoothing, ignore_index (mean divides by the labels kept).
 function Tensor.sparse_categorical_crossentropy(x, labels, opts)
@@ -1028,10 +1033,7 @@ function Tensor.sparse_categorical_crossentropy(x, labels, opts)
   check_tensor(x, op, "the input")
   check_tensor(labels, op, "the labels")
   opts = opts or {}
-  if x.ndim == 0 then error(op .. ": input needs a class dim, got a 0-d tensor", 2) end
-  if labels.dtype.is_float or labels.dtype.is_bool then
-    error(string.format("%s: labels must be integer class indices, got %s", op, labels.dtype.name), 2)
-  end
+  check_class_input(op, x, labels, "labels")
   check_labels(op, x, labels, x.ndim)
   return nll_core(op, Tensor._log_softmax(x, -1), labels, opts)
 end
@@ -1043,10 +1045,7 @@ function Tensor.nll_loss(x, target, opts)
   check_tensor(x, op, "the input")
   check_tensor(target, op, "the target")
   opts = opts or {}
-  if x.ndim == 0 then error(op .. ": input needs a class dim, got a 0-d tensor", 2) end
-  if target.dtype.is_float or target.dtype.is_bool then
-    error(string.format("%s: target must be integer class indices, got %s", op, target.dtype.name), 2)
-  end
+  check_class_input(op, x, target, "target")
   local cd = x.ndim == 1 and 1 or 2
   check_labels(op, x, target, cd)
   if opts.label_smoothing then error("nll_loss: label_smoothing is not an option of nll_loss", 2) end

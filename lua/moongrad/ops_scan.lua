@@ -73,10 +73,7 @@ local function count(s, axes)
   return n
 end
 
-local function float_of(t)
-  if t.dtype.is_float then return t end
-  return t:cast(T.default_float)
-end
+local float_of = T.float_of
 
 -- The tensor seen along one dim: 0-d tensors become {1}; dim nil means the flattened tensor
 -- when flat is set. Returns x, the 0-based axis, and the shape to give results back (nil: x's).

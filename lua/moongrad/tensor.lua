@@ -65,6 +65,12 @@ end
 local function is_tensor(x) return ffi.istype(Box, x) end
 M.is_tensor = is_tensor
 
+-- t itself when it is a float tensor, else t cast to the default float.
+function M.float_of(t)
+  if t.dtype.is_float then return t end
+  return t:cast(M.default_float)
+end
+
 -- ---- shapes and arguments ----
 local function shape_of(t)
   local n = C.mg_tensor_ndim(t.h)
