@@ -53,6 +53,12 @@ project("moongrad")
   files({ "src/**.cpp", "backends/**.cpp" })  -- absent folders just match nothing
   buildoptions({ "-fPIC" })  -- premake4 adds it too; harmless twice, needed where a generator does not
   links({ "dl", "pthread" })
+  -- LLVM 19 for the CPU backend's JIT. -isystem keeps -Wall -Wextra quiet about
+  -- LLVM's own headers. Paths are those of `llvm-config-19 --includedir --ldflags
+  -- --libs` on Debian 12, written out because premake4 4.3 has no os.outputof.
+  buildoptions({ "-isystem /usr/lib/llvm-19/include" })
+  libdirs({ "/usr/lib/llvm-19/lib" })
+  links({ "LLVM-19" })
   dirs("moongrad", "lib")
 
 project("moongrad_tests")
