@@ -180,11 +180,7 @@ function Tensor.chunk(t, n, dim)
   if #s == 0 then fail("chunk", "cannot chunk a 0-d tensor") end
   local a = dim0("chunk", dim or 1, #s)
   local size = math.ceil(s[a + 1] / n)
-  if size == 0 then
-    local list = {}
-    for i = 1, n do list[i] = t end
-    return list
-  end
+  if size == 0 then return { t } end  -- an empty dim is one (empty) chunk, however many were asked
   return Tensor.split(t, size, a + 1)
 end
 

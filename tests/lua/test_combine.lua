@@ -82,6 +82,7 @@ return {
     t.eq(values(x:chunk(3)), {{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}})
     t.eq(values(x:chunk(5)), {{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}})
     t.eq(#Tensor.arange(6):chunk(4), 3, "like torch: chunks of ceil(6/4) = 2")
+    t.eq(#Tensor.zeros(0, 2):chunk(1e12), 1, "an empty dim is one chunk, not a list of 1e12")
     t.eq(values(m:chunk(3, 2)), {{{1}, {4}}, {{2}, {5}}, {{3}, {6}}})
     t.eq(shapes(Tensor.zeros(0, 2):split(2)), {{0, 2}})
     t.raises(function() return x:split({3, 3}) end, "split: sizes {3, 3} add up to 6, but dim 1 of {10} has size 10")
