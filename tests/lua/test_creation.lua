@@ -19,6 +19,8 @@ return {
     t.eq(Tensor.eye(2, 3):totable(), {{1, 0, 0}, {0, 1, 0}})
     t.raises(function() return Tensor.arange(0, 5, 0) end, "arange: step must not be 0")
     t.raises(function() return Tensor.linspace(0, 1, -1) end, "linspace: steps must be an integer >= 0")
+    t.raises(function() return Tensor.arange(1e12) end, "arange: 1000000000000 elements is more than")
+    t.raises(function() return Tensor.eye(-1) end, "eye: sizes must be integers >= 0")
   end,
 
   ["from_ptr copies host memory; from_string reads bytes"] = function(t)
