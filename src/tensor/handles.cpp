@@ -37,7 +37,8 @@ const Shape& shape(const mg_tensor* t) { return *t->uop->shape(); }
 
 int64_t numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) fail(ErrorKind::Shape, "shape " + shape_str(s) + " has more elements than fit in 64 bits");
   return n;
 }
 

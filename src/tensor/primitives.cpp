@@ -52,7 +52,9 @@ bool dtype_ok(Ops op, DType dt) {
 mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Device* dev) {
   check_shape(s, "from_host");
   int64_t n = numel(s);
-  size_t nbytes = size_t(n) * size_t(dt.itemsize());
+  size_t nbytes = 0;
+  if (__builtin_mul_overflow(size_t(n), size_t(dt.itemsize()), &nbytes))
+    fail(ErrorKind::OOM, "from_host: " + shape_str(s) + " " + dt.name() + " needs more bytes than memory can address");
   if (n && !data) fail(ErrorKind::Invalid, "from_host: data is NULL for " + std::to_string(n) + " elements");
   UOpRef buf = buffer_node(e, dev, dt, n);
   BufferRef b = std::make_shared<Buffer>(dev, nbytes);

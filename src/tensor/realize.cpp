@@ -57,7 +57,9 @@ void realize(Engine& e, std::span<mg_tensor* const> ts) {
 
 void copy_out(Engine& e, mg_tensor* t, void* dst, size_t nbytes) {
   check_live(t, "copy_out");
-  size_t want = size_t(numel(shape(t))) * size_t(t->uop->dtype.itemsize());
+  size_t want = 0;
+  if (__builtin_mul_overflow(size_t(numel(shape(t))), size_t(t->uop->dtype.itemsize()), &want))
+    fail(ErrorKind::OOM, "copy_out: the tensor " + shape_str(shape(t)) + " needs more bytes than memory can address");
   if (nbytes != want)
     fail(ErrorKind::Invalid, "copy_out: destination holds " + std::to_string(nbytes) + " bytes, the tensor " + shape_str(shape(t)) + " " +
                                  t->uop->dtype.name() + " needs " + std::to_string(want));

@@ -217,5 +217,6 @@ return {
     t.raises(function() return Tensor.zeros(2):bitcast(mg.int8) end, "bitcast: cannot bitcast float32 to int8")
     t.raises(function() local x = Tensor.zeros(2); x.foo = 1 end, "cannot set field 'foo'")
     t.raises(function() return #Tensor(1) end, "0%-d tensor")
+    t.raises(function() return Tensor.zeros(1e12, 1e12) end, "more elements than fit in 64 bits")
   end,
 }
