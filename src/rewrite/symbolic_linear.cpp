@@ -24,6 +24,21 @@ bool Linear::redundant() const {
   return term_uses > v.size() || consts > 1 || (consts == 1 && k == 0) || muls > scaled_terms || negs > 0 || zero;
 }
 
+void Linear::know(i128 v) {
+  if (v < 0) v = -v;
+  if (knows(v)) return;
+  if (n_known == kMaxKnown) known_all = true;
+  else known[n_known++] = v;
+}
+
+bool Linear::knows(i128 v) const {
+  if (v < 0) v = -v;
+  if (known_all) return true;
+  for (size_t i = 0; i < n_known; i++)
+    if (known[i] == v) return true;
+  return false;
+}
+
 void add_term(Linear& l, const UOpRef& v, i128 c) {
   size_t i = 0;
   while (i < l.v.size() && l.v[i] != v) i++;
@@ -38,10 +53,15 @@ constexpr int kMaxLinearNodes = 24;
 bool linearize(const UOpRef& x, Linear& out, bool ring) {
   const DType dt = x->dtype;
   auto norm = [&](i128 v) { return ring ? ring_rep(dt, v) : v; };
-  std::vector<std::pair<UOp*, i128>> stack{{x.get(), 1}};
-  for (int visited = 0; !stack.empty(); visited++) {
-    auto [u, s] = stack.back();
-    stack.pop_back();
+  // Each node looked through pushes at most two and pops one, and at most kMaxLinearNodes + 1
+  // are looked through: the stack never holds more than kMaxLinearNodes + 3 entries.
+  struct Item { UOp* u; i128 s; };
+  Item stack[kMaxLinearNodes + 4];
+  const UOp* seen_inner[kMaxLinearNodes + 2];
+  size_t top = 0, n_seen = 0;
+  stack[top++] = {x.get(), 1};
+  for (int visited = 0; top > 0; visited++) {
+    auto [u, s] = stack[--top];
     if (!small(s)) return false;
     const std::vector<UOpRef>& src = u->src;
     // past the budget, what is left is taken whole, as terms (constants still merge)
@@ -49,16 +69,23 @@ bool linearize(const UOpRef& x, Linear& out, bool ring) {
                                (u->op == Ops::ADD || u->op == Ops::SUB || u->op == Ops::NEG ||
                                 (u->op == Ops::MUL && (src[0]->is_const() || src[1]->is_const())));
     out.inner += looks_through;
+    if (looks_through) {
+      size_t i = 0;
+      while (i < n_seen && seen_inner[i] != u) i++;
+      if (i == n_seen) seen_inner[n_seen++] = u;
+    }
     out.muls += u->op == Ops::MUL && looks_through;
     out.negs += u->op == Ops::NEG;
-    if (u->op == Ops::CONST) { out.consts++; out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
+    if (u->op == Ops::MUL && looks_through) out.know(norm(cval(src[0]->is_const() ? src[0] : src[1])));
+    if (u->op == Ops::CONST) { out.consts++; out.know(norm(cval(*u))); out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
     else if (!looks_through) { out.term_uses++; add_term(out, UOpRef(u), s); }
-    else if (u->op == Ops::ADD) { stack.push_back({src[1].get(), s}); stack.push_back({src[0].get(), s}); }
-    else if (u->op == Ops::SUB) { stack.push_back({src[1].get(), norm(-s)}); stack.push_back({src[0].get(), s}); }
-    else if (u->op == Ops::NEG) stack.push_back({src[0].get(), norm(-s)});
-    else if (u->op == Ops::MUL && src[1]->is_const()) stack.push_back({src[0].get(), norm(s * norm(cval(src[1])))});
-    else stack.push_back({src[1].get(), norm(s * norm(cval(src[0])))});  // MUL by a constant on the left
+    else if (u->op == Ops::ADD) { stack[top++] = {src[1].get(), s}; stack[top++] = {src[0].get(), s}; }
+    else if (u->op == Ops::SUB) { stack[top++] = {src[1].get(), norm(-s)}; stack[top++] = {src[0].get(), s}; }
+    else if (u->op == Ops::NEG) stack[top++] = {src[0].get(), norm(-s)};
+    else if (u->op == Ops::MUL && src[1]->is_const()) stack[top++] = {src[0].get(), norm(s * norm(cval(src[1])))};
+    else stack[top++] = {src[1].get(), norm(s * norm(cval(src[0])))};  // MUL by a constant on the left
   }
+  out.inner_unique += n_seen;
   for (i128& c : out.coef) {
     c = norm(c);
     if (!small(c)) return false;
@@ -140,13 +167,31 @@ UOpRef fold_sum(B& b) {
   const DType dt = root->dtype;
   Linear l;
   if (!linearize(root, l, true)) return nullptr;
-  std::vector<Linear> forms = divmod_forms(l, dt, true);
-  if (forms.empty() && !l.redundant()) return nullptr;  // the same terms, rebuilt, are no smaller
-  forms.insert(forms.begin(), std::move(l));
+  bool has_div = false;  // divmod_forms only reads x//c terms
+  for (const UOpRef& t : l.v) has_div = has_div || t->op == Ops::IDIV;
+  if (!has_div && !l.redundant()) return nullptr;  // the same terms, rebuilt, are no smaller
+  std::vector<Linear> forms;
+  if (has_div) forms = divmod_forms(l, dt, true);
+  if (forms.empty() && !l.redundant()) return nullptr;
+  forms.insert(forms.begin(), l);
   // Only a strictly smaller form: a same-size rewrite would add nodes wherever the sum's inner
   // nodes are shared with the rest of the graph (see docs/symbolic.md).
   UOpRef best = root;
-  const size_t root_inner = forms[0].inner;
+  // root drops at most the inner nodes linearize looked through, each counted once
+  const size_t root_inner = forms[0].inner_unique;
+  // Constants the candidate may find among root's nodes: those linearize met, and the constant
+  // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
+  // the candidate adds.
+  auto present = [&](i128 v) {
+    if (forms[0].knows(v)) return true;
+    for (const UOpRef& t : forms[0].v)
+      for (const UOpRef& s : t->src)
+        if (s->is_const() && s->dtype == dt) {
+          i128 w = ring_rep(dt, cval(s));
+          if (w == v || w == -v) return true;
+        }
+    return false;
+  };
   for (Linear& f : forms) {
     for (i128& c : f.coef) c = ring_rep(dt, c);
     f.k = ring_rep(dt, f.k);
@@ -156,6 +201,22 @@ UOpRef fold_sum(B& b) {
     size_t terms = 0, muls = 0;
     for (i128 c : f.coef) { terms += c != 0; muls += c != 0 && c != 1 && c != -1; }
     size_t at_least = muls + (terms ? terms - 1 : 0) + (terms && f.k != 0);
+    if (at_least <= root_inner) {
+      // plus the constants it needs that root does not have (each value once)
+      i128 fresh[Linear::kMaxKnown + 1];
+      size_t n_fresh = 0;
+      auto need = [&](i128 v) {
+        if (v < 0) v = -v;
+        if (n_fresh > Linear::kMaxKnown || present(v)) return;
+        for (size_t i = 0; i < n_fresh; i++)
+          if (fresh[i] == v) return;
+        fresh[n_fresh++] = v;
+      };
+      for (i128 c : f.coef)
+        if (c != 0 && c != 1 && c != -1) need(c);
+      if (f.k != 0) need(f.k);
+      at_least += n_fresh;
+    }
     if (at_least > root_inner) continue;
     UOpRef cand = build(root.get(), f, f.coef, f.k);
     if (cand && smaller(cand, best)) best = cand;

@@ -68,6 +68,15 @@ struct Linear {
   std::vector<i128> coef;
   i128 k = 0;
   size_t inner = 0;  // ADD, SUB, NEG and MUL-by-constant nodes looked through (with repeats)
+  size_t inner_unique = 0;  // the same, each node once
+  // Values (ring representatives, sign dropped) of the CONST nodes met: leaves and the factors
+  // of MULs looked through; past kMaxKnown of them, known_all (any constant may be there).
+  static constexpr size_t kMaxKnown = 12;
+  i128 known[kMaxKnown];
+  size_t n_known = 0;
+  bool known_all = false;
+  void know(i128 v);
+  bool knows(i128 v) const;
   size_t term_uses = 0, consts = 0, muls = 0, negs = 0;  // terms and CONST leaves met, MULs, NEGs
   // Rebuilding can only shrink a sum with something to merge: a term met twice, two constants
   // (or one that adds 0), stacked multiplications, or a negation.
