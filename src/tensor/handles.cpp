@@ -42,12 +42,6 @@ int64_t numel(const Shape& s) {
   return n;
 }
 
-std::string shape_str(const Shape& s) {
-  std::string r = "{";
-  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "}";
-}
-
 Device* find_device(Engine& e, const char* name) {
   if (!name || !*name) {
     if (!e.default_device) fail(ErrorKind::Device, "no device is available");

@@ -26,7 +26,6 @@ void check_live(const mg_tensor* t, const char* op);  // Error(Freed) after free
 
 const Shape& shape(const mg_tensor* t);
 int64_t numel(const Shape& s);
-std::string shape_str(const Shape& s);
 Device* find_device(Engine& e, const char* name);  // nullptr/empty: the default; Error otherwise
 
 mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Device* dev);

@@ -9,12 +9,6 @@
 namespace mg {
 
 namespace {
-std::string shape_str(const Shape& s) {
-  std::string r = "{";
-  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "}";
-}
-
 // Visits the not-yet-done nodes under root, sources first, without recursion: graphs can be
 // long chains.
 template <class Done, class Compute>

@@ -14,6 +14,12 @@ std::string arg_text(const UOp* u) {
 }
 }  // namespace
 
+std::string shape_str(const Shape& s) {
+  std::string r = "{";
+  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "}";
+}
+
 std::string node_str(const UOp* u) {
   std::string s = std::string(op_name(u->op)) + " " + u->dtype.name();
   std::string a = arg_text(u);

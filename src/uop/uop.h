@@ -169,5 +169,6 @@ MG_UOP_SCALAR_OPS(+) MG_UOP_SCALAR_OPS(-) MG_UOP_SCALAR_OPS(*) MG_UOP_SCALAR_OPS
 std::string print_graph(const UOpRef& root);  // one line per node, shared nodes named once
 std::string render(const UOpRef& root);       // an expression: "((x*4)+y)//4"
 std::string node_str(const UOp* u);           // "ADD int32 arg" without sources
+std::string shape_str(const Shape& s);        // "{2, 3}", as error messages write shapes
 
 }  // namespace mg

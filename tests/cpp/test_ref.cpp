@@ -700,11 +700,11 @@ TEST_CASE("ref: random chains of movement ops match a copy-per-step model, read 
     for (int64_t i = 0; i < tensor::numel(s); i++) n.v.push_back(double(i + 1));
     std::vector<float> init(n.v.begin(), n.v.end());
     H t = c.f32(init, s);
-    std::string trace = "start " + tensor::shape_str(s);
+    std::string trace = "start " + mg::shape_str(s);
     for (int64_t k = pick(1, 7); k > 0; k--) {
       if (tensor::numel(n.s) > 4000) break;
       auto [op, arg] = random_move(rng, n.s);
-      trace += std::string(" ") + op_name(op) + tensor::shape_str(arg);
+      trace += std::string(" ") + op_name(op) + mg::shape_str(arg);
       n = naive_move(n, op, arg);
       t = c.mv(op, t, arg);
     }
