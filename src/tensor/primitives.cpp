@@ -18,17 +18,6 @@ std::string lower(const char* s) {
 
 UOpRef device_node(Engine& e, Device* dev) { return e.uops.make(Ops::DEVICE, dtypes::void_, {}, dev->name()); }
 
-UOpRef buffer_node(Engine& e, Device* dev, DType dt, int64_t n) {
-  UOpRef unique = e.uops.make(Ops::UNIQUE, dtypes::void_, {}, e.next_unique++);
-  return e.uops.make(Ops::BUFFER, dt, {unique, device_node(e, dev)}, n);
-}
-
-UOpRef view_as(Engine& e, UOpRef u, const Shape& s) {
-  if (*u->shape() == s) return u;
-  DType dt = u->dtype;  // read before u is moved into the source list
-  return e.uops.make(Ops::RESHAPE, dt, {std::move(u)}, s);
-}
-
 void check_shape(const Shape& s, const char* op) {
   for (int64_t d : s)
     if (d < 0) fail(ErrorKind::Shape, std::string(op) + ": negative size in shape " + shape_str(s));
@@ -49,6 +38,15 @@ bool dtype_ok(Ops op, DType dt) {
 }
 }  // namespace
 
+// A new BUFFER node (its own UNIQUE keeps it apart from every other) bound to b, viewed as s.
+UOpRef buffer_view(Engine& e, Device* dev, DType dt, const Shape& s, BufferRef b) {
+  UOpRef unique = e.uops.make(Ops::UNIQUE, dtypes::void_, {}, e.next_unique++);
+  UOpRef buf = e.uops.make(Ops::BUFFER, dt, {unique, device_node(e, dev)}, numel(s));
+  e.runtime.bind(buf.get(), std::move(b));
+  if (s.size() == 1) return buf;
+  return e.uops.make(Ops::RESHAPE, dt, {buf}, s);
+}
+
 mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Device* dev) {
   check_shape(s, "from_host");
   int64_t n = numel(s);
@@ -56,11 +54,9 @@ mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Devi
   if (__builtin_mul_overflow(size_t(n), size_t(dt.itemsize()), &nbytes))
     fail(ErrorKind::OOM, "from_host: " + shape_str(s) + " " + dt.name() + " needs more bytes than memory can address");
   if (n && !data) fail(ErrorKind::Invalid, "from_host: data is NULL for " + std::to_string(n) + " elements");
-  UOpRef buf = buffer_node(e, dev, dt, n);
   BufferRef b = std::make_shared<Buffer>(dev, nbytes);
   if (nbytes) dev->copy_in(b->ptr(), data, nbytes);
-  e.runtime.bind(buf.get(), std::move(b));
-  return wrap(e, view_as(e, buf, s), dev);
+  return wrap(e, buffer_view(e, dev, dt, s, std::move(b)), dev);
 }
 
 mg_tensor* full(Engine& e, const Arg& value, DType dt, const Shape& s, Device* dev) {

@@ -14,17 +14,6 @@ const UOp* buffer_of(const UOp* u) {
   return nullptr;
 }
 
-namespace {
-UOpRef new_buffer_view(Engine& e, Device* dev, const UOpRef& root, BufferRef b) {
-  const Shape& s = *root->shape();
-  UOpRef unique = e.uops.make(Ops::UNIQUE, dtypes::void_, {}, e.next_unique++);
-  UOpRef dnode = e.uops.make(Ops::DEVICE, dtypes::void_, {}, dev->name());
-  UOpRef buf = e.uops.make(Ops::BUFFER, root->dtype, {unique, dnode}, numel(s));
-  e.runtime.bind(buf.get(), std::move(b));
-  if (s.size() == 1) return buf;
-  return e.uops.make(Ops::RESHAPE, root->dtype, {buf}, s);
-}
-}  // namespace
 
 void realize(Engine& e, std::span<mg_tensor* const> ts) {
   std::vector<UOpRef> roots;
@@ -46,7 +35,7 @@ void realize(Engine& e, std::span<mg_tensor* const> ts) {
       if (devs[i] == d && !done.count(roots[i].get())) mine.push_back(roots[i]);
     if (!d->evaluates_graphs()) fail(ErrorKind::Device, "realize: device " + d->name() + " has no compiler yet");
     std::vector<BufferRef> bufs = d->evaluate(mine);
-    for (size_t i = 0; i < mine.size(); i++) done[mine[i].get()] = new_buffer_view(e, d, mine[i], std::move(bufs.at(i)));
+    for (size_t i = 0; i < mine.size(); i++) done[mine[i].get()] = buffer_view(e, d, mine[i]->dtype, *mine[i]->shape(), std::move(bufs.at(i)));
   }
   for (mg_tensor* h = e.live; h; h = h->next) {
     if (!h->uop) continue;

@@ -41,6 +41,7 @@ mg_tensor* contiguous(Engine& e, mg_tensor* x);
 mg_tensor* detach(Engine& e, mg_tensor* x);
 mg_tensor* to_device(Engine& e, mg_tensor* x, Device* dev);
 
+UOpRef buffer_view(Engine& e, Device* dev, DType dt, const Shape& s, BufferRef b);  // a new realized value
 const UOp* buffer_of(const UOp* u);  // the BUFFER behind a realized tensor's node, else nullptr
 void assign(Engine& e, mg_tensor* x, mg_tensor* y);
 void realize(Engine& e, std::span<mg_tensor* const> ts);
