@@ -51,12 +51,4 @@ function Tensor.eye(n, m, opts)
   return T.from_list(list, { n, m }, dt, opts and opts.device)
 end
 
--- x:assign(y): x takes y's value (shapes, dtypes and devices must match); returns x.
-function Tensor.assign(x, y)
-  if not T.is_tensor(y) then y = Tensor.full_like(x, y) end
-  local status = T.C.mg_tensor_assign(T.ctx, x.h, y.h)
-  if status ~= 0 then T.raise(status, 2) end
-  return x
-end
-
 return Tensor

@@ -7,7 +7,7 @@ local dtypes = require("moongrad.dtypes")
 local C, ctx = core.C, core.ctx
 
 local Tensor = {}
-local M = { Tensor = Tensor, dtypes = dtypes, C = C, ctx = ctx }
+local M = { Tensor = Tensor, dtypes = dtypes, C = C }
 
 -- Lua-side fields of a tensor (grad, requires_grad), keyed weakly by the handle.
 local fields = setmetatable({}, { __mode = "k" })
@@ -556,6 +556,14 @@ function Tensor.detach(t) return new(C.mg_tensor_detach(ctx, t.h, out)) end
 function Tensor.free(t)
   local status = C.mg_tensor_free(ctx, t.h)
   if status ~= 0 then raise(status, 2) end
+end
+
+-- x:assign(y): x takes y's value (shapes, dtypes and devices must match); returns x.
+function Tensor.assign(x, y)
+  if not is_tensor(y) then y = Tensor.full_like(x, y) end
+  local status = C.mg_tensor_assign(ctx, x.h, y.h)
+  if status ~= 0 then raise(status, 2) end
+  return x
 end
 
 function Tensor.is_realized(t) return C.mg_tensor_is_realized(t.h) ~= 0 end

@@ -8,8 +8,6 @@
 namespace mg {
 
 namespace sym {
-size_t graph_size(const UOpRef& u) { return u->toposort().size(); }
-
 namespace {
 // A small set of nodes on the stack: open addressing over 256 slots.
 class NodeSet {

@@ -41,8 +41,6 @@ inline i128 cval(const UOpRef& c) { return cval(*c); }
 inline UOpRef keep(const B& b, const UOpRef& u) { return u->dtype == b.root->dtype ? u : nullptr; }
 // The constant `a op b` of a's dtype, with C semantics (wrap-around); nullptr if undefined.
 UOpRef fold_consts(Ops op, const UOpRef& a, const UOpRef& b);
-// Unique nodes under u, u and constants included: the size that rules must not grow.
-size_t graph_size(const UOpRef& u);
 // cand may replace root: it has fewer unique nodes, and it is no larger even if every leaf
 // (CONST, DEFINE_VAR) of root stays in use elsewhere (cand's inner nodes plus the leaves it
 // adds are at most root's inner nodes).

