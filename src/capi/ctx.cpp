@@ -12,20 +12,20 @@ using mg::capi::guarded;
 
 namespace {
 
-// Built-in backends will register their devices here (see DESIGN.md: capi
-// names the backends so that the runtime does not have to).
+// Built-in backends register their devices here (see DESIGN.md: capi names
+// the backends so that the runtime does not have to).
 void register_builtin_backends(mg_ctx& ctx) {
   mg::Engine& e = ctx.engine;
   e.runtime.add_device(make_ref_device(e.runtime));
-  // DEV picks the default device; REF until compiled backends exist.
+  // DEV picks the default device (one not built in falls back to the first);
+  // REF until compiled backends exist.
   const char* dev = std::getenv("DEV");
   e.default_device = e.runtime.device(dev && *dev ? dev : "REF");
   if (!e.default_device) e.default_device = e.runtime.devices().front().get();
 }
 
-// Allocates raw storage for the context itself with the user's allocator, so
-// an embedding host sees every allocation moongrad makes (the rest follows as
-// the engine grows).
+// Allocates raw storage for the context itself with the user's allocator; the
+// host-memory buffers of REF go through it too (runtime's HostAllocator).
 void* alloc_ctx(const mg_ctx_opts& o) {
   if (o.alloc) return o.alloc(o.user, sizeof(mg_ctx), alignof(mg_ctx));
   return ::operator new(sizeof(mg_ctx), std::nothrow);
