@@ -1,6 +1,7 @@
 // Context lifetime, errors and device queries of the C ABI.
 #include "capi/context.h"
 
+#include "backends/cpu/cpu_device.h"
 #include "backends/ref/ref_device.h"
 
 #include <cstdio>
@@ -16,12 +17,19 @@ namespace {
 // the backends so that the runtime does not have to).
 void register_builtin_backends(mg_ctx& ctx) {
   mg::Engine& e = ctx.engine;
+  // CPU first: it is the default. A host LLVM cannot set up leaves REF alone.
+  try {
+    e.runtime.add_device(make_cpu_device(e.runtime));
+  } catch (const mg::Error& err) {
+    mg::capi::log(ctx.opts, MG_LOG_WARN, (std::string("CPU device unavailable: ") + err.what()).c_str());
+  }
   e.runtime.add_device(make_ref_device(e.runtime));
-  // DEV picks the default device (one not built in falls back to the first);
-  // REF until compiled backends exist.
+  // DEV picks the default device (one not built in falls back to the first).
   const char* dev = std::getenv("DEV");
-  e.default_device = e.runtime.device(dev && *dev ? dev : "REF");
+  e.default_device = dev && *dev ? e.runtime.device(dev) : nullptr;
   if (!e.default_device) e.default_device = e.runtime.devices().front().get();
+  const char* debug = std::getenv("DEBUG");
+  e.runtime.debug = debug ? std::atoi(debug) : 0;
 }
 
 // Allocates raw storage for the context itself with the user's allocator; the

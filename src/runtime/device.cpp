@@ -36,4 +36,8 @@ std::vector<BufferRef> Device::evaluate(std::span<const UOpRef>) {
   fail(ErrorKind::Device, "device " + name_ + " cannot evaluate tensor graphs (it needs the compiler)");
 }
 
+std::unique_ptr<Program> Device::compile(const codegen::Kernel& k) {
+  fail(ErrorKind::Device, "device " + name_ + " cannot compile kernels (" + k.name + ")");
+}
+
 }  // namespace mg

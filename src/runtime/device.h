@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/codegen.h"
 #include "uop/uop.h"
 
 namespace mg {
@@ -40,6 +41,15 @@ struct HostAllocator {
   void release(void* p) const noexcept;
 };
 
+// A compiled kernel, ready to run on its device's buffers (pointers in parameter order).
+class Program {
+ public:
+  virtual ~Program() = default;
+  virtual void run(void* const* bufs) = 0;
+  virtual std::string source() const { return ""; }    // what was compiled (DEBUG=4)
+  virtual std::string assembly() const { return ""; }  // DEBUG=7, where the device can say
+};
+
 class Device {
  public:
   Device(std::string name, Runtime& rt) : name_(std::move(name)), rt_(rt) {}
@@ -57,6 +67,12 @@ class Device {
   // new buffer of this device. Devices without a graph evaluator leave it to the scheduler.
   virtual bool evaluates_graphs() const { return false; }
   virtual std::vector<BufferRef> evaluate(std::span<const UOpRef> roots);
+
+  // Devices that compile kernels: what codegen may emit for them (nullptr: they do not), and
+  // rendering plus compiling a lowered kernel. A kernel that fails is an Error(Compile)
+  // naming it, with the compiler's diagnostic.
+  virtual const codegen::Target* target() const { return nullptr; }
+  virtual std::unique_ptr<Program> compile(const codegen::Kernel& k);
 
  private:
   std::string name_;

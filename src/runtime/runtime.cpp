@@ -1,11 +1,19 @@
 #include "runtime/runtime.h"
 
+#include <cstdio>
+
 #include "uop/error.h"
 
 namespace mg {
 
 Runtime::~Runtime() {
   buffers_.clear();  // buffers go back to their devices before the devices go
+  programs.clear();  // and programs before the devices that made them
+}
+
+void Runtime::debug_line(const std::string& s) const {
+  if (log) log(s);
+  else std::fprintf(stderr, "%s\n", s.c_str());
 }
 
 void Runtime::add_device(std::unique_ptr<Device> d) { devices_.push_back(std::move(d)); }

@@ -2,6 +2,7 @@
 // graphs at its buffer. Reading values out of realized tensors.
 #include <unordered_map>
 
+#include "runtime/executor.h"
 #include "tensor/tensor.h"
 #include "uop/error.h"
 
@@ -15,6 +16,64 @@ const UOp* buffer_of(const UOp* u) {
 }
 
 
+namespace {
+// The device a lazy value is computed on: that of the leaf or COPY it comes from.
+Device* device_of(Engine& e, const UOp* u) {
+  for (;;) {
+    const UOp* d = nullptr;
+    if (u->op == Ops::COPY || u->op == Ops::BUFFER) d = u->src.at(1).get();
+    else if (u->op == Ops::CONST) d = u->src.at(0).get();
+    if (d) return e.runtime.device(std::get<std::string>(d->arg));
+    if (u->src.empty()) fail(ErrorKind::Internal, "realize: no device for " + node_str(u));
+    u = u->src[0].get();
+  }
+}
+
+std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots);
+
+// Compiling devices see only realized values across devices: the sources of COPY nodes that
+// are still lazy are realized on their own devices first, and the graphs rebuilt on them.
+std::vector<UOpRef> realize_copy_sources(Engine& e, std::vector<UOpRef> roots) {
+  std::vector<UOp*> lazy;
+  UOpRef s = sink(roots);
+  for (UOp* u : s->toposort())
+    if (u->op == Ops::COPY && !buffer_of(u->src[0].get())) lazy.push_back(u->src[0].get());
+  if (lazy.empty()) return roots;
+  std::unordered_map<const UOp*, UOpRef> done;
+  for (UOp* x : lazy) {
+    if (done.count(x)) continue;
+    done[x] = realize_on(e, device_of(e, x), {x->ref()}).at(0);
+  }
+  for (UOp* u : s->toposort()) {
+    if (done.count(u)) continue;
+    bool changed = false;
+    std::vector<UOpRef> src;
+    for (const UOpRef& x : u->src) {
+      auto it = done.find(x.get());
+      changed = changed || it != done.end();
+      src.push_back(it != done.end() ? it->second : x);
+    }
+    if (changed) done[u] = u->replace_src(std::move(src));
+  }
+  for (UOpRef& r : roots)
+    if (done.count(r.get())) r = done[r.get()];
+  return roots;
+}
+
+// Computes roots (all on d) into new buffers; returns a realized view for each.
+std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots) {
+  std::vector<BufferRef> bufs;
+  if (d->evaluates_graphs()) bufs = d->evaluate(roots);
+  else {
+    roots = realize_copy_sources(e, std::move(roots));
+    bufs = realize_compiled(e.runtime, *d, roots, e.tracing ? &e.trace : nullptr);
+  }
+  std::vector<UOpRef> views;
+  for (size_t i = 0; i < roots.size(); i++) views.push_back(buffer_view(e, d, roots[i]->dtype, *roots[i]->shape(), std::move(bufs.at(i))));
+  return views;
+}
+}  // namespace
+
 void realize(Engine& e, std::span<mg_tensor* const> ts) {
   std::vector<UOpRef> roots;
   std::vector<Device*> devs;
@@ -27,15 +86,14 @@ void realize(Engine& e, std::span<mg_tensor* const> ts) {
   }
   if (roots.empty()) return;
   std::unordered_map<const UOp*, UOpRef> done;
-  for (size_t k = 0; k < roots.size(); k++) {  // one evaluate per device, over all its roots
+  for (size_t k = 0; k < roots.size(); k++) {  // one schedule per device, over all its roots
     Device* d = devs[k];
     if (done.count(roots[k].get())) continue;
     std::vector<UOpRef> mine;
     for (size_t i = 0; i < roots.size(); i++)
       if (devs[i] == d && !done.count(roots[i].get())) mine.push_back(roots[i]);
-    if (!d->evaluates_graphs()) fail(ErrorKind::Device, "realize: device " + d->name() + " has no compiler yet");
-    std::vector<BufferRef> bufs = d->evaluate(mine);
-    for (size_t i = 0; i < mine.size(); i++) done[mine[i].get()] = buffer_view(e, d, mine[i]->dtype, *mine[i]->shape(), std::move(bufs.at(i)));
+    std::vector<UOpRef> views = realize_on(e, d, mine);
+    for (size_t i = 0; i < mine.size(); i++) done[mine[i].get()] = views[i];
   }
   for (mg_tensor* h = e.live; h; h = h->next) {
     if (!h->uop) continue;

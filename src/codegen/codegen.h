@@ -1,0 +1,48 @@
+// Codegen: a kernel AST (schedule::Item::ast) -> lowered, linear UOps a renderer walks.
+// Each pass is a named graph_rewrite (VIZ shows them). See docs/codegen.md.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "rewrite/trace.h"
+#include "uop/uop.h"
+
+namespace mg::codegen {
+
+// One step of the linear program. Loops are explicit; a reduction is an accumulator set before
+// its loops, updated inside them and read (the REDUCE node itself, as an Op) after them.
+struct LinItem {
+  enum Kind : uint8_t { Op, LoopBegin, LoopEnd, AccInit, AccUpdate };
+  Kind kind = Op;
+  const UOp* u = nullptr;  // the node; LoopBegin/LoopEnd: the RANGE; Acc*: the REDUCE
+  const UOp* v = nullptr;  // AccUpdate: the value folded in
+};
+
+// What a renderer can do, so that codegen leaves only what it can render.
+struct Target {
+  bool threads = true;  // the outermost output loop runs over [begin, end) given at launch
+};
+
+struct Kernel {
+  std::string name;          // "E_16_16", "r_16_4096": kind and output shape (DEBUG lines)
+  std::string fn_name;       // name plus a hash of the lowered graph: unique in a JIT
+  UOpRef ast;                // what the scheduler gave
+  UOpRef lowered;            // after every pass; owns the nodes lin points to
+  std::vector<LinItem> lin;
+  std::vector<std::string> opts;  // applied heuristic opts (DEBUG=3)
+  int n_params = 0;
+  int64_t outer = 1;         // the parallel axis' size (1: none)
+  const UOp* outer_range = nullptr;  // its RANGE: the loop that runs over [begin, end)
+  double flops = 0, bytes = 0;  // per run, for GFLOP/s and GB/s
+};
+
+// Index lowering: movement ops become index expressions over RANGEs; loads, stores and
+// REDUCEs over explicit ranges. Exposed for tests.
+UOpRef lower_indexing(const UOpRef& ast, RewriteTrace* trace = nullptr);
+
+// Every pass, then linearization.
+Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace = nullptr);
+
+std::string lin_str(const Kernel& k);  // the linear program, one line per item (DEBUG=6)
+
+}  // namespace mg::codegen

@@ -1,0 +1,11 @@
+// Linearization (the last codegen pass): see linearize.cpp.
+#pragma once
+#include "codegen/codegen.h"
+
+namespace mg::codegen {
+
+// outer_range: the first output loop (the one split across threads), nullptr when none.
+// flops: ALU ops executed per run (each op times its loops' trip counts).
+std::vector<LinItem> linearize(const UOpRef& sink, const UOp*& outer_range, double& flops);
+
+}  // namespace mg::codegen

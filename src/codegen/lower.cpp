@@ -1,0 +1,66 @@
+// The codegen pipeline: index lowering, symbolic simplification, heuristics, linearization.
+#include <cstdio>
+
+#include "codegen/codegen.h"
+#include "codegen/linearize.h"
+#include "rewrite/graph_rewrite.h"
+#include "rewrite/symbolic.h"
+
+namespace mg::codegen {
+
+namespace {
+// "E_16_16" for elementwise kernels, "r_16_4096" when there is a reduction (output dims, then
+// the reduced sizes).
+std::string kernel_name(const UOpRef& ast, const UOpRef& lowered) {
+  const UOp* value = ast->src[0]->src[1].get();
+  std::string name = "E";
+  for (int64_t d : *value->shape()) name += "_" + std::to_string(d);
+  std::string red;
+  for (UOp* u : lowered->toposort())
+    if (u->op == Ops::REDUCE)
+      for (size_t i = 1; i < u->src.size(); i++)
+        if (u->src[i]->op == Ops::RANGE) red += "_" + std::to_string(u->src[i]->src[0]->const_int());
+  if (!red.empty()) name = "r" + name.substr(1) + red;
+  return name;
+}
+}  // namespace
+
+Kernel lower(const UOpRef& ast, const Target&, RewriteTrace* trace) {
+  Kernel k;
+  k.ast = ast;
+  UOpRef g = lower_indexing(ast, trace);
+  g = graph_rewrite(g, symbolic(), nullptr, {.name = "symbolic", .bottom_up = true, .trace = trace});
+  k.lowered = g;
+  k.name = kernel_name(ast, g);
+  char hash[20];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(g->hash));
+  k.fn_name = k.name + "_" + hash;
+  for (UOp* u : g->toposort())
+    if (u->op == Ops::DEFINE_GLOBAL) {
+      k.n_params = std::max(k.n_params, int(std::get<int64_t>(u->arg)) + 1);
+      k.bytes += double(u->dtype.ptr_size) * u->dtype.base().itemsize();
+    }
+  k.lin = linearize(g, k.outer_range, k.flops);
+  if (k.outer_range) k.outer = k.outer_range->src[0]->const_int();
+  return k;
+}
+
+std::string lin_str(const Kernel& k) {
+  std::string out;
+  int depth = 0;
+  for (const LinItem& it : k.lin) {
+    if (it.kind == LinItem::LoopEnd) depth--;
+    out += std::string(size_t(2 * depth), ' ');
+    switch (it.kind) {
+      case LinItem::LoopBegin: out += "for " + node_str(it.u); depth++; break;
+      case LinItem::LoopEnd: out += "end " + node_str(it.u); break;
+      case LinItem::AccInit: out += "acc = identity of " + node_str(it.u); break;
+      case LinItem::AccUpdate: out += "acc op= value for " + node_str(it.u); break;
+      case LinItem::Op: out += node_str(it.u); break;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace mg::codegen

@@ -1,0 +1,172 @@
+// make_schedule: which nodes get a buffer of their own (fusion decisions), then one kernel
+// AST per such node. docs/schedule.md explains the rules.
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "schedule/schedule.h"
+#include "uop/error.h"
+
+namespace mg::schedule {
+
+namespace {
+bool is_input(const UOp* u) { return u->op == Ops::BUFFER && !u->src.empty() && u->src[0]->op == Ops::DEFINE_GLOBAL; }
+
+int64_t numel_of(const UOp* u) {
+  int64_t n = 1;
+  for (int64_t d : *u->shape()) n *= d;
+  return n;
+}
+
+// The input BUFFER a (device-crossing) COPY reads: its source must already be realized.
+const UOp* copy_source(const UOp* c) {
+  const UOp* s = c->src[0].get();
+  if (s->op == Ops::RESHAPE) s = s->src[0].get();
+  if (!is_input(s)) fail(ErrorKind::Internal, "schedule: COPY of an unrealized value on another device: " + node_str(c));
+  return s;
+}
+
+struct Graph {
+  const std::vector<UOp*>& topo;
+  std::unordered_map<const UOp*, std::vector<const UOp*>> parents;  // distinct consumers
+  std::unordered_set<const UOp*> realized;
+  std::unordered_set<const UOp*> roots;
+
+  explicit Graph(const UOpRef& sink) : topo(sink->toposort()) {
+    for (const UOp* u : topo) {
+      if (u == sink.get()) continue;
+      for (size_t i = 0; i < u->src.size(); i++) {
+        const UOp* s = u->src[i].get();
+        bool dup = false;
+        for (size_t j = 0; j < i; j++) dup = dup || u->src[j].get() == s;
+        if (!dup) parents[s].push_back(u);
+      }
+    }
+    for (const UOpRef& r : sink->src) roots.insert(r.get());
+  }
+
+  // A reduction is fused into what consumes it while each of its values is used once:
+  // one consumer at each step up to the kernel's output, through elementwise ops and
+  // movement ops that do not repeat values (everything but EXPAND), and no other reduction.
+  bool fuses_up(const UOp* r) const {
+    for (const UOp* u = r;;) {
+      if (roots.count(u) && u != r) return true;
+      auto it = parents.find(u);
+      if (it == parents.end() || it->second.size() != 1) return it == parents.end();
+      const UOp* p = it->second[0];
+      if (p->op == Ops::CONTIGUOUS || p->op == Ops::COPY) return true;
+      if (p->op == Ops::EXPAND || p->op == Ops::REDUCE_AXIS) return false;
+      u = p;
+    }
+  }
+
+  void decide() {
+    for (const UOp* u : topo) {
+      if (roots.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY) realized.insert(u);
+      else if (u->op == Ops::REDUCE_AXIS && !fuses_up(u)) realized.insert(u);
+    }
+  }
+};
+
+class Builder {
+ public:
+  Builder(Graph& g, Schedule& s) : g_(g), s_(s) {}
+
+  void run(const UOpRef& sink) {
+    for (size_t i = 0; i < sink->src.size(); i++) {
+      const UOp* r = sink->src[i].get();
+      if (!slot_.count(r)) slot_[r] = is_input(r) ? Slot{Slot::Input, int(std::get<int64_t>(r->src[0]->arg))} : Slot{Slot::Output, int(i)};
+    }
+    for (const UOp* u : g_.topo)
+      if (g_.realized.count(u) && !is_input(u)) add_item(u);
+    for (size_t i = 0; i < sink->src.size(); i++) {
+      const UOp* r = sink->src[i].get();
+      s_.outputs.push_back(slot_.at(r));
+      s_.output_numel.push_back(numel_of(r));
+      s_.output_dtype.push_back(r->dtype);
+    }
+  }
+
+ private:
+  Slot slot_for(const UOp* u) {
+    auto it = slot_.find(u);
+    if (it != slot_.end()) return it->second;
+    Slot s{Slot::Temp, int(s_.temp_numel.size())};
+    s_.temp_numel.push_back(numel_of(u));
+    s_.temp_dtype.push_back(u->dtype);
+    s_.temp_last_use.push_back(-1);
+    return slot_[u] = s;
+  }
+
+  void add_item(const UOp* r) {
+    Item it;
+    it.dtype = r->dtype;
+    it.numel = numel_of(r);
+    it.bufs.push_back(slot_for(r));
+    if (r->op == Ops::COPY) {
+      it.kind = Item::Copy;
+      it.bufs.push_back(Slot{Slot::Input, int(std::get<int64_t>(copy_source(r)->src[0]->arg))});
+    } else {
+      memo_.clear();
+      UOpTable& t = *r->table;
+      UOpRef out = t.make(Ops::BUFFER, r->dtype, {param(r->dtype, it.numel, 0)}, it.numel);
+      cur_ = &it;
+      const UOp* value = r->op == Ops::CONTIGUOUS ? r->src[0].get() : r;
+      it.ast = sink({t.make(Ops::STORE, dtypes::void_, {out, build(value, value)})});
+    }
+    for (size_t i = 1; i < it.bufs.size(); i++)
+      if (it.bufs[i].kind == Slot::Temp) s_.temp_last_use[size_t(it.bufs[i].index)] = int(s_.items.size());
+    s_.items.push_back(std::move(it));
+  }
+
+  UOpRef param(DType dt, int64_t n, int64_t k) {
+    UOpTable& t = *g_.topo.back()->table;
+    return t.make(Ops::DEFINE_GLOBAL, dt.ptr(n), {}, k);
+  }
+
+  // The value of u inside the kernel being built: realized nodes and inputs become loads of a
+  // parameter, viewed in u's shape.
+  UOpRef build(const UOp* u, const UOp* value) {
+    auto it = memo_.find(u);
+    if (it != memo_.end()) return it->second;
+    UOpTable& t = *u->table;
+    UOpRef r;
+    if (is_input(u) || (u != value && g_.realized.count(u))) {
+      Slot s = is_input(u) ? Slot{Slot::Input, int(std::get<int64_t>(u->src[0]->arg))} : slot_for(u);
+      int64_t k = -1;
+      for (size_t i = 0; i < cur_->bufs.size(); i++)
+        if (cur_->bufs[i] == s) k = int64_t(i);
+      if (k < 0) { k = int64_t(cur_->bufs.size()); cur_->bufs.push_back(s); }
+      int64_t n = numel_of(u);
+      r = t.make(Ops::BUFFER, u->dtype, {param(u->dtype, n, k)}, n);
+      if (*u->shape() != Shape{n}) r = t.make(Ops::RESHAPE, u->dtype, {r}, *u->shape());
+    } else if (u->op == Ops::CONST) {
+      r = t.make(Ops::CONST, u->dtype, {}, u->arg);
+    } else if (u->op == Ops::DETACH) {
+      r = build(u->src[0].get(), value);
+    } else {
+      std::vector<UOpRef> src;
+      for (const UOpRef& x : u->src) src.push_back(build(x.get(), value));
+      r = t.make(u->op, u->dtype, std::move(src), u->arg);
+    }
+    memo_[u] = r;
+    return r;
+  }
+
+  Graph& g_;
+  Schedule& s_;
+  Item* cur_ = nullptr;
+  std::unordered_map<const UOp*, Slot> slot_;
+  std::unordered_map<const UOp*, UOpRef> memo_;
+};
+}  // namespace
+
+Schedule make_schedule(const UOpRef& sink) {
+  Graph g(sink);
+  g.decide();
+  Schedule s;
+  Builder(g, s).run(sink);
+  return s;
+}
+
+}  // namespace mg::schedule

@@ -1,0 +1,54 @@
+// The scheduler: the lazy graphs of one realize call -> a list of kernels and copies.
+// See docs/schedule.md.
+#pragma once
+#include <span>
+#include <vector>
+
+#include "uop/uop.h"
+
+namespace mg::schedule {
+
+// Where an item's buffer comes from: a realized buffer of the graph (an input), a buffer made
+// for one of the roots (an output), or one that lives only inside the schedule (a temp).
+struct Slot {
+  enum Kind : uint8_t { Input, Output, Temp };
+  Kind kind = Input;
+  int index = 0;
+  friend bool operator==(const Slot&, const Slot&) = default;
+};
+
+struct Item {
+  // Kernel: ast = SINK(STORE(BUFFER(DEFINE_GLOBAL 0), value)); the value reads its inputs as
+  // BUFFER(DEFINE_GLOBAL i). A pure function of its buffers, so it can be cached by the ast.
+  // Copy: bufs[0] <- bufs[1], between devices.
+  enum Kind : uint8_t { Kernel, Copy };
+  Kind kind = Kernel;
+  UOpRef ast;
+  std::vector<Slot> bufs;  // bufs[i] is parameter i; bufs[0] is the one written
+  DType dtype;             // of the buffer written
+  int64_t numel = 0;
+};
+
+struct Schedule {
+  std::vector<Item> items;
+  std::vector<Slot> outputs;    // per root, where its value ends up
+  std::vector<int64_t> output_numel;
+  std::vector<DType> output_dtype;
+  std::vector<int64_t> temp_numel;
+  std::vector<DType> temp_dtype;
+  std::vector<int> temp_last_use;  // per temp: the last item that reads it (free it after that)
+};
+
+// The graph of a realize call with its buffers as parameters: each realized BUFFER node is
+// replaced by BUFFER(DEFINE_GLOBAL i) in the order they are met, so two calls on graphs of
+// the same structure give the same (interned) sink, which keys the schedule cache.
+struct Normalized {
+  UOpRef sink;                       // SINK(roots...)
+  std::vector<const UOp*> inputs;    // the BUFFER node behind parameter i
+};
+Normalized normalize(std::span<const UOpRef> roots);
+
+// Fusion and kernel boundaries (docs/schedule.md): one schedule for all roots of the sink.
+Schedule make_schedule(const UOpRef& normalized_sink);
+
+}  // namespace mg::schedule
