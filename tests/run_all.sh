@@ -41,14 +41,16 @@ run() {
 extract_doctest() {
   sed -n 's/^\[doctest\] test cases: *[0-9]* | *\([0-9]*\) passed | *\([0-9]*\) failed | *\([0-9]*\) skipped.*/\1 \2 \3/p' | tail -n 1 | grep .
 }
-# "lua: 5 passed, 0 failed[, 1 skipped]" -> "5 0 1"
+# "lua[CPU]: 5 passed, 0 failed[, 1 skipped]" -> "5 0 1"
 extract_lua() {
-  sed -n 's/^lua: \([0-9]*\) passed, \([0-9]*\) failed\(, \([0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p' | tail -n 1 |
+  sed -n 's/^lua\[[A-Za-z0-9_]*\]: \([0-9]*\) passed, \([0-9]*\) failed\(, \([0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p' | tail -n 1 |
     awk '{ print $1, $2, ($3 == "" ? 0 : $3) }' | grep .
 }
 
 run doctest "$BIN/moongrad_tests" --no-intro
-run lua "$BIN/moongrad" tests/lua/run.lua
+# Every Lua test runs on each backend: CPU (compiled) and REF (the oracle it is checked against).
+run lua "$BIN/moongrad" tests/lua/run.lua --dev=CPU
+run lua "$BIN/moongrad" tests/lua/run.lua --dev=REF
 
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"

@@ -31,6 +31,7 @@ mg.memory_used = T.memory_used
 mg.memory_peak = T.memory_peak
 mg.live_tensors = T.live_tensors
 mg.live_nodes = T.live_nodes
+mg.stats = T.stats
 for _, dt in ipairs(T.dtypes.all) do mg[dt.name] = dt end
 mg.dtypes = T.dtypes
 

@@ -572,5 +572,14 @@ function M.memory_used() return tonumber(C.mg_memory_used(ctx)) end
 function M.memory_peak() return tonumber(C.mg_memory_peak(ctx)) end
 function M.live_tensors() return tonumber(C.mg_live_tensors(ctx)) end
 function M.live_nodes() return tonumber(C.mg_live_nodes(ctx)) end
+-- Counters of the compiler and executor: { kernels_run, kernels_compiled, copies,
+-- schedules_made, schedule_cache_hits }.
+function M.stats()
+  local s = ffi.new("mg_stats")
+  local status = C.mg_ctx_stats(ctx, s)
+  if status ~= 0 then raise(status, 2) end
+  return { kernels_run = tonumber(s.kernels_run), kernels_compiled = tonumber(s.kernels_compiled), copies = tonumber(s.copies),
+           schedules_made = tonumber(s.schedules_made), schedule_cache_hits = tonumber(s.schedule_cache_hits) }
+end
 
 return M

@@ -192,6 +192,17 @@ size_t mg_memory_peak(const mg_ctx* ctx);
 size_t mg_live_tensors(const mg_ctx* ctx);
 size_t mg_live_nodes(const mg_ctx* ctx);
 
+/* What the compiler and executor did since the context was made (kernel-count
+ * tests read these; DEBUG=1 prints them per realize). */
+typedef struct mg_stats {
+  uint64_t kernels_run;          /* compiled kernels launched */
+  uint64_t kernels_compiled;     /* kernels lowered and compiled (program cache misses) */
+  uint64_t copies;               /* buffer copies between devices */
+  uint64_t schedules_made;       /* realize calls that ran the scheduler */
+  uint64_t schedule_cache_hits;  /* realize calls whose schedule was cached */
+} mg_stats;
+mg_status mg_ctx_stats(const mg_ctx* ctx, mg_stats* out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -225,4 +225,12 @@ size_t mg_live_tensors(const mg_ctx* ctx) {
 }
 size_t mg_live_nodes(const mg_ctx* ctx) { return ctx ? ctx->engine.uops.live() : 0; }
 
+mg_status mg_ctx_stats(const mg_ctx* ctx, mg_stats* out) {
+  if (!ctx) return MG_ERR_INVALID;
+  if (!out) return mg::capi::fail(ctx, MG_ERR_INVALID, "mg_ctx_stats: out must not be NULL (expected mg_stats*)");
+  const mg::RuntimeStats& s = ctx->engine.runtime.stats;
+  *out = mg_stats{s.kernels_run, s.kernels_compiled, s.copies, s.schedules_made, s.schedule_cache_hits};
+  return MG_OK;
+}
+
 }  // extern "C"

@@ -45,19 +45,29 @@ struct Graph {
     for (const UOpRef& r : sink->src) roots.insert(r.get());
   }
 
-  // A reduction is fused into what consumes it while each of its values is used once:
-  // one consumer at each step up to the kernel's output, through elementwise ops and
-  // movement ops that do not repeat values (everything but EXPAND), and no other reduction.
+  // A reduction is fused into what consumes it when everything above it, up to one kernel
+  // output, is elementwise or movement that does not repeat values (not EXPAND), with no
+  // other reduction: then each of its values is computed once, in that one kernel. Paths may
+  // branch and meet again (relu uses its input twice).
   bool fuses_up(const UOp* r) const {
-    for (const UOp* u = r;;) {
-      if (roots.count(u) && u != r) return true;
+    std::unordered_set<const UOp*> seen{r};
+    std::vector<const UOp*> todo{r};
+    const UOp* output = nullptr;
+    while (!todo.empty()) {
+      const UOp* u = todo.back();
+      todo.pop_back();
+      if (u != r && (roots.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY)) {
+        if (output && output != u) return false;
+        output = u;
+        continue;
+      }
+      if (u->op == Ops::EXPAND || (u != r && u->op == Ops::REDUCE_AXIS)) return false;
       auto it = parents.find(u);
-      if (it == parents.end() || it->second.size() != 1) return it == parents.end();
-      const UOp* p = it->second[0];
-      if (p->op == Ops::CONTIGUOUS || p->op == Ops::COPY) return true;
-      if (p->op == Ops::EXPAND || p->op == Ops::REDUCE_AXIS) return false;
-      u = p;
+      if (it == parents.end()) continue;
+      for (const UOp* p : it->second)
+        if (seen.insert(p).second) todo.push_back(p);
     }
+    return true;
   }
 
   void decide() {

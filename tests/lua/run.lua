@@ -1,9 +1,28 @@
--- The Lua test runner. usage: moongrad tests/lua/run.lua [filter]
+-- The Lua test runner. usage: moongrad tests/lua/run.lua [--dev=NAME] [filter]
 -- Runs every tests/lua/test_*.lua; a file returns { ["case name"] = fn, ... }
 -- (run in sorted order) or a list of { "case name", fn } (run in list order).
+-- --dev makes NAME the default device of every test (as DEV=NAME would), so the same tests
+-- check each backend; tests/run_all.sh runs them on CPU and on REF (the oracle).
 -- Only cases whose name contains `filter` (plain substring) run.
--- Last line: "lua: N passed, N failed[, N skipped]"; exit 1 if any failed.
-local filter = arg and arg[1]
+-- Last line: "lua[NAME]: N passed, N failed[, N skipped]"; exit 1 if any failed.
+local filter, device
+for _, a in ipairs(arg or {}) do
+  local d = a:match("^%-%-dev=(.+)$")
+  if d then device = d else filter = a end
+end
+if device then
+  assert(not package.loaded["moongrad"], "run.lua: --dev must be set before moongrad is loaded")
+  local ffi = require("ffi")
+  ffi.cdef("int setenv(const char* name, const char* value, int overwrite);")
+  ffi.C.setenv("DEV", device, 1)
+  local mg = require("moongrad")
+  local found = false
+  for _, d in ipairs(mg.devices()) do found = found or d == device end
+  if not found then
+    print("lua[" .. device .. "]: 0 passed, 1 failed (device " .. device .. " is not available)")
+    os.exit(1)
+  end
+end
 
 local dir = (arg and arg[0] or "tests/lua/run.lua"):match("^(.*)/[^/]*$") or "."
 
@@ -127,6 +146,6 @@ for _, file in ipairs(test_files()) do
   end
 end
 
-print(string.format("lua: %d passed, %d failed%s", passed, failed,
+print(string.format("lua[%s]: %d passed, %d failed%s", device or "default", passed, failed,
   skipped > 0 and string.format(", %d skipped", skipped) or ""))
 os.exit(failed > 0 and 1 or 0)

@@ -1,0 +1,123 @@
+-- Fusion on compiled devices: how many kernels a computation takes, the schedule cache, and
+-- temporaries freed inside a realize. Values are checked too (against plain Lua arithmetic).
+local mg = require("moongrad")
+local Tensor = mg.Tensor
+
+local function compiled(t)
+  if mg.Tensor{1}.device == "REF" then t.skip("kernel counts belong to compiled devices (REF evaluates graphs op by op)") end
+end
+
+-- Kernels launched while fn runs.
+local function kernels(fn)
+  local before = mg.stats().kernels_run
+  local r = fn()
+  return mg.stats().kernels_run - before, r
+end
+
+local function rows(n, m, f)
+  local r = {}
+  for i = 1, n do
+    r[i] = {}
+    for j = 1, m do r[i][j] = f(i, j) end
+  end
+  return r
+end
+
+return {
+  ["(a+b)*c is one kernel"] = function(t)
+    compiled(t)
+    local a, b, c = Tensor{1, 2, 3}, Tensor{10, 20, 30}, Tensor{2, 2, 2}
+    local n, v = kernels(function() return ((a + b) * c):totable() end)
+    t.eq(n, 1)
+    t.eq(v, {22, 44, 66})
+  end,
+
+  ["(a*b):sum() is one kernel"] = function(t)
+    compiled(t)
+    local a, b = Tensor(rows(4, 5, function(i, j) return i + j end)), Tensor(rows(4, 5, function(i, j) return i - j end))
+    local n, v = kernels(function() return (a * b):sum():item() end)
+    t.eq(n, 1)
+    local want = 0
+    for i = 1, 4 do for j = 1, 5 do want = want + (i + j) * (i - j) end end
+    t.eq(v, want)
+  end,
+
+  ["x:matmul(w):add(b):relu() is one kernel"] = function(t)
+    compiled(t)
+    local x = Tensor(rows(3, 4, function(i, j) return (i * j) % 5 - 2 end))
+    local w = Tensor(rows(4, 2, function(i, j) return i - 2 * j end))
+    local b = Tensor{1, -30}
+    local n, v = kernels(function() return x:matmul(w):add(b):relu():totable() end)
+    t.eq(n, 1)
+    for i = 1, 3 do
+      for j = 1, 2 do
+        local s = ({1, -30})[j]
+        for k = 1, 4 do s = s + ((i * k) % 5 - 2) * (k - 2 * j) end
+        t.eq(v[i][j], math.max(s, 0))
+      end
+    end
+  end,
+
+  ["softmax over one axis is at most 3 kernels"] = function(t)
+    compiled(t)
+    local x = Tensor(rows(3, 5, function(i, j) return (i * 7 + j * 3) % 11 / 4 end))
+    local n, v = kernels(function() return x:softmax(2):totable() end)
+    t.truthy(n <= 3, "softmax took " .. n .. " kernels")
+    for i = 1, 3 do
+      local e, s = {}, 0
+      for j = 1, 5 do e[j] = math.exp((i * 7 + j * 3) % 11 / 4); s = s + e[j] end
+      for j = 1, 5 do t.near(v[i][j], e[j] / s, 1e-6) end
+    end
+  end,
+
+  ["a 3-layer MLP forward is at most 3 kernels"] = function(t)
+    compiled(t)
+    mg.manual_seed(3)
+    local x = Tensor.rand(8, 16)
+    local w1, w2, w3 = Tensor.rand(16, 32), Tensor.rand(32, 32), Tensor.rand(32, 4)
+    local b1, b2, b3 = Tensor.rand(32), Tensor.rand(32), Tensor.rand(4)
+    local n, v = kernels(function()
+      return x:matmul(w1):add(b1):relu():matmul(w2):add(b2):relu():matmul(w3):add(b3):totable()
+    end)
+    t.truthy(n <= 3, "the MLP took " .. n .. " kernels")
+    local ref = x:to("REF"):matmul(w1:to("REF")):add(b1:to("REF")):relu():matmul(w2:to("REF")):add(b2:to("REF")):relu()
+      :matmul(w3:to("REF")):add(b3:to("REF")):totable()
+    t.allclose(v, ref, 1e-5)
+  end,
+
+  ["a second identical step reuses the schedule and compiles nothing"] = function(t)
+    compiled(t)
+    local function step(a, b) return ((a * b):sum(2) + a:max(2)):totable() end
+    step(Tensor{{1, 2}, {3, 4}}, Tensor{{5, 6}, {7, 8}})
+    local s0 = mg.stats()
+    local v = step(Tensor{{1, 0}, {2, 9}}, Tensor{{4, 4}, {1, 1}})
+    local s1 = mg.stats()
+    t.eq(v, {1 * 4 + 1, 2 + 9 + 9})
+    t.eq(s1.schedule_cache_hits - s0.schedule_cache_hits, 1)
+    t.eq(s1.schedules_made - s0.schedules_made, 0)
+    t.eq(s1.kernels_compiled - s0.kernels_compiled, 0)
+  end,
+
+  ["temporaries die inside the realize that made them"] = function(t)
+    compiled(t)
+    local x = Tensor.rand(64, 256)
+    collectgarbage()
+    local before = mg.memory_used()
+    local y = x:softmax(2)
+    y:realize()
+    t.eq(mg.memory_used() - before, 64 * 256 * 4, "only the result is held")
+  end,
+
+  ["movement ops fuse: permute, pad, shrink, flip and expand need no copies"] = function(t)
+    compiled(t)
+    local x = Tensor(rows(3, 4, function(i, j) return i * 10 + j end))
+    local n, v = kernels(function()
+      return (x:permute(2, 1):flip(1):pad({{1, 0}, {0, 1}})[{{2, 5}, {1, 3}}] + x:sum(2):reshape(1, 3):expand(4, 3)):totable()
+    end)
+    t.eq(n, 2, "the sum is realized once (it is expanded), everything else fuses into one kernel")
+    local sums = {}
+    for i = 1, 3 do sums[i] = 0; for j = 1, 4 do sums[i] = sums[i] + i * 10 + j end end
+    local want = rows(4, 3, function(a, b) return (5 - a) + b * 10 + sums[b] end)
+    t.eq(v, want)
+  end,
+}
