@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "uop/error.h"
+
 #include "backends/cpu/llvm_renderer.h"
 
 namespace mg::cpu {
@@ -21,6 +23,26 @@ class CpuProgram : public Program {
   std::string ir_;
 };
 }  // namespace
+
+CpuDevice::~CpuDevice() {
+  cache_.drain([&](void* p, size_t) { runtime().host().release(p); });
+}
+
+void* CpuDevice::alloc(size_t nbytes) {
+  if (void* p = cache_.take(nbytes)) return p;
+  if (cache_.held()) {  // out of memory with blocks cached: give them back and try again
+    try {
+      return runtime().host().allocate(nbytes);
+    } catch (const Error&) {
+      cache_.drain([&](void* p, size_t) { runtime().host().release(p); });
+    }
+  }
+  return runtime().host().allocate(nbytes);
+}
+
+void CpuDevice::free(void* ptr, size_t nbytes) noexcept {
+  if (!cache_.give(ptr, nbytes)) runtime().host().release(ptr);
+}
 
 void CpuDevice::copy_in(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }
 void CpuDevice::copy_out(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }

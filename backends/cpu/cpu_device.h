@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "backends/cpu/llvm_jit.h"
+#include "runtime/block_cache.h"
 #include "runtime/device.h"
 #include "runtime/runtime.h"
 
@@ -14,9 +15,10 @@ namespace mg::cpu {
 class CpuDevice : public Device {
  public:
   explicit CpuDevice(Runtime& rt) : Device("CPU", rt) {}
+  ~CpuDevice() override;
 
-  void* alloc(size_t nbytes) override { return runtime().host().allocate(nbytes); }
-  void free(void* ptr, size_t) noexcept override { runtime().host().release(ptr); }
+  void* alloc(size_t nbytes) override;
+  void free(void* ptr, size_t nbytes) noexcept override;
   void copy_in(void* dst, const void* src, size_t nbytes) override;
   void copy_out(void* dst, const void* src, size_t nbytes) override;
   bool host_visible() const override { return true; }
@@ -26,6 +28,7 @@ class CpuDevice : public Device {
 
  private:
   codegen::Target target_;
+  BlockCache cache_{size_t(1) << 30};  // up to 1 GiB of freed blocks kept for reuse
   LlvmJit jit_;
   std::unordered_map<std::string, void*> loaded_;  // by IR: kernels of equal code share one
 };
