@@ -20,7 +20,9 @@ struct LinItem {
 
 // What a renderer can do, so that codegen leaves only what it can render.
 struct Target {
-  bool threads = true;  // the outermost output loop runs over [begin, end) given at launch
+  bool threads = true;     // the outermost output loop runs over [begin, end) given at launch
+  int vector_bytes = 64;   // widest vector register (0: no vector ops, upcast nothing)
+  bool opts = true;        // heuristic optimizations (NOOPT=1 turns them off)
 };
 
 struct Kernel {
@@ -33,12 +35,24 @@ struct Kernel {
   int n_params = 0;
   int64_t outer = 1;         // the parallel axis' size (1: none)
   const UOp* outer_range = nullptr;  // its RANGE: the loop that runs over [begin, end)
+  // The upcast axis, when there is one: a RANGE that is not a loop but the lanes of a vector
+  // (values depending on it are vectors of `width` lanes, lane i seeing i).
+  const UOp* lane = nullptr;
+  int width = 1;
   double flops = 0, bytes = 0;  // per run, for GFLOP/s and GB/s
 };
 
 // Index lowering: movement ops become index expressions over RANGEs; loads, stores and
 // REDUCEs over explicit ranges. Exposed for tests.
 UOpRef lower_indexing(const UOpRef& ast, RewriteTrace* trace = nullptr);
+
+// Heuristic optimizations (opts.cpp) on a lowered, simplified kernel: unroll small reductions,
+// upcast the output's innermost axis into vector lanes, unroll an output axis of reduction
+// kernels. Returns the new graph; sets lane/width and appends to applied.
+UOpRef apply_opts(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* trace);
+
+// Accesses contiguous in the lane axis become vector loads and stores (expand.cpp).
+UOpRef vectorize_access(const UOpRef& g, const Kernel& k, RewriteTrace* trace);
 
 // Every pass, then linearization.
 Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace = nullptr);

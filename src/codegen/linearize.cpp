@@ -15,22 +15,33 @@ using Ranges = std::vector<const UOp*>;  // sorted by address: a small set
 
 class Linearizer {
  public:
+  explicit Linearizer(const UOp* lane) : lane_(lane) {}
+
+  // The output loops (every range the stores use, outer first by id) open once around all
+  // stores: stores unrolled from one another share their loops and their loads.
   std::vector<LinItem> run(const UOpRef& sink, const UOp*& outer, double& flops) {
     blocks_.push_back({});
     open_.push_back(nullptr);
+    for (UOp* u : sink->toposort())
+      if (u->op == Ops::REDUCE) reduces_.push_back(u);
+    Ranges out;
     for (const UOpRef& st : sink->src) {
       if (st->op != Ops::STORE) fail(ErrorKind::Internal, "linearize: a kernel's sink holds " + node_str(st.get()) + ", expected STORE");
-      Ranges out;
-      for (size_t i = 2; i < st->src.size(); i++)
-        if (st->src[i]->op == Ops::RANGE) out.push_back(st->src[i].get());
-      std::sort(out.begin(), out.end(), [](const UOp* a, const UOp* b) { return std::get<int64_t>(a->arg) < std::get<int64_t>(b->arg); });
-      if (!out.empty() && !outer) outer = out[0];
-      for (const UOp* r : out) open(r);
+      for (int i = 0; i < 2; i++) {
+        const Ranges& d = deps(st->src[size_t(i)].get());
+        out.insert(out.end(), d.begin(), d.end());
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const UOp* a, const UOp* b) { return std::get<int64_t>(a->arg) < std::get<int64_t>(b->arg); });
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    if (!out.empty()) outer = out[0];
+    for (const UOp* r : out) open(r);
+    for (const UOpRef& st : sink->src) {
       emit(st->src[0].get());
       emit(st->src[1].get());
       place(LinItem{LinItem::Op, st.get()}, open_.size() - 1);
-      while (open_.size() > 1) close();
     }
+    while (open_.size() > 1) close();
     flops = flops_;
     return std::move(blocks_[0]);
   }
@@ -42,15 +53,16 @@ class Linearizer {
     auto it = deps_.find(u);
     if (it != deps_.end()) return it->second;
     Ranges r;
-    if (u->op == Ops::RANGE) r.push_back(u);
-    else {
+    if (u->op == Ops::RANGE) {
+      if (u != lane_) r.push_back(u);
+    } else {
       for (const UOpRef& s : u->src) {
         const Ranges& d = deps(s.get());
         r.insert(r.end(), d.begin(), d.end());
       }
       std::sort(r.begin(), r.end());
       r.erase(std::unique(r.begin(), r.end()), r.end());
-      if (u->op == Ops::REDUCE || u->op == Ops::STORE)
+      if (u->op == Ops::REDUCE)
         for (size_t i = 1; i < u->src.size(); i++) r.erase(std::remove(r.begin(), r.end(), u->src[i].get()), r.end());
     }
     return deps_[u] = std::move(r);
@@ -104,12 +116,41 @@ class Linearizer {
     memo_.insert(u);
   }
 
+  bool all_open(const UOp* u) const {
+    for (const UOp* r : deps_.at(u))
+      if (std::find(open_.begin(), open_.end(), r) == open_.end()) return false;
+    return true;
+  }
+  static bool contains(const UOp* a, const UOp* b) {
+    const auto& t = a->toposort();
+    return std::find(t.begin(), t.end(), b) != t.end();
+  }
+
+  // Reductions over the same loops that can run now and do not feed one another (copies of
+  // one made by unrolling an output axis) share those loops: one pass over them updates
+  // every accumulator.
+  std::vector<const UOp*> reduce_group(const UOp* u) {
+    std::vector<const UOp*> group{u};
+    for (const UOp* v : reduces_) {
+      if (v == u || memo_.count(v) || v->src.size() != u->src.size()) continue;
+      if (!std::equal(v->src.begin() + 1, v->src.end(), u->src.begin() + 1)) continue;
+      deps(v);
+      if (!all_open(v)) continue;
+      bool free = true;
+      for (const UOp* w : group) free = free && !contains(w, v) && !contains(v, w);
+      if (free) group.push_back(v);
+    }
+    return group;
+  }
+
   // acc = identity before the reduction's loops, acc op= value inside, the REDUCE reads acc
   // after. The loops nest under the deepest loop the reduction depends on; loops open deeper
   // than that (another reduction being emitted) are set aside meanwhile.
   void emit_reduce(const UOp* u) {
-    size_t d = deps_depth(u);
-    place(LinItem{LinItem::AccInit, u}, d);
+    std::vector<const UOp*> group = reduce_group(u);
+    size_t d = 0;
+    for (const UOp* v : group) d = std::max(d, deps_depth(v));
+    for (const UOp* v : group) place(LinItem{LinItem::AccInit, v}, d);
     std::vector<const UOp*> saved_open(open_.begin() + long(d) + 1, open_.end());
     std::vector<std::vector<LinItem>> saved_blocks(std::make_move_iterator(blocks_.begin() + long(d) + 1), std::make_move_iterator(blocks_.end()));
     std::vector<std::vector<const UOp*>> saved_emitted(emitted_at_.begin() + long(d), emitted_at_.end());
@@ -120,16 +161,23 @@ class Linearizer {
     trips_.resize(d);
     for (size_t i = 1; i < u->src.size(); i++)
       if (u->src[i]->op == Ops::RANGE) open(u->src[i].get());
-    emit(u->src[0].get());
-    place(LinItem{LinItem::AccUpdate, u, u->src[0].get()}, open_.size() - 1);
+    for (const UOp* v : group) {
+      emit(v->src[0].get());
+      place(LinItem{LinItem::AccUpdate, v, v->src[0].get()}, open_.size() - 1);
+    }
     while (open_.size() > d + 1) close();
     open_.insert(open_.end(), saved_open.begin(), saved_open.end());
     for (auto& b : saved_blocks) blocks_.push_back(std::move(b));
     emitted_at_.insert(emitted_at_.end(), saved_emitted.begin(), saved_emitted.end());
     trips_.insert(trips_.end(), saved_trips.begin(), saved_trips.end());
-    place(LinItem{LinItem::Op, u}, d);
+    for (const UOp* v : group) {
+      place(LinItem{LinItem::Op, v}, d);
+      memo_.insert(v);
+    }
   }
 
+  const UOp* lane_;
+  std::vector<const UOp*> reduces_;            // every REDUCE of the kernel, sources first
   std::vector<std::vector<LinItem>> blocks_;   // blocks_[0]: the function; blocks_[i]: loop open_[i]'s body
   std::vector<const UOp*> open_;                // open_[0] is nullptr (no loop)
   std::vector<std::vector<const UOp*>> emitted_at_;  // per open loop: what was placed in it
@@ -140,8 +188,8 @@ class Linearizer {
 };
 }  // namespace
 
-std::vector<LinItem> linearize(const UOpRef& sink, const UOp*& outer, double& flops) {
-  return Linearizer().run(sink, outer, flops);
+std::vector<LinItem> linearize(const UOpRef& sink, const UOp* lane, const UOp*& outer, double& flops) {
+  return Linearizer(lane).run(sink, outer, flops);
 }
 
 }  // namespace mg::codegen

@@ -25,11 +25,13 @@ std::string kernel_name(const UOpRef& ast, const UOpRef& lowered) {
 }
 }  // namespace
 
-Kernel lower(const UOpRef& ast, const Target&, RewriteTrace* trace) {
+Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace) {
   Kernel k;
   k.ast = ast;
   UOpRef g = lower_indexing(ast, trace);
   g = graph_rewrite(g, symbolic(), nullptr, {.name = "symbolic", .bottom_up = true, .trace = trace});
+  g = apply_opts(g, target, k, trace);
+  g = vectorize_access(g, k, trace);
   k.lowered = g;
   k.name = kernel_name(ast, g);
   char hash[20];
@@ -40,7 +42,7 @@ Kernel lower(const UOpRef& ast, const Target&, RewriteTrace* trace) {
       k.n_params = std::max(k.n_params, int(std::get<int64_t>(u->arg)) + 1);
       k.bytes += double(u->dtype.ptr_size) * u->dtype.base().itemsize();
     }
-  k.lin = linearize(g, k.outer_range, k.flops);
+  k.lin = linearize(g, k.lane, k.outer_range, k.flops);
   if (k.outer_range) k.outer = k.outer_range->src[0]->const_int();
   return k;
 }

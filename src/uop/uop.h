@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "uop/arg.h"
@@ -67,7 +68,7 @@ class UOp {
   int64_t const_int() const;                // CONST of an int or bool dtype
   double const_float() const;               // CONST of any dtype, as a double
 
-  UOpRef ref() { return UOpRef(this); }
+  UOpRef ref() const { return UOpRef(const_cast<UOp*>(this)); }  // refs_ is mutable: a node stays immutable
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
 
   UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table);
@@ -164,6 +165,10 @@ UOpRef num_like(const UOpRef& x, N v) {
   UOpRef operator OP(N a, const UOpRef& b) { return num_like(b, a) OP b; }
 MG_UOP_SCALAR_OPS(+) MG_UOP_SCALAR_OPS(-) MG_UOP_SCALAR_OPS(*) MG_UOP_SCALAR_OPS(/) MG_UOP_SCALAR_OPS(%)
 #undef MG_UOP_SCALAR_OPS
+
+// root with each key of subs replaced by its value; the result is rebuilt once, bottom up,
+// and replacements are not looked into again (x -> x+1 is fine).
+UOpRef substitute(const UOpRef& root, const std::unordered_map<const UOp*, UOpRef>& subs);
 
 // ---- printing ----
 std::string print_graph(const UOpRef& root);  // one line per node, shared nodes named once

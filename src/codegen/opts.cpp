@@ -1,0 +1,152 @@
+// Heuristic optimizations (tinygrad's hand-coded ones, simplified), applied to the lowered and
+// simplified kernel. Each change is a substitution of one RANGE, run as a named graph_rewrite:
+//   unroll reduce   a reduction axis of at most 8 becomes that many copies of its value
+//   upcast          the output's innermost axis (when every access is contiguous in it) becomes
+//                   the lanes of a vector: r -> r_o*W + lane
+//   unroll          in reduction kernels, an outer output axis becomes 4 copies of the kernel
+//                   body (4 accumulators sharing each load of the other operand): r -> r_o*4 + c
+#include <algorithm>
+
+#include "codegen/codegen.h"
+#include "rewrite/graph_rewrite.h"
+#include "rewrite/symbolic.h"
+
+namespace mg::codegen {
+
+namespace {
+constexpr int64_t kUnrollReduceMax = 8;
+constexpr int64_t kUnrollOutput = 4;
+constexpr int64_t kLaneIds = 1 << 20;  // lane RANGE ids: apart from loop ids
+
+UOpRef iconst(UOpTable& t, int64_t v) { return t.cnst(dtypes::index, v); }
+int64_t size_of(const UOp* r) { return r->src[0]->const_int(); }
+bool uses(const UOp* g, const UOp* x) {
+  const auto& topo = g->toposort();
+  return std::find(topo.begin(), topo.end(), x) != topo.end();
+}
+
+// g with the node `from` replaced by `to` everywhere, as a named rewrite (VIZ shows it). `to`
+// must not contain `from`.
+UOpRef substitute(const UOpRef& g, const UOp* from, const UOpRef& to, std::string_view name, RewriteTrace* trace) {
+  PatternMatcher pm({{UPat(from->op).where([from](const UOp& u) { return &u == from; }), [to](B&) { return to; }, "substitute"}});
+  return graph_rewrite(g, pm, nullptr, {.name = name, .trace = trace});
+}
+
+// How far idx moves when r goes up by one; nullopt when that is not one constant (div/mod).
+std::optional<int64_t> stride(const UOpRef& idx, const UOp* r) {
+  if (!uses(idx.get(), r)) return 0;
+  UOpRef next = mg::substitute(idx, {{r, r->ref() + iconst(*r->table, 1)}});
+  UOpRef d = simplify(next - idx);
+  if (d->op != Ops::CONST) return std::nullopt;
+  return d->const_int();
+}
+
+// The loops of the output: the ranges the stores' addresses use (lanes excluded), outer first.
+std::vector<const UOp*> output_ranges(const UOpRef& g) {
+  std::vector<const UOp*> out;
+  for (const UOpRef& st : g->src)
+    for (UOp* u : st->src[0]->toposort())
+      if (u->op == Ops::RANGE && std::get<int64_t>(u->arg) < kLaneIds && std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+  std::sort(out.begin(), out.end(), [](const UOp* a, const UOp* b) { return std::get<int64_t>(a->arg) < std::get<int64_t>(b->arg); });
+  return out;
+}
+
+// Every load and store of g is contiguous in r (stride 1) or does not depend on it.
+bool contiguous_in(const UOpRef& g, const UOp* r) {
+  for (UOp* u : g->toposort()) {
+    if (u->op != Ops::INDEX || !u->dtype.is_ptr()) continue;
+    std::optional<int64_t> s = stride(u->src[1], r);
+    if (!s || (*s != 0 && *s != 1)) return false;
+  }
+  return true;
+}
+
+UOpRef fold(Ops op, const std::vector<UOpRef>& xs) {
+  UOpRef acc = xs[0];
+  for (size_t i = 1; i < xs.size(); i++) acc = alu(op, {acc, xs[i]});
+  return acc;
+}
+
+UOpRef unroll_reduce(const UOpRef& g, const UOp* r, RewriteTrace* trace) {
+  PatternMatcher pm({{UPat(Ops::REDUCE).where([r](const UOp& u) { return std::find(u.src.begin() + 1, u.src.end(), r) != u.src.end(); }),
+                      [r, trace](B& b) {
+                        const UOp& red = *b.root;
+                        std::vector<UOpRef> copies;
+                        for (int64_t c = 0; c < size_of(r); c++) copies.push_back(substitute(red.src[0], r, iconst(*r->table, c), "unroll copy", trace));
+                        std::vector<UOpRef> src{fold(std::get<Ops>(red.arg), copies)};
+                        for (size_t i = 1; i < red.src.size(); i++)
+                          if (red.src[i].get() != r) src.push_back(red.src[i]);
+                        return red.table->make(Ops::REDUCE, red.dtype, std::move(src), red.arg);
+                      },
+                      "unroll reduce"}});
+  return graph_rewrite(g, pm, nullptr, {.name = "unroll reduce", .trace = trace});
+}
+
+// r -> r_o*k + c for each c: k copies of every store.
+UOpRef unroll_output(const UOpRef& g, const UOp* r, int64_t k, RewriteTrace* trace) {
+  UOpTable& t = *g->table;
+  UOpRef ro = t.make(Ops::RANGE, dtypes::index, {iconst(t, size_of(r) / k)}, r->arg);
+  std::vector<UOpRef> stores;
+  for (const UOpRef& st : g->src)
+    for (int64_t c = 0; c < k; c++) stores.push_back(substitute(st, r, ro * iconst(t, k) + iconst(t, c), "unroll", trace));
+  return sink(std::move(stores));
+}
+}  // namespace
+
+UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrace* trace) {
+  if (!target.opts) return g0;
+  UOpRef g = g0;
+  UOpTable& t = *g->table;
+  // small reductions: unrolled
+  for (bool again = true; again;) {
+    again = false;
+    for (UOp* u : g->toposort()) {
+      if (u->op != Ops::REDUCE) continue;
+      for (size_t i = 1; i < u->src.size() && !again; i++) {
+        const UOp* r = u->src[i].get();
+        if (r->op == Ops::RANGE && size_of(r) > 0 && size_of(r) <= kUnrollReduceMax) {
+          k.opts.push_back("UNROLL reduce " + std::to_string(std::get<int64_t>(r->arg)) + " x" + std::to_string(size_of(r)));
+          g = unroll_reduce(g, r, trace);
+          again = true;
+        }
+      }
+      if (again) break;
+    }
+  }
+  std::vector<const UOp*> out = output_ranges(g);
+  bool has_reduce = false;
+  for (UOp* u : g->toposort()) has_reduce = has_reduce || u->op == Ops::REDUCE;
+  // upcast: the innermost output axis into vector lanes
+  const UOp* lane_of = nullptr;
+  if (!out.empty() && target.vector_bytes > 0) {
+    const UOp* r = out.back();
+    int item = g->src[0]->src[1]->dtype.itemsize();
+    int64_t w = std::min<int64_t>(16, target.vector_bytes / std::max(item, 1));
+    while (w >= 4 && size_of(r) % w) w /= 2;
+    if (w >= 4 && contiguous_in(g, r)) {
+      UOpRef lane = t.make(Ops::RANGE, dtypes::index, {iconst(t, w)}, kLaneIds + std::get<int64_t>(r->arg));
+      UOpRef to = size_of(r) == w ? lane : t.make(Ops::RANGE, dtypes::index, {iconst(t, size_of(r) / w)}, r->arg) * iconst(t, w) + lane;
+      k.opts.push_back("UPCAST " + std::to_string(std::get<int64_t>(r->arg)) + " x" + std::to_string(w));
+      g = substitute(g, r, to, "upcast", trace);
+      lane_of = lane.get();
+      k.width = int(w);
+    }
+  }
+  // unroll an outer output axis of a reduction kernel (not the only loop left to split)
+  if (has_reduce) {
+    for (const UOp* r : output_ranges(g)) {
+      if (size_of(r) % kUnrollOutput || size_of(r) < 2 * kUnrollOutput) continue;
+      k.opts.push_back("UNROLL " + std::to_string(std::get<int64_t>(r->arg)) + " x" + std::to_string(kUnrollOutput));
+      g = unroll_output(g, r, kUnrollOutput, trace);
+      break;
+    }
+  }
+  g = graph_rewrite(g, symbolic(), nullptr, {.name = "symbolic after opts", .bottom_up = true, .trace = trace});
+  if (lane_of)
+    for (UOp* u : g->toposort())
+      if (u->op == Ops::RANGE && std::get<int64_t>(u->arg) >= kLaneIds) k.lane = u;
+  if (lane_of && !k.lane) k.width = 1;  // folded away
+  return g;
+}
+
+}  // namespace mg::codegen
