@@ -48,7 +48,12 @@ void CpuDevice::copy_in(void* dst, const void* src, size_t nbytes) { std::memcpy
 void CpuDevice::copy_out(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }
 
 std::unique_ptr<Program> CpuDevice::compile(const codegen::Kernel& k) {
-  std::string ir = render_llvm(k);
+  std::string ir;
+  try {
+    ir = render_llvm(k);
+  } catch (const Error& e) {
+    fail(ErrorKind::Compile, "kernel " + k.name + ": " + e.what());
+  }
   void*& addr = loaded_[ir];
   if (!addr) addr = jit_.compile(ir, k.fn_name);
   auto fn = reinterpret_cast<KernelFn>(addr);

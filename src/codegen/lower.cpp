@@ -30,10 +30,10 @@ Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace) {
   k.ast = ast;
   UOpRef g = lower_indexing(ast, trace);
   g = graph_rewrite(g, symbolic(), nullptr, {.name = "symbolic", .bottom_up = true, .trace = trace});
+  k.name = kernel_name(ast, g);  // before opts: the kernel as written, not as unrolled
   g = apply_opts(g, target, k, trace);
   g = vectorize_access(g, k, trace);
   k.lowered = g;
-  k.name = kernel_name(ast, g);
   char hash[20];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(g->hash));
   k.fn_name = k.name + "_" + hash;
