@@ -1,7 +1,9 @@
 // LlvmJit: LLVM IR text in, a callable host address out. One ORC LLJIT per
 // instance, built for the host CPU (its name and features, so AVX2/AVX-512 are
-// used where present). LLVM's headers stay out of this header (pimpl), so only
-// llvm_jit.cpp pays for them at build time.
+// used where present). Compiling is split in two so that compiled code can be
+// cached: compile_object (IR -> ELF object bytes, the slow part) and load
+// (object bytes -> address). LLVM's headers stay out of this header (pimpl), so
+// only llvm_jit.cpp pays for them at build time. See docs/cpu_jit.md.
 #pragma once
 #include <memory>
 #include <string>
@@ -15,17 +17,44 @@ class LlvmJit {
   LlvmJit(const LlvmJit&) = delete;
   LlvmJit& operator=(const LlvmJit&) = delete;
 
-  // Parses `ir_text` (textual LLVM IR, one module), verifies it, runs the O2
-  // pipeline for the host target, adds it to this JIT and returns the address
-  // of `fn_name`. Any failure throws mg::Error(Compile, "<what> : <LLVM
-  // diagnostic>") and leaves nothing of that module behind. Serialized by a
-  // mutex; the returned code lives as long as this LlvmJit.
+  // Parses `ir_text` (textual LLVM IR, one module; `name` labels it in
+  // messages), verifies it, runs the O2 pipeline for the host target and
+  // generates an ELF object file in memory. Returns it wrapped in a 32-byte
+  // header (magic, a hash of target_key(), the ELF's length and a 64-bit
+  // checksum of it), which any LlvmJit with the same target_key() can load, in
+  // this process or a later one. Failure: mg::Error(Compile,
+  // "LlvmJit::compile_object('<name>'): <what> : <LLVM diagnostic>").
+  std::string compile_object(const std::string& ir_text, const std::string& name);
+
+  // Links an object from compile_object into this JIT and returns the address
+  // of `fn_name`, which lives as long as this LlvmJit. The header is checked
+  // before LLVM sees a byte (LLVM's linker trusts its input and can crash on a
+  // corrupted object): truncated or altered bytes, an object for another
+  // target, a missing or already defined symbol all throw mg::Error(Compile),
+  // and leave nothing of the object behind.
+  void* load(const std::string& object, const std::string& fn_name);
+
+  // The ELF file inside an object from compile_object (to dump it for objdump),
+  // after the same checks as load. Throws mg::Error(Compile) when they fail.
+  static std::string elf_of(const std::string& object);
+
+  // load(compile_object(ir_text, fn_name), fn_name).
   void* compile(const std::string& ir_text, const std::string& fn_name);
+
+  // What compile_object would produce, as text: the host assembly (DEBUG=7,
+  // VIZ's disassembly tab) and the optimized IR. Same errors as compile_object.
+  std::string assembly(const std::string& ir_text, const std::string& name);
+  std::string optimized_ir(const std::string& ir_text, const std::string& name);
 
   std::string target_triple() const;
   std::string cpu_name() const;
   std::string cpu_features() const;  // "+avx2,+fma,..." as LLVM spells them
+  // Everything an object depends on besides its IR: triple, CPU, features and
+  // the LLVM version. Part of every compiled-program cache key.
+  std::string target_key() const;
 
+  // The compiling and loading members hold one mutex, so one caller at a time;
+  // the target queries read only what the constructor set.
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

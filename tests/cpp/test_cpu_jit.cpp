@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -163,4 +164,124 @@ TEST_CASE("cpu jit: two JIT instances compile the same name independently") {
   auto f2 = reinterpret_cast<int (*)()>(a2);
   CHECK(f1() == 1);
   CHECK(f2() == 2);
+}
+
+TEST_CASE("cpu jit: an object from compile_object loads and runs in another JIT") {
+  std::string obj;
+  {
+    mg::cpu::LlvmJit maker;
+    obj = maker.compile_object(kAddIR, "add");
+  }  // the JIT that made it is gone: the object stands alone
+  REQUIRE(obj.size() > 64);
+  CHECK(mg::cpu::LlvmJit::elf_of(obj).compare(0, 4, "\x7f" "ELF") == 0);
+
+  mg::cpu::LlvmJit user;
+  auto add = reinterpret_cast<void (*)(const float*, const float*, float*, int64_t)>(user.load(obj, "add"));
+  const int64_t n = 37;
+  std::vector<float> a(n), b(n), out(n, 0.0f);
+  for (int64_t i = 0; i < n; i++) {
+    a[i] = static_cast<float>(i) * 1.5f;
+    b[i] = static_cast<float>(3 * i) - 7.0f;
+  }
+  add(a.data(), b.data(), out.data(), n);
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) bad += out[i] != a[i] + b[i];
+  CHECK(bad == 0);
+
+  // Objects with external calls (expf) link too, and compiling is deterministic:
+  // the same IR gives the same bytes, which is what makes caching them sound.
+  mg::cpu::LlvmJit other;
+  std::string e1 = other.compile_object(kExpIR, "exps");
+  CHECK(e1 == user.compile_object(kExpIR, "exps"));
+  auto exps = reinterpret_cast<void (*)(const float*, float*, int64_t)>(user.load(e1, "exps"));
+  float x[2] = {0.0f, 1.0f}, y[2] = {0.0f, 0.0f};
+  exps(x, y, 2);
+  CHECK(y[0] == doctest::Approx(2.0f));
+  CHECK(y[1] == doctest::Approx(std::exp(1.0f) + 2.0f));
+}
+
+TEST_CASE("cpu jit: compile_object reports bad IR with LLVM's diagnostic") {
+  mg::cpu::LlvmJit jit;
+  std::string msg = compile_error([&] { jit.compile_object("define i32 @f() {\n  ret i64 0\n}\n", "mistyped"); });
+  INFO(msg);
+  CHECK(has(msg, "LlvmJit::compile_object('mistyped')"));
+  CHECK(has(msg, "parse error"));
+  CHECK(has(msg, "value doesn't match function result type"));  // LLVM's words
+  msg = compile_error([&] { jit.assembly("garbage", "asm_of_garbage"); });
+  CHECK(has(msg, "asm_of_garbage"));
+  CHECK(has(msg, "expected top-level entity"));
+}
+
+TEST_CASE("cpu jit: load rejects truncated, altered or foreign objects, and the JIT stays usable") {
+  mg::cpu::LlvmJit jit;
+  const std::string obj = jit.compile_object(const_fn("nine", 9), "nine");
+  REQUIRE(obj.size() > 200);
+
+  std::string msg = compile_error([&] { jit.load("", "nine"); });
+  INFO(msg);
+  CHECK(has(msg, "LlvmJit::load('nine')"));
+  CHECK(has(msg, "expected an object from LlvmJit::compile_object"));
+  msg = compile_error([&] { jit.load(mg::cpu::LlvmJit::elf_of(obj), "nine"); });  // a bare ELF file
+  CHECK(has(msg, "expected an object from LlvmJit::compile_object"));
+  msg = compile_error([&] { jit.load(obj.substr(0, obj.size() - 1), "nine"); });
+  CHECK(has(msg, "truncated or padded object"));
+
+  // Every truncation, and bytes changed anywhere: each one an error, never a
+  // crash (LLVM's linker itself segfaults on some of these; see docs/cpu_jit.md).
+  int rejected = 0, tried = 0;
+  auto try_load = [&](const std::string& bytes) {
+    tried++;
+    try {
+      jit.load(bytes, "nine");
+    } catch (const mg::Error& e) {
+      rejected += e.kind == mg::ErrorKind::Compile;
+    }
+  };
+  for (size_t len = 0; len < obj.size(); len += (len < 64 ? 1 : 5)) try_load(obj.substr(0, len));
+  std::mt19937 rng(2024);
+  for (int t = 0; t < 300; t++) {
+    std::string bad = obj;
+    for (int k = 0; k < 1 + t % 3; k++) {
+      size_t at = rng() % bad.size();
+      bad[at] = static_cast<char>(bad[at] ^ (1 + rng() % 255));  // never the same byte
+    }
+    try_load(bad);
+  }
+  CHECK(rejected == tried);
+  std::string flipped = obj;
+  flipped[100] = static_cast<char>(flipped[100] ^ 1);
+  msg = compile_error([&] { jit.load(flipped, "nine"); });
+  CHECK(has(msg, "corrupted object"));
+  std::string foreign = obj;
+  foreign[8] = static_cast<char>(foreign[8] ^ 1);  // the target hash
+  msg = compile_error([&] { jit.load(foreign, "nine"); });
+  CHECK(has(msg, "compiled for another target"));
+
+  // A good object whose symbol is not `fn_name`: Compile, and nothing is left
+  // behind, so the same object loads afterwards under its real name.
+  msg = compile_error([&] { jit.load(obj, "ten"); });
+  CHECK(has(msg, "Symbols not found"));
+  auto nine = reinterpret_cast<int (*)()>(jit.load(obj, "nine"));
+  CHECK(nine() == 9);
+  msg = compile_error([&] { jit.load(obj, "nine"); });  // defined twice in one JIT
+  CHECK(has(msg, "Duplicate definition"));
+}
+
+TEST_CASE("cpu jit: assembly and optimized IR show the optimized code") {
+  mg::cpu::LlvmJit jit;
+  // x*2+x*2 folds to one shift/add or multiply; the IR keeps no second multiply.
+  const char* ir = "define i32 @twice(i32 %x) {\n  %a = mul i32 %x, 2\n  %b = mul i32 %x, 2\n"
+                   "  %c = add i32 %a, %b\n  ret i32 %c\n}\n";
+  std::string opt = jit.optimized_ir(ir, "twice");
+  INFO(opt);
+  CHECK(has(opt, "define"));
+  CHECK(has(opt, "@twice"));
+  CHECK(has(opt, "shl i32 %x, 2"));
+  CHECK(!has(opt, "mul"));
+  std::string s = jit.assembly(ir, "twice");
+  INFO(s);
+  CHECK(has(s, "twice:"));
+  CHECK((has(s, "ret") || has(s, "blr")));  // x86-64 or AArch64 return
+  CHECK(has(jit.target_key(), jit.cpu_name()));
+  CHECK(has(jit.target_key(), "llvm 19"));
 }
