@@ -1,47 +1,87 @@
 #include "backends/cpu/cpu_device.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
-
-#include "uop/error.h"
+#include <thread>
 
 #include "backends/cpu/llvm_renderer.h"
+#include "uop/error.h"
 
 namespace mg::cpu {
 
 namespace {
 using KernelFn = void (*)(void* const* bufs, int64_t begin, int64_t end);
 
+// Below this much work (bytes touched plus ALU ops) waking the workers costs more than it saves.
+constexpr double kParallelWork = 1 << 16;
+
 class CpuProgram : public Program {
  public:
-  CpuProgram(KernelFn fn, int64_t outer, std::string ir) : fn_(fn), outer_(outer), ir_(std::move(ir)) {}
-  void run(void* const* bufs) override { fn_(bufs, 0, outer_); }
+  CpuProgram(CpuDevice& dev, KernelFn fn, const codegen::Kernel& k, std::string ir)
+      : dev_(dev), fn_(fn), outer_(k.outer), parallel_(k.outer > 1 && k.bytes + k.flops >= kParallelWork), name_(k.fn_name), ir_(std::move(ir)) {}
+
+  void run(void* const* bufs) override {
+    if (!parallel_ || dev_.pool().threads() <= 1) { fn_(bufs, 0, outer_); return; }
+    Call c{fn_, bufs};
+    dev_.pool().parallel_for(outer_, &Call::run, &c);
+  }
   std::string source() const override { return ir_; }
+  std::string assembly() const override { return dev_.jit().assembly(ir_, name_); }
 
  private:
+  struct Call {
+    KernelFn fn;
+    void* const* bufs;
+    static void run(void* self, int64_t begin, int64_t end) {
+      auto* c = static_cast<Call*>(self);
+      c->fn(c->bufs, begin, end);
+    }
+  };
+  CpuDevice& dev_;
   KernelFn fn_;
   int64_t outer_;
-  std::string ir_;
+  bool parallel_;
+  std::string name_, ir_;
 };
+
+int threads_or_cores(int n) {
+  if (n > 0) return n;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw ? int(hw) : 1;
+}
 }  // namespace
 
+CpuOptions cpu_options_from_env() {
+  CpuOptions o;
+  const char* t = std::getenv("THREADS");
+  o.threads = t ? std::atoi(t) : 0;
+  o.cache_level = CompileCache::default_level();
+  o.cache_dir = CompileCache::default_dir();
+  return o;
+}
+
+CpuDevice::CpuDevice(Runtime& rt, const CpuOptions& o)
+    : Device("CPU", rt), programs_(o.cache_dir, o.cache_level), pool_(threads_or_cores(o.threads)) {}
+
 CpuDevice::~CpuDevice() {
-  cache_.drain([&](void* p, size_t) { runtime().host().release(p); });
+  blocks_.drain([&](void* p, size_t) { runtime().host().release(p); });
 }
 
 void* CpuDevice::alloc(size_t nbytes) {
-  if (void* p = cache_.take(nbytes)) return p;
-  if (cache_.held()) {  // out of memory with blocks cached: give them back and try again
+  if (void* p = blocks_.take(nbytes)) return p;
+  if (blocks_.held()) {  // out of memory with blocks cached: give them back and try again
     try {
       return runtime().host().allocate(nbytes);
     } catch (const Error&) {
-      cache_.drain([&](void* p, size_t) { runtime().host().release(p); });
+      blocks_.drain([&](void* p, size_t) { runtime().host().release(p); });
     }
   }
   return runtime().host().allocate(nbytes);
 }
 
 void CpuDevice::free(void* ptr, size_t nbytes) noexcept {
-  if (!cache_.give(ptr, nbytes)) runtime().host().release(ptr);
+  if (!blocks_.give(ptr, nbytes)) runtime().host().release(ptr);
 }
 
 void CpuDevice::copy_in(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }
@@ -54,12 +94,24 @@ std::unique_ptr<Program> CpuDevice::compile(const codegen::Kernel& k) {
   } catch (const Error& e) {
     fail(ErrorKind::Compile, "kernel " + k.name + ": " + e.what());
   }
-  void*& addr = loaded_[ir];
-  if (!addr) addr = jit_.compile(ir, k.fn_name);
-  auto fn = reinterpret_cast<KernelFn>(addr);
-  return std::make_unique<CpuProgram>(fn, k.outer, std::move(ir));
+  void*& addr = loaded_[k.fn_name];
+  if (!addr) {
+    char key[40];
+    std::snprintf(key, sizeof key, "%016llx%016llx", static_cast<unsigned long long>(hash_bytes(ir.data(), ir.size())),
+                  static_cast<unsigned long long>(hash_bytes(ir.data(), ir.size(), 0x6d67)));
+    std::string full_key = std::string(key) + " " + jit_.target_key();
+    std::optional<std::string> obj = programs_.get(full_key);
+    if (!obj) {
+      obj = jit_.compile_object(ir, k.fn_name);
+      programs_.put(full_key, *obj);
+    }
+    addr = jit_.load(*obj, k.fn_name);
+  }
+  return std::make_unique<CpuProgram>(*this, reinterpret_cast<KernelFn>(addr), k, std::move(ir));
 }
 
 }  // namespace mg::cpu
 
-std::unique_ptr<mg::Device> make_cpu_device(mg::Runtime& rt) { return std::make_unique<mg::cpu::CpuDevice>(rt); }
+std::unique_ptr<mg::Device> make_cpu_device(mg::Runtime& rt, const mg::cpu::CpuOptions& o) {
+  return std::make_unique<mg::cpu::CpuDevice>(rt, o);
+}

@@ -1,5 +1,5 @@
 // CPU: kernels rendered to LLVM IR and compiled in-process by LLVM ORC (llvm_jit.h), run on
-// host memory. See docs/cpu.md.
+// host memory across a pool of threads. See docs/cpu.md.
 #pragma once
 #include <memory>
 #include <string>
@@ -7,14 +7,22 @@
 
 #include "backends/cpu/llvm_jit.h"
 #include "runtime/block_cache.h"
+#include "runtime/compile_cache.h"
 #include "runtime/device.h"
 #include "runtime/runtime.h"
+#include "runtime/thread_pool.h"
 
 namespace mg::cpu {
 
+struct CpuOptions {
+  int threads = 0;          // 0: one per core (THREADS)
+  std::string cache_dir;    // compiled objects on disk ("" with level 0: memory only)
+  int cache_level = 1;      // CACHELEVEL: 0 keeps compiled code in memory only
+};
+
 class CpuDevice : public Device {
  public:
-  explicit CpuDevice(Runtime& rt) : Device("CPU", rt) {}
+  CpuDevice(Runtime& rt, const CpuOptions& o);
   ~CpuDevice() override;
 
   void* alloc(size_t nbytes) override;
@@ -26,13 +34,22 @@ class CpuDevice : public Device {
   const codegen::Target* target() const override { return &target_; }
   std::unique_ptr<Program> compile(const codegen::Kernel& k) override;
 
+  LlvmJit& jit() { return jit_; }
+  ThreadPool& pool() { return pool_; }
+  const CompileCache& cache() const { return programs_; }
+
  private:
   codegen::Target target_;
-  BlockCache cache_{size_t(1) << 30};  // up to 1 GiB of freed blocks kept for reuse
+  BlockCache blocks_{size_t(1) << 30};  // up to 1 GiB of freed blocks kept for reuse
   LlvmJit jit_;
-  std::unordered_map<std::string, void*> loaded_;  // by IR: kernels of equal code share one
+  CompileCache programs_;                 // object code by hash of (IR, target)
+  std::unordered_map<std::string, void*> loaded_;  // by function name: loaded once per JIT
+  ThreadPool pool_;
 };
+
+// The options from the environment: THREADS, CACHELEVEL, XDG_CACHE_HOME/HOME.
+CpuOptions cpu_options_from_env();
 
 }  // namespace mg::cpu
 
-std::unique_ptr<mg::Device> make_cpu_device(mg::Runtime& rt);
+std::unique_ptr<mg::Device> make_cpu_device(mg::Runtime& rt, const mg::cpu::CpuOptions& o);

@@ -19,7 +19,7 @@ void register_builtin_backends(mg_ctx& ctx) {
   mg::Engine& e = ctx.engine;
   // CPU first: it is the default. A host LLVM cannot set up leaves REF alone.
   try {
-    e.runtime.add_device(make_cpu_device(e.runtime));
+    e.runtime.add_device(make_cpu_device(e.runtime, mg::cpu::cpu_options_from_env()));
   } catch (const mg::Error& err) {
     mg::capi::log(ctx.opts, MG_LOG_WARN, (std::string("CPU device unavailable: ") + err.what()).c_str());
   }

@@ -118,7 +118,7 @@ TEST_CASE("scheduler: graphs of the same structure normalize to the same sink wh
 
 TEST_CASE("CPU device: a lowered kernel compiles, runs on its buffers and is a pure function of its AST") {
   Runtime rt(HostAllocator{});
-  cpu::CpuDevice dev(rt);
+  cpu::CpuDevice dev(rt, cpu::CpuOptions{1, "", 0});
   UOpTable t;
   // out[i, j] = sum_k x[i, k] * w[k, j] + 1
   UOpRef x = mv(Ops::EXPAND, mv(Ops::RESHAPE, input(t, 1, {3, 4}), {3, 4, 1}), {3, 4, 8});
@@ -147,7 +147,7 @@ TEST_CASE("CPU device: a lowered kernel compiles, runs on its buffers and is a p
 
 TEST_CASE("CPU device: a kernel that cannot be compiled is an Error(Compile) naming it") {
   Runtime rt(HostAllocator{});
-  cpu::CpuDevice dev(rt);
+  cpu::CpuDevice dev(rt, cpu::CpuOptions{1, "", 0});
   UOpTable t;
   UOpRef a = input(t, 1, {4});
   codegen::Kernel k = codegen::lower(kernel_ast(a + a), *dev.target());
