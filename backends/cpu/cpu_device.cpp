@@ -1,5 +1,6 @@
 #include "backends/cpu/cpu_device.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -88,26 +89,56 @@ void CpuDevice::copy_in(void* dst, const void* src, size_t nbytes) { std::memcpy
 void CpuDevice::copy_out(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }
 
 std::unique_ptr<Program> CpuDevice::compile(const codegen::Kernel& k) {
-  std::string ir;
-  try {
-    ir = render_llvm(k);
-  } catch (const Error& e) {
-    fail(ErrorKind::Compile, "kernel " + k.name + ": " + e.what());
+  const codegen::Kernel* one = &k;
+  return std::move(compile_batch(std::span<const codegen::Kernel* const>(&one, 1)).at(0));
+}
+
+std::vector<std::unique_ptr<Program>> CpuDevice::compile_batch(std::span<const codegen::Kernel* const> ks) {
+  std::vector<RenderedKernel> rendered;
+  std::vector<const codegen::Kernel*> todo;  // not loaded yet: they go into the module
+  std::vector<std::string> names;
+  for (const codegen::Kernel* k : ks) {
+    try {
+      rendered.push_back(render_kernel(*k));
+    } catch (const Error& e) {
+      fail(ErrorKind::Compile, "kernel " + k->name + ": " + e.what());
+    }
+    if (!loaded_.count(k->fn_name) && std::find(names.begin(), names.end(), k->fn_name) == names.end()) {
+      todo.push_back(k);
+      names.push_back(k->fn_name);
+    }
   }
-  void*& addr = loaded_[k.fn_name];
-  if (!addr) {
+  if (!todo.empty()) {
+    std::vector<RenderedKernel> mod;
+    for (size_t i = 0; i < ks.size(); i++)
+      if (std::find(todo.begin(), todo.end(), ks[i]) != todo.end()) mod.push_back(rendered[i]);
+    std::string ir = render_module(mod);
     char key[40];
     std::snprintf(key, sizeof key, "%016llx%016llx", static_cast<unsigned long long>(hash_bytes(ir.data(), ir.size())),
                   static_cast<unsigned long long>(hash_bytes(ir.data(), ir.size(), 0x6d67)));
     std::string full_key = std::string(key) + " " + jit_.target_key();
+    std::string what = todo.size() == 1 ? "kernel " + todo[0]->name : std::to_string(todo.size()) + " kernels (" + todo[0]->name + ", ...)";
     std::optional<std::string> obj = programs_.get(full_key);
     if (!obj) {
-      obj = jit_.compile_object(ir, k.fn_name);
+      try {
+        obj = jit_.compile_object(ir, names[0]);
+      } catch (const Error& e) {
+        fail(ErrorKind::Compile, what + ": " + e.what());
+      }
       programs_.put(full_key, *obj);
+      runtime().stats.backend_compiles += todo.size();
+    } else {
+      runtime().stats.backend_cache_hits += todo.size();
     }
-    addr = jit_.load(*obj, k.fn_name);
+    std::vector<void*> addrs = jit_.load_all(*obj, names);
+    for (size_t i = 0; i < names.size(); i++) loaded_[names[i]] = addrs[i];
   }
-  return std::make_unique<CpuProgram>(*this, reinterpret_cast<KernelFn>(addr), k, std::move(ir));
+  std::vector<std::unique_ptr<Program>> out;
+  for (size_t i = 0; i < ks.size(); i++) {
+    std::string ir = render_module(std::span<const RenderedKernel>(&rendered[i], 1));
+    out.push_back(std::make_unique<CpuProgram>(*this, reinterpret_cast<KernelFn>(loaded_.at(ks[i]->fn_name)), *ks[i], std::move(ir)));
+  }
+  return out;
 }
 
 }  // namespace mg::cpu

@@ -33,6 +33,8 @@ class CpuDevice : public Device {
 
   const codegen::Target* target() const override { return &target_; }
   std::unique_ptr<Program> compile(const codegen::Kernel& k) override;
+  // One LLVM module for all of them: LLVM's cost per module dominates small kernels.
+  std::vector<std::unique_ptr<Program>> compile_batch(std::span<const codegen::Kernel* const> ks) override;
 
   LlvmJit& jit() { return jit_; }
   ThreadPool& pool() { return pool_; }

@@ -133,9 +133,9 @@ LlvmJit::LlvmJit() {
   jtmb.setRelocationModel(llvm::Reloc::PIC_);
   jtmb.setCodeModel(llvm::CodeModel::Small);
   impl_ = std::make_unique<Impl>(jtmb);
-  // "obj1" names how objects are made here (PIC, small code model, O2, the
+  // "obj2" names how objects are made here (PIC, small code model, O2, the
   // wrapper); bump it when that changes, so objects of the old recipe are not reused.
-  impl_->key = "obj1 " + jtmb.getTargetTriple().str() + " " + jtmb.getCPU() + " " +
+  impl_->key = "obj2 " + jtmb.getTargetTriple().str() + " " + jtmb.getCPU() + " " +
                jtmb.getFeatures().getString() + " llvm " + LLVM_VERSION_STRING;
   impl_->tm = take(jtmb.createTargetMachine(), "LlvmJit: creating the target machine");
   impl_->jit = take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create(),
@@ -180,7 +180,15 @@ ParsedModule LlvmJit::Impl::optimize(const std::string& ir_text, const std::stri
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(tm.get());
+  // moongrad unrolls and vectorizes kernels itself (codegen's opts): LLVM's unroller and SLP
+  // vectorizer cost compile time and find little more. The loop vectorizer stays (it turns
+  // reassociable reductions into vector ones).
+  llvm::PipelineTuningOptions pto;
+  pto.LoopUnrolling = false;
+  pto.SLPVectorization = false;
+  pto.LoopVectorization = true;
+  pto.LoopInterleaving = true;
+  llvm::PassBuilder pb(tm.get(), pto);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);
@@ -228,8 +236,11 @@ std::string LlvmJit::optimized_ir(const std::string& ir_text, const std::string&
   return os.str();
 }
 
-void* LlvmJit::load(const std::string& object, const std::string& fn_name) {
-  const std::string who = "LlvmJit::load('" + fn_name + "')";
+void* LlvmJit::load(const std::string& object, const std::string& fn_name) { return load_all(object, {fn_name}).at(0); }
+
+std::vector<void*> LlvmJit::load_all(const std::string& object, const std::vector<std::string>& fn_names) {
+  const std::string fn_name = fn_names.empty() ? std::string() : fn_names[0];
+  const std::string who = "LlvmJit::load('" + fn_name + "'" + (fn_names.size() > 1 ? " and " + std::to_string(fn_names.size() - 1) + " more" : "") + ")";
   check_object(object, who);  // before the lock: touches nothing of this JIT
   if (get_u64(object, 8) != key_hash(target_key()))
     compile_error(who, "the object was compiled for another target (or LLVM version) than this JIT's: " +
@@ -249,9 +260,13 @@ void* LlvmJit::load(const std::string& object, const std::string& fn_name) {
       llvm::StringRef(object.data() + kObjHeader, object.size() - kObjHeader), fn_name + ".o");
   if (auto err = impl_->jit->addObjectFile(rt, std::move(buf)))
     fail_and_remove("adding the object", llvm::toString(std::move(err)));
-  auto addr = impl_->jit->lookup(fn_name);
-  if (!addr) fail_and_remove("symbol lookup failed", llvm::toString(addr.takeError()));
-  return addr->toPtr<void*>();
+  std::vector<void*> out;
+  for (const std::string& name : fn_names) {
+    auto addr = impl_->jit->lookup(name);
+    if (!addr) fail_and_remove("symbol lookup failed for '" + name + "'", llvm::toString(addr.takeError()));
+    out.push_back(addr->toPtr<void*>());
+  }
+  return out;
 }
 
 std::string LlvmJit::elf_of(const std::string& object) {

@@ -7,6 +7,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mg::cpu {
 
@@ -33,6 +34,8 @@ class LlvmJit {
   // target, a missing or already defined symbol all throw mg::Error(Compile),
   // and leave nothing of the object behind.
   void* load(const std::string& object, const std::string& fn_name);
+  // The same for an object defining several functions: their addresses, in order.
+  std::vector<void*> load_all(const std::string& object, const std::vector<std::string>& fn_names);
 
   // The ELF file inside an object from compile_object (to dump it for objdump),
   // after the same checks as load. Throws mg::Error(Compile) when they fail.

@@ -84,10 +84,11 @@ class Renderer {
  public:
   explicit Renderer(const codegen::Kernel& k) : k_(k), w_(k.lane ? k.width : 1) {}
 
-  std::string run() {
+  RenderedKernel run() {
     for (const LinItem& it : k_.lin) item(it);
+    std::string body = "@" + k_.fn_name + ".body";
     std::string out = "; kernel " + k_.name + "\n";
-    out += "define internal void @body(";
+    out += "define internal void " + body + "(";
     for (int i = 0; i < k_.n_params; i++) out += (i ? ", " : "") + std::string("ptr noalias %b") + std::to_string(i);
     out += std::string(k_.n_params ? ", " : "") + "i64 %begin, i64 %end) alwaysinline nounwind {\nentry:\n" + allocas_ + body_ + "  ret void\n}\n\n";
     out += "define void @" + k_.fn_name + "(ptr %args, i64 %begin, i64 %end) nounwind {\nentry:\n";
@@ -97,9 +98,8 @@ class Renderer {
       out += "  %a" + n + " = getelementptr ptr, ptr %args, i64 " + n + "\n  %p" + n + " = load ptr, ptr %a" + n + "\n";
       call += "ptr %p" + n + ", ";
     }
-    out += "  call void @body(" + call + "i64 %begin, i64 %end)\n  ret void\n}\n";
-    for (const std::string& d : decls_) out += d + "\n";
-    return out;
+    out += "  call void " + body + "(" + call + "i64 %begin, i64 %end)\n  ret void\n}\n";
+    return RenderedKernel{std::move(out), std::move(decls_)};
   }
 
  private:
@@ -614,6 +614,22 @@ class Renderer {
 };
 }  // namespace
 
-std::string render_llvm(const codegen::Kernel& k) { return Renderer(k).run(); }
+RenderedKernel render_kernel(const codegen::Kernel& k) { return Renderer(k).run(); }
+
+std::string render_module(std::span<const RenderedKernel> ks) {
+  std::string out;
+  std::set<std::string> decls;
+  for (const RenderedKernel& k : ks) {
+    out += k.text + "\n";
+    decls.insert(k.decls.begin(), k.decls.end());
+  }
+  for (const std::string& d : decls) out += d + "\n";
+  return out;
+}
+
+std::string render_llvm(const codegen::Kernel& k) {
+  RenderedKernel r = render_kernel(k);
+  return render_module(std::span<const RenderedKernel>(&r, 1));
+}
 
 }  // namespace mg::cpu

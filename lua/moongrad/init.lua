@@ -32,6 +32,7 @@ mg.memory_peak = T.memory_peak
 mg.live_tensors = T.live_tensors
 mg.live_nodes = T.live_nodes
 mg.stats = T.stats
+mg.compile_times = T.compile_times
 for _, dt in ipairs(T.dtypes.all) do mg[dt.name] = dt end
 mg.dtypes = T.dtypes
 

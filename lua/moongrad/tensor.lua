@@ -573,13 +573,23 @@ function M.memory_peak() return tonumber(C.mg_memory_peak(ctx)) end
 function M.live_tensors() return tonumber(C.mg_live_tensors(ctx)) end
 function M.live_nodes() return tonumber(C.mg_live_nodes(ctx)) end
 -- Counters of the compiler and executor: { kernels_run, kernels_compiled, copies,
--- schedules_made, schedule_cache_hits }.
+-- schedules_made, schedule_cache_hits, backend_compiles, backend_cache_hits }.
 function M.stats()
   local s = ffi.new("mg_stats")
   local status = C.mg_ctx_stats(ctx, s)
   if status ~= 0 then raise(status, 2) end
   return { kernels_run = tonumber(s.kernels_run), kernels_compiled = tonumber(s.kernels_compiled), copies = tonumber(s.copies),
-           schedules_made = tonumber(s.schedules_made), schedule_cache_hits = tonumber(s.schedule_cache_hits) }
+           schedules_made = tonumber(s.schedules_made), schedule_cache_hits = tonumber(s.schedule_cache_hits),
+           backend_compiles = tonumber(s.backend_compiles), backend_cache_hits = tonumber(s.backend_cache_hits) }
+end
+-- Per compiled kernel: milliseconds in codegen's passes and in the backend, as two lists.
+function M.compile_times()
+  local n = tonumber(C.mg_ctx_compile_times(ctx, nil, nil, 0))
+  local p, b = ffi.new("double[?]", math.max(n, 1)), ffi.new("double[?]", math.max(n, 1))
+  C.mg_ctx_compile_times(ctx, p, b, n)
+  local passes, backend = {}, {}
+  for i = 1, n do passes[i], backend[i] = p[i - 1], b[i - 1] end
+  return passes, backend
 end
 
 return M

@@ -229,8 +229,18 @@ mg_status mg_ctx_stats(const mg_ctx* ctx, mg_stats* out) {
   if (!ctx) return MG_ERR_INVALID;
   if (!out) return mg::capi::fail(ctx, MG_ERR_INVALID, "mg_ctx_stats: out must not be NULL (expected mg_stats*)");
   const mg::RuntimeStats& s = ctx->engine.runtime.stats;
-  *out = mg_stats{s.kernels_run, s.kernels_compiled, s.copies, s.schedules_made, s.schedule_cache_hits};
+  *out = mg_stats{s.kernels_run, s.kernels_compiled, s.copies, s.schedules_made, s.schedule_cache_hits, s.backend_compiles, s.backend_cache_hits};
   return MG_OK;
+}
+
+size_t mg_ctx_compile_times(const mg_ctx* ctx, double* passes_ms, double* backend_ms, size_t cap) {
+  if (!ctx) return 0;
+  const mg::RuntimeStats& s = ctx->engine.runtime.stats;
+  for (size_t i = 0; i < s.passes_ms.size() && i < cap; i++) {
+    if (passes_ms) passes_ms[i] = s.passes_ms[i];
+    if (backend_ms) backend_ms[i] = s.backend_ms[i];
+  }
+  return s.passes_ms.size();
 }
 
 }  // extern "C"

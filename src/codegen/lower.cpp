@@ -10,11 +10,12 @@ namespace mg::codegen {
 
 namespace {
 // "E_16_16" for elementwise kernels, "r_16_4096" when there is a reduction (output dims, then
-// the reduced sizes).
+// the reduced sizes; dims of 1 left out).
 std::string kernel_name(const UOpRef& ast, const UOpRef& lowered) {
   const UOp* value = ast->src[0]->src[1].get();
   std::string name = "E";
-  for (int64_t d : *value->shape()) name += "_" + std::to_string(d);
+  for (int64_t d : *value->shape())
+    if (d != 1) name += "_" + std::to_string(d);
   std::string red;
   for (UOp* u : lowered->toposort())
     if (u->op == Ops::REDUCE)

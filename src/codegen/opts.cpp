@@ -14,7 +14,8 @@
 namespace mg::codegen {
 
 namespace {
-constexpr int64_t kUnrollReduceMax = 8;
+constexpr int64_t kUnrollReduceMax = 8;  // a reduction axis this small is unrolled, while the
+                                         // unrolled copies stay within this many in all
 constexpr int64_t kUnrollOutput = 4;
 constexpr int64_t kLaneIds = 1 << 20;  // lane RANGE ids: apart from loop ids
 
@@ -97,14 +98,16 @@ UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrac
   if (!target.opts) return g0;
   UOpRef g = g0;
   UOpTable& t = *g->table;
-  // small reductions: unrolled
+  // small reductions: unrolled, innermost axis first, while the copies stay few
+  int64_t copies = 1;
   for (bool again = true; again;) {
     again = false;
     for (UOp* u : g->toposort()) {
       if (u->op != Ops::REDUCE) continue;
-      for (size_t i = 1; i < u->src.size() && !again; i++) {
+      for (size_t i = u->src.size() - 1; i >= 1 && !again; i--) {
         const UOp* r = u->src[i].get();
-        if (r->op == Ops::RANGE && size_of(r) > 0 && size_of(r) <= kUnrollReduceMax) {
+        if (r->op == Ops::RANGE && size_of(r) > 0 && copies * size_of(r) <= kUnrollReduceMax) {
+          copies *= size_of(r);
           k.opts.push_back("UNROLL reduce " + std::to_string(std::get<int64_t>(r->arg)) + " x" + std::to_string(size_of(r)));
           g = unroll_reduce(g, r, trace);
           again = true;

@@ -40,4 +40,10 @@ std::unique_ptr<Program> Device::compile(const codegen::Kernel& k) {
   fail(ErrorKind::Device, "device " + name_ + " cannot compile kernels (" + k.name + ")");
 }
 
+std::vector<std::unique_ptr<Program>> Device::compile_batch(std::span<const codegen::Kernel* const> ks) {
+  std::vector<std::unique_ptr<Program>> out;
+  for (const codegen::Kernel* k : ks) out.push_back(compile(*k));
+  return out;
+}
+
 }  // namespace mg

@@ -73,6 +73,9 @@ class Device {
   // naming it, with the compiler's diagnostic.
   virtual const codegen::Target* target() const { return nullptr; }
   virtual std::unique_ptr<Program> compile(const codegen::Kernel& k);
+  // Several kernels at once, where the backend can share the work (one LLVM module): the
+  // default compiles them one by one.
+  virtual std::vector<std::unique_ptr<Program>> compile_batch(std::span<const codegen::Kernel* const> ks);
 
  private:
   std::string name_;

@@ -1,5 +1,6 @@
 #include "runtime/executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -25,31 +26,49 @@ void copy_between(Buffer& dst, const Buffer& src, size_t n) {
 }
 }  // namespace
 
-Runtime::CachedProgram& program_for(Runtime& rt, Device& dev, const UOpRef& ast, RewriteTrace* trace) {
-  auto key = std::make_pair(static_cast<const Device*>(&dev), static_cast<const UOp*>(ast.get()));
-  auto it = rt.programs.find(key);
-  if (it != rt.programs.end()) return it->second;
-  if (trace) trace->begin_context("kernel");
-  double t0 = now_s();
-  codegen::Kernel k = codegen::lower(ast, *dev.target(), trace);
-  if (trace) trace->contexts.back().name = "kernel " + k.name;
-  double t1 = now_s();
-  if (rt.debug >= 5) rt.debug_line("kernel " + k.name + " AST:\n" + print_graph(ast));
-  if (rt.debug >= 6) rt.debug_line("kernel " + k.name + " linearized:\n" + codegen::lin_str(k));
-  std::unique_ptr<Program> p = dev.compile(k);
-  double t2 = now_s();
-  rt.stats.kernels_compiled++;
-  if (rt.debug >= 3 && !k.opts.empty()) {
-    std::string o;
-    for (const std::string& s : k.opts) o += " " + s;
-    rt.debug_line("opts " + k.name + ":" + o);
+void compile_programs(Runtime& rt, Device& dev, std::span<const UOpRef> asts, RewriteTrace* trace) {
+  std::vector<UOpRef> todo;
+  for (const UOpRef& ast : asts) {
+    auto key = std::make_pair(static_cast<const Device*>(&dev), static_cast<const UOp*>(ast.get()));
+    if (rt.programs.count(key) || std::find(todo.begin(), todo.end(), ast) != todo.end()) continue;
+    todo.push_back(ast);
   }
-  if (rt.debug >= 4) rt.debug_line("kernel " + k.name + " source:\n" + p->source());
-  if (rt.debug >= 7) rt.debug_line("kernel " + k.name + " assembly:\n" + p->assembly());
-  if (rt.debug >= 2) rt.debug_line("compiled " + k.name +
-                                   fmt(": passes %.2f ms, backend %.2f ms", (t1 - t0) * 1e3, (t2 - t1) * 1e3));
-  auto [pos, ok] = rt.programs.emplace(key, Runtime::CachedProgram{ast, std::move(k), std::move(p)});
-  return pos->second;
+  if (todo.empty()) return;
+  std::vector<codegen::Kernel> ks;
+  std::vector<double> passes_ms;
+  for (const UOpRef& ast : todo) {
+    if (trace) trace->begin_context("kernel");
+    double t0 = now_s();
+    ks.push_back(codegen::lower(ast, *dev.target(), trace));
+    passes_ms.push_back((now_s() - t0) * 1e3);
+    const codegen::Kernel& k = ks.back();
+    if (trace) trace->contexts.back().name = "kernel " + k.name;
+    if (rt.debug >= 5) rt.debug_line("kernel " + k.name + " AST:\n" + print_graph(ast));
+    if (rt.debug >= 6) rt.debug_line("kernel " + k.name + " linearized:\n" + codegen::lin_str(k));
+    if (rt.debug >= 3 && !k.opts.empty()) {
+      std::string o;
+      for (const std::string& s : k.opts) o += " " + s;
+      rt.debug_line("opts " + k.name + ":" + o);
+    }
+  }
+  std::vector<const codegen::Kernel*> kp;
+  for (const codegen::Kernel& k : ks) kp.push_back(&k);
+  double t1 = now_s();
+  std::vector<std::unique_ptr<Program>> progs = dev.compile_batch(kp);
+  double backend_ms = (now_s() - t1) * 1e3 / double(ks.size());  // one module for all: shared evenly
+  for (size_t i = 0; i < ks.size(); i++) {
+    codegen::Kernel& k = ks[i];
+    rt.stats.kernels_compiled++;
+    if (rt.stats.passes_ms.size() < 100000) {
+      rt.stats.passes_ms.push_back(float(passes_ms[i]));
+      rt.stats.backend_ms.push_back(float(backend_ms));
+    }
+    if (rt.debug >= 4) rt.debug_line("kernel " + k.name + " source:\n" + progs[i]->source());
+    if (rt.debug >= 7) rt.debug_line("kernel " + k.name + " assembly:\n" + progs[i]->assembly());
+    if (rt.debug >= 2) rt.debug_line("compiled " + k.name + fmt(": passes %.2f ms, backend %.2f ms", passes_ms[i], backend_ms));
+    auto key = std::make_pair(static_cast<const Device*>(&dev), static_cast<const UOp*>(todo[i].get()));
+    rt.programs.emplace(key, Runtime::CachedProgram{todo[i], std::move(k), std::move(progs[i])});
+  }
 }
 
 std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<const UOpRef> roots, RewriteTrace* trace) {
@@ -79,6 +98,10 @@ std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<cons
       default: return temps.at(size_t(sl.index));
     }
   };
+  std::vector<UOpRef> asts;
+  for (const schedule::Item& it : s.items)
+    if (it.kind == schedule::Item::Kernel && it.numel > 0) asts.push_back(it.ast);
+  compile_programs(rt, dev, asts, trace);
   std::vector<void*> ptrs;
   for (size_t i = 0; i < s.items.size(); i++) {
     const schedule::Item& it = s.items[i];
@@ -89,7 +112,7 @@ std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<cons
       copy_between(*out, *slot_buffer(it.bufs[1]), nbytes);
       rt.stats.copies++;
     } else if (it.numel > 0) {
-      Runtime::CachedProgram& cp = program_for(rt, dev, it.ast, trace);
+      Runtime::CachedProgram& cp = rt.programs.at(std::make_pair(static_cast<const Device*>(&dev), static_cast<const UOp*>(it.ast.get())));
       ptrs.clear();
       for (const schedule::Slot& sl : it.bufs) ptrs.push_back(slot_buffer(sl)->ptr());
       double k0 = rt.debug >= 2 ? now_s() : 0;

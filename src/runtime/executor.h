@@ -13,7 +13,8 @@ namespace mg {
 // roots: graphs on dev whose COPY sources are already realized. One new buffer per root.
 std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<const UOpRef> roots, RewriteTrace* trace);
 
-// The program for a kernel AST on dev, compiled at most once per runtime.
-Runtime::CachedProgram& program_for(Runtime& rt, Device& dev, const UOpRef& ast, RewriteTrace* trace);
+// Lowers and compiles (as one batch) the kernel ASTs that have no program on dev yet, and
+// caches the programs in rt.programs.
+void compile_programs(Runtime& rt, Device& dev, std::span<const UOpRef> asts, RewriteTrace* trace);
 
 }  // namespace mg

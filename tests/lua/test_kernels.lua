@@ -120,4 +120,39 @@ return {
     local want = rows(4, 3, function(a, b) return (5 - a) + b * 10 + sums[b] end)
     t.eq(v, want)
   end,
+
+  ["a second run of a program compiles nothing: compiled code is cached on disk (CACHELEVEL=0: not)"] = function(t)
+    compiled(t)
+    local bin = os.getenv("MOONGRAD_CONFIG") == "debug" and "build/debug/bin/moongrad" or "build/bin/moongrad"
+    local dir = os.tmpname()
+    os.remove(dir)
+    local script = dir .. ".lua"
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local mg = require("moongrad")
+      local x = mg.Tensor{{1, 2, 3}, {4, 5, 6}}
+      local v = ((x * 2 + 1):sum(2) + x:max()):totable()
+      assert(v[1] == 15 + 6 and v[2] == 33 + 6, "wrong values")
+      local s = mg.stats()
+      io.write(s.backend_compiles, " ", s.backend_cache_hits, "\n")
+    ]])
+    f:close()
+    local function run(env)
+      local p = assert(io.popen(env .. " XDG_CACHE_HOME='" .. dir .. "' " .. bin .. " '" .. script .. "' 2>&1"))
+      local out = p:read("*a")
+      p:close()
+      local c, h = out:match("^(%d+) (%d+)")
+      t.truthy(c, "the child printed " .. out)
+      return tonumber(c), tonumber(h)
+    end
+    local c1, h1 = run("")
+    local c2, h2 = run("")
+    local c3 = run("CACHELEVEL=0")
+    os.execute("rm -rf '" .. dir .. "' '" .. script .. "'")
+    t.truthy(c1 > 0, "the first run compiles")
+    t.eq(h1, 0, "nothing cached at first")
+    t.eq(c2, 0, "the second run compiles nothing")
+    t.eq(h2, c1, "it finds every kernel on disk")
+    t.eq(c3, c1, "CACHELEVEL=0 does not read the disk cache")
+  end,
 }
