@@ -101,7 +101,8 @@ class Linearizer {
   void place(LinItem it, size_t depth) {
     blocks_[depth].push_back(it);
     if (depth > 0) emitted_at_[depth - 1].push_back(it.u);
-    if (is_alu(it.u->op) && it.kind == LinItem::Op) flops_ += depth ? trips_[depth - 1] : 1.0;
+    if ((is_alu(it.u->op) && it.kind == LinItem::Op) || it.kind == LinItem::AccUpdate)
+      flops_ += (depth ? trips_[depth - 1] : 1.0) * (on_lane(it.u) ? double(lane_->src[0]->const_int()) : 1.0);
   }
 
   void emit(const UOp* u) {
@@ -114,6 +115,16 @@ class Linearizer {
         place(LinItem{LinItem::Op, u}, deps_depth(u));
     }
     memo_.insert(u);
+  }
+
+  // u depends on the lane: it is a vector, one op per lane.
+  bool on_lane(const UOp* u) {
+    if (!lane_) return false;
+    auto it = lane_dep_.find(u);
+    if (it != lane_dep_.end()) return it->second;
+    bool v = u == lane_;
+    for (const UOpRef& s : u->src) v = v || on_lane(s.get());
+    return lane_dep_[u] = v;
   }
 
   bool all_open(const UOp* u) const {
@@ -184,6 +195,7 @@ class Linearizer {
   std::vector<double> trips_;                   // iterations of each open loop's body
   std::unordered_map<const UOp*, Ranges> deps_;
   std::unordered_set<const UOp*> memo_;
+  std::unordered_map<const UOp*, bool> lane_dep_;
   double flops_ = 0;
 };
 }  // namespace
