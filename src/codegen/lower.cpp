@@ -1,5 +1,6 @@
 // The codegen pipeline: index lowering, symbolic simplification, heuristics, linearization.
 #include <cstdio>
+#include <unordered_map>
 
 #include "codegen/codegen.h"
 #include "codegen/linearize.h"
@@ -48,21 +49,49 @@ Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace) {
   return k;
 }
 
+// One line per item; each value is named %N where it is computed and its operands by those
+// names (constants and ranges inline).
 std::string lin_str(const Kernel& k) {
+  std::unordered_map<const UOp*, std::string> names;
+  auto name = [&](const UOp* u) -> std::string {
+    auto it = names.find(u);
+    if (it != names.end()) return it->second;
+    if (u == k.lane) return "lane";
+    return render(u->ref());
+  };
+  std::unordered_map<const UOp*, std::string> accs;
+  auto acc = [&](const UOp* r) -> const std::string& {
+    std::string& a = accs[r];
+    if (a.empty()) a = "acc" + std::to_string(accs.size() - 1);
+    return a;
+  };
   std::string out;
-  int depth = 0;
+  int depth = 0, n = 0;
   for (const LinItem& it : k.lin) {
     if (it.kind == LinItem::LoopEnd) depth--;
     out += std::string(size_t(2 * depth), ' ');
     switch (it.kind) {
-      case LinItem::LoopBegin: out += "for " + node_str(it.u); depth++; break;
-      case LinItem::LoopEnd: out += "end " + node_str(it.u); break;
-      case LinItem::AccInit: out += "acc = identity of " + node_str(it.u); break;
-      case LinItem::AccUpdate: out += "acc op= value for " + node_str(it.u); break;
-      case LinItem::Op: out += node_str(it.u); break;
+      case LinItem::LoopBegin:
+        out += "for " + render(it.u->ref()) + (it.u == k.outer_range ? " (parallel)" : "");
+        names[it.u] = render(it.u->ref());
+        depth++;
+        break;
+      case LinItem::LoopEnd: out += "end " + render(it.u->ref()); break;
+      case LinItem::AccInit: out += acc(it.u) + " = identity of " + op_name(std::get<Ops>(it.u->arg)); break;
+      case LinItem::AccUpdate: out += acc(it.u) + " " + op_name(std::get<Ops>(it.u->arg)) + "= " + name(it.v); break;
+      case LinItem::Op: {
+        std::string id = "%" + std::to_string(n++);
+        out += id + " = " + node_str(it.u);
+        if (it.u->op == Ops::REDUCE) out += " " + acc(it.u);
+        else
+          for (const UOpRef& s : it.u->src) out += " " + name(s.get());
+        names[it.u] = id;
+        break;
+      }
     }
     out += "\n";
   }
+  if (k.lane) out = "lane: " + std::to_string(k.width) + " wide\n" + out;
   return out;
 }
 
