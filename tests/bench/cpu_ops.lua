@@ -1,8 +1,9 @@
 -- Benchmark (make bench): the default device (DEV=...) on memory-bound elementwise ops and
--- reductions, and on matmul. Each figure is a ratio to a reference measured in the same run,
--- right before it, on the same machine: machines are noisy, ratios travel better than
--- absolute numbers. Every time is the median of several repetitions, after a warm-up run
--- (so compiling a kernel the first time is not counted).
+-- reductions, and on matmul. Each figure is a ratio to a reference measured in the same run on
+-- the same machine: machines are noisy, ratios travel better than absolute numbers. The
+-- reference and the op run in turn (reference, op, reference, op, ...), after a warm-up run
+-- of each (so compiling a kernel the first time is not counted); the figure is the median of
+-- the per-pair ratios.
 --   elementwise: bytes read + written per second / memcpy's bytes read + written per second
 --   reductions:  bytes read per second / memcpy's bytes read + written per second
 --   matmul:      GFLOP/s / OpenBLAS cblas_sgemm's GFLOP/s on the same matrices
@@ -31,17 +32,26 @@ local function median(xs)
   return (xs[n / 2] + xs[n / 2 + 1]) / 2
 end
 
--- Median seconds of run(); cleanup(result) runs after each timing, outside it.
-local function timeit(reps, run, cleanup)
-  local times = {}
+-- Seconds one run() takes; cleanup(result) runs after it, outside the timing.
+local function time1(run, cleanup)
+  collectgarbage()
+  local t0 = now()
+  local r = run()
+  local t = now() - t0
+  if cleanup then cleanup(r) end
+  return t
+end
+
+-- reps pairs of (reference, op) timings, taken in turn. Returns the median of the per-pair
+-- ratios of rates ((work / t_op) / (ref_work / t_ref)), and the median times of each.
+local function paired(reps, ref, run, cleanup, ref_work, work)
+  local ratios, tr, to = {}, {}, {}
   for i = 1, reps do
-    collectgarbage()
-    local t0 = now()
-    local r = run()
-    times[i] = now() - t0
-    if cleanup then cleanup(r) end
+    tr[i] = time1(ref)
+    to[i] = time1(run, cleanup)
+    ratios[i] = (work / to[i]) / (ref_work / tr[i])
   end
-  return median(times)
+  return median(ratios), median(tr), median(to)
 end
 
 -- A realized tensor's values are in memory once realize() returns; reading one value through
@@ -54,18 +64,19 @@ local function force(t)
 end
 local function free(t) t:free() end
 
--- memcpy of `bytes` bytes (buffers reused, paged in before timing): bytes read + written per second
+-- memcpy of `bytes` bytes into a buffer paged in beforehand; it reads and writes 2 * bytes
 local copy_src, copy_dst, copy_bytes
-local function memcpy_bw(bytes)
+local function memcpy_of(bytes)
   if copy_bytes ~= bytes then
     copy_src, copy_dst, copy_bytes = nil, nil, nil
     collectgarbage()
     copy_src, copy_dst, copy_bytes = ffi.new("uint8_t[?]", bytes), ffi.new("uint8_t[?]", bytes), bytes
     ffi.fill(copy_src, bytes, 1)
-    ffi.copy(copy_dst, copy_src, bytes)
   end
-  local t = timeit(REPS * 2 + 1, function() ffi.copy(copy_dst, copy_src, bytes) end)
-  return 2 * bytes / t
+  local src, dst = copy_src, copy_dst
+  local function run() ffi.copy(dst, src, bytes) end
+  run()  -- warm-up
+  return run
 end
 
 local function verdict(ratio, target) return ratio >= target and "PASS" or "BELOW target" end
@@ -75,8 +86,8 @@ local function row(name, what, ratio, target, detail)
     verdict(ratio, target), detail))
 end
 
-print(string.format("cpu_ops: device %s (devices here: %s); medians of %d runs after a warm-up%s", dev,
-  table.concat(mg.devices(), ", "), REPS, is_ref and "; REF is the plain-loop reference evaluator: "
+print(string.format("cpu_ops: device %s (devices here: %s); each figure: the median over %d (reference, op) pairs"
+  .. " (%d for matmul) after a warm-up%s", dev, table.concat(mg.devices(), ", "), REPS, MATMUL_REPS, is_ref and "; REF is the plain-loop reference evaluator: "
   .. "it is not meant to reach these targets" or ""))
 
 -- ---- elementwise on 64 MiB of float32 ----
@@ -91,11 +102,9 @@ do
   }
   for _, c in ipairs(cases) do
     free(c[4]())  -- warm-up
-    local ref = memcpy_bw(bytes)
-    local t = timeit(REPS, c[4], free)
-    local bw = c[3] / t
-    row(c[1], c[2], bw / ref, 0.8, string.format("%.2f GB/s read+written vs memcpy %.2f GB/s read+written (%.1f ms)",
-      bw / 1e9, ref / 1e9, t * 1e3))
+    local ratio, t_ref, t = paired(REPS, memcpy_of(bytes), c[4], free, 2 * bytes, c[3])
+    row(c[1], c[2], ratio, 0.8, string.format("%.2f GB/s read+written vs memcpy %.2f GB/s read+written (%.1f ms)",
+      c[3] / t / 1e9, 2 * bytes / t_ref / 1e9, t * 1e3))
   end
   a, b = nil, nil
   collectgarbage()
@@ -111,12 +120,10 @@ do
     { "rowsum", "x:sum(2), 4096x4096 float32", function() return force(x:sum(2)) end },
   }
   for _, c in ipairs(cases) do
-    free(c[3]())
-    local ref = memcpy_bw(bytes)
-    local t = timeit(REPS, c[3], free)
-    local bw = bytes / t
-    row(c[1], c[2], bw / ref, 0.8, string.format("%.2f GB/s read vs memcpy %.2f GB/s read+written (%.1f ms)",
-      bw / 1e9, ref / 1e9, t * 1e3))
+    free(c[3]())  -- warm-up
+    local ratio, t_ref, t = paired(REPS, memcpy_of(bytes), c[3], free, 2 * bytes, bytes)
+    row(c[1], c[2], ratio, 0.8, string.format("%.2f GB/s read vs memcpy %.2f GB/s read+written (%.1f ms)",
+      bytes / t / 1e9, 2 * bytes / t_ref / 1e9, t * 1e3))
   end
   x = nil
   copy_src, copy_dst, copy_bytes = nil, nil, nil
@@ -164,11 +171,9 @@ do
     for i = 1, n * n do worst = math.max(worst, math.abs(got[i] - C[i - 1])) end
     got = nil
     free(c)
-    local t_blas = timeit(REPS * 2 + 1, sgemm)
-    local t = timeit(MATMUL_REPS, function() return force(a:matmul(b)) end, free)
-    local gf, gf_blas = flops / t / 1e9, flops / t_blas / 1e9
-    row("matmul", "1024x1024 float32 a:matmul(b)", gf / gf_blas, 0.3,
+    local ratio, t_blas, t = paired(MATMUL_REPS, sgemm, function() return force(a:matmul(b)) end, free, flops, flops)
+    row("matmul", "1024x1024 float32 a:matmul(b)", ratio, 0.3,
       string.format("%.2f GFLOP/s vs OpenBLAS cblas_sgemm %.2f GFLOP/s (%d threads); max |diff| %.1e (%.1f ms)",
-        gf, gf_blas, threads, worst, t * 1e3))
+        flops / t / 1e9, flops / t_blas / 1e9, threads, worst, t * 1e3))
   end
 end
