@@ -218,15 +218,19 @@ local function first_bad_node(prog, info)
   return nil
 end
 
+local launcher = os.getenv("MOONGRAD_CONFIG") == "debug" and "build/debug/bin/moongrad" or "build/bin/moongrad"
 local function replay_cmd(case_seed)
-  return string.format("build/bin/moongrad tests/fuzz/fuzz.lua --seed=%d --count=1%s", case_seed,
+  return string.format("%s tests/fuzz/fuzz.lua --seed=%d --count=1%s", launcher, case_seed,
     model_check and " --model-check" or " --dev=" .. target)
 end
 
-local function report(case_seed, prog, diff, info, full)
+-- detail: "full" (the programs too), "short" (the first lines of the difference)
+local function report(case_seed, prog, diff, info, detail)
   print(string.format("FAIL case seed=%d: %s vs REF", case_seed, model_check and "REF computing in float64" or target))
-  for _, l in ipairs(diff) do print("  " .. l) end
-  if not full then return end
+  for i, l in ipairs(diff) do
+    if detail == "full" or i <= 4 then print("  " .. l) end
+  end
+  if detail ~= "full" then return end
   print("  replay: " .. replay_cmd(case_seed))
   if prog and info then
     local sub, subdiff = first_bad_node(prog, info)
@@ -246,6 +250,7 @@ end
 -- ---- main loop ----
 local clock = P.now
 local passed, failed, reported = 0, 0, 0
+local MAX_SHORT = 50  -- failures past this many are only counted
 
 -- Runs cases seed, seed + 1, ... until count cases ran or budget seconds passed.
 local function run_phase(count, budget)
@@ -285,7 +290,8 @@ local function run_phase(count, budget)
     elseif diff then
       failed = failed + 1
       reported = reported + 1
-      report(case_seed, prog, diff, info, reported <= max_report)
+      if reported <= max_report then report(case_seed, prog, diff, info, "full")
+      elseif reported <= MAX_SHORT then report(case_seed, prog, diff, info, "short") end
     else
       passed = passed + 1
       steps_total = steps_total + #prog.steps
@@ -318,5 +324,6 @@ if opts.stats then
   dump("outputs", stats.outputs)
   print(string.format("fuzz: %d values compared, %.1f%% NaN", stats.values, 100 * stats.nan / math.max(stats.values, 1)))
 end
+if reported > MAX_SHORT then print(string.format("fuzz: %d more failures not shown", reported - MAX_SHORT)) end
 print(string.format("fuzz: %d passed, %d failed", passed, failed))
 os.exit(failed > 0 and 1 or 0)
