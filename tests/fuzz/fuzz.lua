@@ -26,6 +26,21 @@ for _, a in ipairs(arg or {}) do
   if k then opts[k:gsub("%-", "_")] = v or true
   else positional[#positional + 1] = a end
 end
+local known_opts = { seed = 1, count = 1, time = 1, dev = 1, model_check = 1, model_time = 1, show = 1,
+  max_report = 1, stats = 1, help = 1 }
+for k in pairs(opts) do
+  if not known_opts[k] then
+    io.stderr:write("fuzz: unknown option --" .. k:gsub("_", "-") .. " (see the top of tests/fuzz/fuzz.lua)\n")
+    os.exit(2)
+  end
+end
+if opts.help then
+  for line in io.lines(arg[0]) do
+    if not line:match("^%-%-") then break end
+    print((line:gsub("^%-%- ?", "")))
+  end
+  os.exit(0)
+end
 if positional[1] then opts.seed = positional[1] end
 if positional[2] then
   local s = positional[2]:match("^(%d+%.?%d*)s$")
