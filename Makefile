@@ -4,10 +4,14 @@ CONFIG ?= release
 OUT := $(if $(filter debug,$(CONFIG)),build/debug,build)
 BIN := $(OUT)/bin
 
-.PHONY: deps build run test bench clean
+.PHONY: deps bench-deps build run test bench clean
 
 deps:
 	sh third_party/install-deps.sh
+
+# What only the benchmarks need (OpenBLAS, the matmul reference of tests/bench/cpu_ops.lua).
+bench-deps:
+	sh third_party/install-bench-deps.sh
 
 # premake runs every time, so that new source files join the build.
 build: deps
@@ -30,7 +34,7 @@ test: build
 	CONFIG=$(CONFIG) bash tests/run_all.sh
 
 # Runs the bench binaries of the current sources (stale binaries are ignored), then the Lua benches.
-bench: build
+bench: build bench-deps
 	@set -e; n=0; for src in tests/bench/*.cpp; do \
 	  [ -e "$$src" ] || continue; n=$$((n+1)); \
 	  b=$(BIN)/bench_$$(basename "$$src" .cpp); echo "== $$b"; "$$b"; \

@@ -1,7 +1,10 @@
 #!/bin/bash
-# Runs the C++ (doctest) and Lua test suites of one build config and prints,
-# as its last line, "N passed, N failed[, N skipped]" over both.
-# usage: [CONFIG=debug] tests/run_all.sh     (after `make build`)
+# Runs the C++ (doctest) and Lua test suites and the differential fuzzer of one
+# build config and prints, as its last line, "N passed, N failed[, N skipped]" over all.
+# usage: [CONFIG=debug] [FUZZ_TIME=s] [FUZZ_SEED=n] tests/run_all.sh   (after `make build`)
+# The fuzzer runs FUZZ_TIME seconds (default 20) of cases from seed FUZZ_SEED (default 1)
+# against the default device (or FUZZ_DEV), then 5 s of its model check; each graph is
+# one pass or failure.
 # A runner that crashes or prints no summary counts as one failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -41,6 +44,10 @@ run() {
 extract_doctest() {
   sed -n 's/^\[doctest\] test cases: *[0-9]* | *\([0-9]*\) passed | *\([0-9]*\) failed | *\([0-9]*\) skipped.*/\1 \2 \3/p' | tail -n 1 | grep .
 }
+# "fuzz: 5 passed, 0 failed" -> "5 0 0"
+extract_fuzz() {
+  sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2 0/p' | tail -n 1 | grep .
+}
 # "lua[CPU]: 5 passed, 0 failed[, 1 skipped]" -> "5 0 1"
 extract_lua() {
   sed -n 's/^lua\[[A-Za-z0-9_]*\]: \([0-9]*\) passed, \([0-9]*\) failed\(, \([0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p' | tail -n 1 |
@@ -51,6 +58,7 @@ run doctest "$BIN/moongrad_tests" --no-intro
 # Every Lua test runs on each backend: CPU (compiled) and REF (the oracle it is checked against).
 run lua "$BIN/moongrad" tests/lua/run.lua --dev=CPU
 run lua "$BIN/moongrad" tests/lua/run.lua --dev=REF
+run fuzz "$BIN/moongrad" tests/fuzz/fuzz.lua --seed="${FUZZ_SEED:-1}" --time="${FUZZ_TIME:-20}" --model-time=5
 
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
