@@ -94,7 +94,10 @@ end
 function Tensor.tanh(t)
   local x = float_of(t)
   local ax = x:abs()
-  local e = Tensor.expm1(where(ax:gt(20), 40, ax * 2))
+  -- past `big`, tanh is 1 at the dtype's precision; capping there keeps expm1 finite (float16
+  -- overflows above 11)
+  local big = x.dtype == T.dtypes.float16 and 5 or 20
+  local e = Tensor.expm1(where(ax:gt(big), 2 * big, ax * 2))
   return with_sign(x, e / (e + 2))
 end
 

@@ -401,9 +401,6 @@ end
 -- composites of exp with Lipschitz constant <= 1 and results in [-1, 1]
 function unary.sigmoid(dt, x) return rounded(dt, 1, x.e + 64 * u(dt) + tiny(dt), x.special, not x.special) end
 function unary.tanh(dt, x)
-  -- KNOWN BUG (lua/moongrad/ops_activation.lua): float16 tanh(x) is NaN for |x| > ~5.5 (expm1(2|x|)
-  -- overflows to inf, then inf / (inf + 2)). Kept out until it is fixed.
-  if dt.name == "float16" and (x.m > 5 or x.special) then return nil end
   return rounded(dt, 1, x.e + 64 * u(dt) + tiny(dt), x.special, false)
 end
 
