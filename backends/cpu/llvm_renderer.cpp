@@ -270,7 +270,9 @@ class Renderer {
     Ty t = reg(d, v), bt = t.with("i1");
     std::string ts = t.str(), n = fresh();
     auto emit = [&](const std::string& ins) { line(n + " = " + ins + " " + ts + " " + a + ", " + b); return n; };
-    std::string fl = reassoc ? "reassoc " : "";
+    // contract: a multiply feeding an add may become one FMA (one rounding instead of two);
+    // reassoc (reductions only): the order of a sum may change, so it vectorizes.
+    std::string fl = reassoc ? "reassoc contract " : "contract ";
     if (d.is_bool()) {
       switch (op) {
         case Ops::ADD: case Ops::MAX: case Ops::OR: return emit("or");
