@@ -40,23 +40,10 @@ std::vector<UOpRef> realize_copy_sources(Engine& e, std::vector<UOpRef> roots) {
     if (u->op == Ops::COPY && !buffer_of(u->src[0].get())) lazy.push_back(u->src[0].get());
   if (lazy.empty()) return roots;
   std::unordered_map<const UOp*, UOpRef> done;
-  for (UOp* x : lazy) {
-    if (done.count(x)) continue;
-    done[x] = realize_on(e, device_of(e, x), {x->ref()}).at(0);
-  }
-  for (UOp* u : s->toposort()) {
-    if (done.count(u)) continue;
-    bool changed = false;
-    std::vector<UOpRef> src;
-    for (const UOpRef& x : u->src) {
-      auto it = done.find(x.get());
-      changed = changed || it != done.end();
-      src.push_back(it != done.end() ? it->second : x);
-    }
-    if (changed) done[u] = u->replace_src(std::move(src));
-  }
-  for (UOpRef& r : roots)
-    if (done.count(r.get())) r = done[r.get()];
+  for (UOp* x : lazy)
+    if (!done.count(x)) done[x] = realize_on(e, device_of(e, x), {x->ref()}).at(0);
+  UOpRef rebuilt = substitute(s, done);
+  roots.assign(rebuilt->src.begin(), rebuilt->src.end());
   return roots;
 }
 

@@ -155,4 +155,17 @@ return {
     t.eq(h2, c1, "it finds every kernel on disk")
     t.eq(c3, c1, "CACHELEVEL=0 does not read the disk cache")
   end,
+
+  ["a lazy value on another device is realized there, copied, and the copy fused with the rest"] = function(t)
+    compiled(t)
+    local x = Tensor({1, 2, 3}, {device = "REF"})
+    local y = (x * 10 + 1):to("CPU")  -- lazy on REF, then a copy
+    local s0 = mg.stats()
+    local v = (y * 2 + Tensor{1, 1, 1}):totable()
+    local s1 = mg.stats()
+    t.eq(v, {23, 43, 63})
+    t.eq(s1.copies - s0.copies, 1)
+    t.eq(s1.kernels_run - s0.kernels_run, 1, "the copied value feeds one fused kernel")
+    t.eq(x:to("CPU"):to("REF"):to("CPU"):totable(), {1, 2, 3})
+  end,
 }
