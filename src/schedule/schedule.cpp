@@ -70,12 +70,38 @@ struct Graph {
     return true;
   }
 
+  // ALU ops that fusing x into a consumer would compute per element (up to realized nodes).
+  size_t fused_cost(const UOp* x) const {
+    std::unordered_set<const UOp*> seen{x};
+    std::vector<const UOp*> todo{x};
+    size_t cost = 0;
+    while (!todo.empty() && cost < kCostlyOps) {
+      const UOp* u = todo.back();
+      todo.pop_back();
+      if (realized.count(u) || is_input(u)) continue;
+      if (is_alu(u->op) || u->op == Ops::REDUCE_AXIS) cost++;
+      for (const UOpRef& s : u->src)
+        if (seen.insert(s.get()).second) todo.push_back(s.get());
+    }
+    return cost;
+  }
+
   void decide() {
     for (const UOp* u : topo) {
       if (roots.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY) realized.insert(u);
       else if (u->op == Ops::REDUCE_AXIS && !fuses_up(u)) realized.insert(u);
     }
+    // An expand repeats each value of its source many times: a source that is costly to
+    // compute is computed once into a buffer instead of once per repeat.
+    for (const UOp* u : topo) {
+      if (u->op != Ops::EXPAND) continue;
+      const UOp* x = u->src[0].get();
+      if (realized.count(x) || is_input(x) || numel_of(u) < kRepeats * std::max<int64_t>(numel_of(x), 1)) continue;
+      if (fused_cost(x) >= kCostlyOps) realized.insert(x);
+    }
   }
+  static constexpr size_t kCostlyOps = 4;   // ALU ops per element that make recomputing costly
+  static constexpr int64_t kRepeats = 4;    // an expand that repeats each value this often or more
 };
 
 class Builder {

@@ -168,4 +168,18 @@ return {
     t.eq(s1.kernels_run - s0.kernels_run, 1, "the copied value feeds one fused kernel")
     t.eq(x:to("CPU"):to("REF"):to("CPU"):totable(), {1, 2, 3})
   end,
+
+  ["a costly value that is expanded is computed once into a buffer, a cheap one is recomputed"] = function(t)
+    compiled(t)
+    local x = Tensor{0.5, 1, 1.5, 2}
+    local costly = (x:exp() * 2 + 1):sin():reshape(4, 1):expand(4, 8)
+    local n, v = kernels(function() return (costly * 3):totable() end)
+    t.eq(n, 2, "the sin(exp(x)*2+1) part, then the expanded product")
+    for i, xi in ipairs({0.5, 1, 1.5, 2}) do
+      for j = 1, 8 do t.near(v[i][j], 3 * math.sin(math.exp(xi) * 2 + 1), 1e-5) end
+    end
+    local cheap = (x + 1):reshape(4, 1):expand(4, 8)
+    local m = kernels(function() return (cheap * 3):totable() end)
+    t.eq(m, 1)
+  end,
 }
