@@ -140,13 +140,16 @@ class Linearizer {
   // Reductions over the same loops that can run now and do not feed one another (copies of
   // one made by unrolling an output axis) share those loops: one pass over them updates
   // every accumulator.
+  // They also sit at the same loop depth: a member placed deeper than its own loops would come
+  // after the users that are placed at its depth.
   std::vector<const UOp*> reduce_group(const UOp* u) {
     std::vector<const UOp*> group{u};
+    const size_t depth = deps_depth(u);
     for (const UOp* v : reduces_) {
       if (v == u || memo_.count(v) || v->src.size() != u->src.size()) continue;
       if (!std::equal(v->src.begin() + 1, v->src.end(), u->src.begin() + 1)) continue;
       deps(v);
-      if (!all_open(v)) continue;
+      if (!all_open(v) || deps_depth(v) != depth) continue;
       bool free = true;
       for (const UOp* w : group) free = free && !contains(w, v) && !contains(v, w);
       if (free) group.push_back(v);
@@ -159,8 +162,7 @@ class Linearizer {
   // than that (another reduction being emitted) are set aside meanwhile.
   void emit_reduce(const UOp* u) {
     std::vector<const UOp*> group = reduce_group(u);
-    size_t d = 0;
-    for (const UOp* v : group) d = std::max(d, deps_depth(v));
+    const size_t d = deps_depth(u);
     for (const UOp* v : group) place(LinItem{LinItem::AccInit, v}, d);
     std::vector<const UOp*> saved_open(open_.begin() + long(d) + 1, open_.end());
     std::vector<std::vector<LinItem>> saved_blocks(std::make_move_iterator(blocks_.begin() + long(d) + 1), std::make_move_iterator(blocks_.end()));
