@@ -88,6 +88,70 @@ void CpuDevice::free(void* ptr, size_t nbytes) noexcept {
 void CpuDevice::copy_in(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }
 void CpuDevice::copy_out(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }
 
+namespace {
+// The rendered text of each kernel in todo (ks[i] was rendered as rendered[i]).
+std::vector<RenderedKernel> rendered_of(std::span<const codegen::Kernel* const> ks, const std::vector<RenderedKernel>& rendered,
+                                        const std::vector<const codegen::Kernel*>& todo) {
+  std::vector<RenderedKernel> out;
+  for (const codegen::Kernel* k : todo)
+    for (size_t i = 0; i < ks.size(); i++)
+      if (ks[i] == k) { out.push_back(rendered[i]); break; }
+  return out;
+}
+}  // namespace
+
+// One module per thread (kernels dealt out in order, so a rerun makes the same modules and hits
+// the disk cache), compiled at once, then loaded.
+void CpuDevice::compile_modules(const std::vector<const codegen::Kernel*>& todo, const std::vector<RenderedKernel>& rendered,
+                                const std::vector<std::string>& names) {
+  const size_t parts = std::min<size_t>(todo.size(), size_t(std::max(pool_.threads(), 1)));
+  struct Part {
+    std::vector<RenderedKernel> kernels;
+    std::vector<std::string> names;
+    std::string ir, key, what, object;
+    bool cached = false;
+    std::string error;
+  };
+  std::vector<Part> ps(parts);
+  for (size_t i = 0; i < todo.size(); i++) {
+    Part& p = ps[i * parts / todo.size()];
+    p.kernels.push_back(rendered[i]);
+    p.names.push_back(names[i]);
+    if (p.what.empty()) p.what = "kernel " + todo[i]->name;
+  }
+  for (Part& p : ps) {
+    p.ir = render_module(p.kernels);
+    char key[40];
+    std::snprintf(key, sizeof key, "%016llx%016llx", static_cast<unsigned long long>(hash_bytes(p.ir.data(), p.ir.size())),
+                  static_cast<unsigned long long>(hash_bytes(p.ir.data(), p.ir.size(), 0x6d67)));
+    p.key = std::string(key) + " " + jit_.target_key();
+    if (p.names.size() > 1) p.what += " and " + std::to_string(p.names.size() - 1) + " more";
+    if (std::optional<std::string> obj = programs_.get(p.key)) { p.object = std::move(*obj); p.cached = true; }
+  }
+  // Errors are kept per part and raised here, on the calling thread.
+  pool_.parallel_for(int64_t(parts), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) {
+      Part& p = ps[size_t(i)];
+      if (p.cached) continue;
+      try {
+        p.object = jit_.compile_object(p.ir, p.names[0]);
+      } catch (const std::exception& ex) {
+        p.error = p.what + ": " + ex.what();
+      }
+    }
+  });
+  for (Part& p : ps) {
+    if (!p.error.empty()) fail(ErrorKind::Compile, p.error);
+    if (p.cached) runtime().stats.backend_cache_hits += p.names.size();
+    else {
+      programs_.put(p.key, p.object);
+      runtime().stats.backend_compiles += p.names.size();
+    }
+    std::vector<void*> addrs = jit_.load_all(p.object, p.names);
+    for (size_t i = 0; i < p.names.size(); i++) loaded_[p.names[i]] = addrs[i];
+  }
+}
+
 std::unique_ptr<Program> CpuDevice::compile(const codegen::Kernel& k) {
   const codegen::Kernel* one = &k;
   return std::move(compile_batch(std::span<const codegen::Kernel* const>(&one, 1)).at(0));
@@ -108,31 +172,7 @@ std::vector<std::unique_ptr<Program>> CpuDevice::compile_batch(std::span<const c
       names.push_back(k->fn_name);
     }
   }
-  if (!todo.empty()) {
-    std::vector<RenderedKernel> mod;
-    for (size_t i = 0; i < ks.size(); i++)
-      if (std::find(todo.begin(), todo.end(), ks[i]) != todo.end()) mod.push_back(rendered[i]);
-    std::string ir = render_module(mod);
-    char key[40];
-    std::snprintf(key, sizeof key, "%016llx%016llx", static_cast<unsigned long long>(hash_bytes(ir.data(), ir.size())),
-                  static_cast<unsigned long long>(hash_bytes(ir.data(), ir.size(), 0x6d67)));
-    std::string full_key = std::string(key) + " " + jit_.target_key();
-    std::string what = todo.size() == 1 ? "kernel " + todo[0]->name : std::to_string(todo.size()) + " kernels (" + todo[0]->name + ", ...)";
-    std::optional<std::string> obj = programs_.get(full_key);
-    if (!obj) {
-      try {
-        obj = jit_.compile_object(ir, names[0]);
-      } catch (const Error& e) {
-        fail(ErrorKind::Compile, what + ": " + e.what());
-      }
-      programs_.put(full_key, *obj);
-      runtime().stats.backend_compiles += todo.size();
-    } else {
-      runtime().stats.backend_cache_hits += todo.size();
-    }
-    std::vector<void*> addrs = jit_.load_all(*obj, names);
-    for (size_t i = 0; i < names.size(); i++) loaded_[names[i]] = addrs[i];
-  }
+  if (!todo.empty()) compile_modules(todo, rendered_of(ks, rendered, todo), names);
   std::vector<std::unique_ptr<Program>> out;
   for (size_t i = 0; i < ks.size(); i++) {
     std::string ir = render_module(std::span<const RenderedKernel>(&rendered[i], 1));

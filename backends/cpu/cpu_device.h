@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "backends/cpu/llvm_jit.h"
+#include "backends/cpu/llvm_renderer.h"
 #include "runtime/block_cache.h"
 #include "runtime/compile_cache.h"
 #include "runtime/device.h"
@@ -41,6 +42,8 @@ class CpuDevice : public Device {
   const CompileCache& cache() const { return programs_; }
 
  private:
+  void compile_modules(const std::vector<const codegen::Kernel*>& todo, const std::vector<RenderedKernel>& rendered,
+                       const std::vector<std::string>& names);
   codegen::Target target_;
   BlockCache blocks_{size_t(1) << 30};  // up to 1 GiB of freed blocks kept for reuse
   LlvmJit jit_;

@@ -108,17 +108,26 @@ struct ParsedModule {
 
 struct LlvmJit::Impl {
   llvm::orc::JITTargetMachineBuilder jtmb;
-  std::unique_ptr<llvm::TargetMachine> tm;  // optimizer's TargetIRAnalysis, and codegen
   std::string key;  // target_key()
   std::string session_error;  // what the ExecutionSession reported during the current load
   std::unique_ptr<llvm::orc::LLJIT> jit;  // after session_error: its reporter writes there
   std::mutex mu;
   explicit Impl(llvm::orc::JITTargetMachineBuilder b) : jtmb(std::move(b)) {}
 
+  // A target machine of its own for one compile: modules compile on several threads at once,
+  // each with its own context and target machine (nothing shared but LLVM's registries).
+  std::unique_ptr<llvm::TargetMachine> make_tm() {
+    llvm::orc::JITTargetMachineBuilder b = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return jtmb;
+    }();
+    return take(b.createTargetMachine(), "LlvmJit: creating a target machine");
+  }
   // Parse, verify, set the host's layout and triple, run the O2 pipeline.
-  ParsedModule optimize(const std::string& ir_text, const std::string& name, const std::string& who);
+  static ParsedModule optimize(llvm::TargetMachine& tm, const std::string& ir_text, const std::string& name, const std::string& who);
   // Codegen of an optimized module to an object file or to assembly text.
-  void emit(llvm::Module& mod, llvm::CodeGenFileType type, llvm::SmallVectorImpl<char>& out, const std::string& who);
+  static void emit(llvm::TargetMachine& tm, llvm::Module& mod, llvm::CodeGenFileType type, llvm::SmallVectorImpl<char>& out,
+                   const std::string& who);
 };
 
 LlvmJit::LlvmJit() {
@@ -137,7 +146,7 @@ LlvmJit::LlvmJit() {
   // wrapper); bump it when that changes, so objects of the old recipe are not reused.
   impl_->key = "obj2 " + jtmb.getTargetTriple().str() + " " + jtmb.getCPU() + " " +
                jtmb.getFeatures().getString() + " llvm " + LLVM_VERSION_STRING;
-  impl_->tm = take(jtmb.createTargetMachine(), "LlvmJit: creating the target machine");
+  take(jtmb.createTargetMachine(), "LlvmJit: creating the target machine");  // fail here, not at the first compile
   impl_->jit = take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create(),
                     "LlvmJit: creating the LLJIT");
   // A link failure is reported to the session, not in the lookup's error (that
@@ -155,7 +164,7 @@ LlvmJit::LlvmJit() {
 
 LlvmJit::~LlvmJit() = default;
 
-ParsedModule LlvmJit::Impl::optimize(const std::string& ir_text, const std::string& name,
+ParsedModule LlvmJit::Impl::optimize(llvm::TargetMachine& tm, const std::string& ir_text, const std::string& name,
                                      const std::string& who) {
   // Parse into a fresh context: each module owns its LLVMContext.
   ParsedModule pm{std::make_unique<llvm::LLVMContext>(), nullptr};
@@ -171,8 +180,8 @@ ParsedModule LlvmJit::Impl::optimize(const std::string& ir_text, const std::stri
   llvm::raw_string_ostream vos(verr);
   if (llvm::verifyModule(*pm.mod, &vos)) compile_error(who + ": IR verifier failed", vos.str());
 
-  pm.mod->setDataLayout(tm->createDataLayout());
-  pm.mod->setTargetTriple(tm->getTargetTriple().str());
+  pm.mod->setDataLayout(tm.createDataLayout());
+  pm.mod->setTargetTriple(tm.getTargetTriple().str());
 
   // The standard O2 pipeline; a PassBuilder given the target machine registers
   // its TargetIRAnalysis, so the vectorizers see the host's vector widths.
@@ -188,7 +197,7 @@ ParsedModule LlvmJit::Impl::optimize(const std::string& ir_text, const std::stri
   pto.SLPVectorization = false;
   pto.LoopVectorization = true;
   pto.LoopInterleaving = true;
-  llvm::PassBuilder pb(tm.get(), pto);
+  llvm::PassBuilder pb(&tm, pto);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);
@@ -198,38 +207,38 @@ ParsedModule LlvmJit::Impl::optimize(const std::string& ir_text, const std::stri
   return pm;
 }
 
-void LlvmJit::Impl::emit(llvm::Module& mod, llvm::CodeGenFileType type, llvm::SmallVectorImpl<char>& out,
-                         const std::string& who) {
+void LlvmJit::Impl::emit(llvm::TargetMachine& tm, llvm::Module& mod, llvm::CodeGenFileType type,
+                         llvm::SmallVectorImpl<char>& out, const std::string& who) {
   // Codegen still runs on the legacy pass manager (as in clang and llc).
   llvm::raw_svector_ostream os(out);
   llvm::legacy::PassManager pm;
-  if (tm->addPassesToEmitFile(pm, os, nullptr, type))
+  if (tm.addPassesToEmitFile(pm, os, nullptr, type))
     compile_error(who + ": code generation", "the target cannot emit this file type");
   pm.run(mod);
 }
 
 std::string LlvmJit::compile_object(const std::string& ir_text, const std::string& name) {
   const std::string who = "LlvmJit::compile_object('" + name + "')";
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  ParsedModule pm = impl_->optimize(ir_text, name, who);
+  std::unique_ptr<llvm::TargetMachine> tm = impl_->make_tm();
+  ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
   llvm::SmallVector<char, 0> elf;
-  impl_->emit(*pm.mod, llvm::CodeGenFileType::ObjectFile, elf, who);
+  Impl::emit(*tm, *pm.mod, llvm::CodeGenFileType::ObjectFile, elf, who);
   return wrap_object(elf, target_key());
 }
 
 std::string LlvmJit::assembly(const std::string& ir_text, const std::string& name) {
   const std::string who = "LlvmJit::assembly('" + name + "')";
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  ParsedModule pm = impl_->optimize(ir_text, name, who);
+  std::unique_ptr<llvm::TargetMachine> tm = impl_->make_tm();
+  ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
   llvm::SmallVector<char, 0> text;
-  impl_->emit(*pm.mod, llvm::CodeGenFileType::AssemblyFile, text, who);
+  Impl::emit(*tm, *pm.mod, llvm::CodeGenFileType::AssemblyFile, text, who);
   return std::string(text.data(), text.size());
 }
 
 std::string LlvmJit::optimized_ir(const std::string& ir_text, const std::string& name) {
   const std::string who = "LlvmJit::optimized_ir('" + name + "')";
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  ParsedModule pm = impl_->optimize(ir_text, name, who);
+  std::unique_ptr<llvm::TargetMachine> tm = impl_->make_tm();
+  ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
   std::string text;
   llvm::raw_string_ostream os(text);
   pm.mod->print(os, nullptr);

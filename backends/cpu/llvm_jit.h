@@ -56,8 +56,9 @@ class LlvmJit {
   // the LLVM version. Part of every compiled-program cache key.
   std::string target_key() const;
 
-  // The compiling and loading members hold one mutex, so one caller at a time;
-  // the target queries read only what the constructor set.
+  // compile_object, assembly and optimized_ir may run on several threads at once (each
+  // makes its own LLVM context and target machine); load and load_all hold a mutex, one
+  // caller at a time; the target queries read only what the constructor set.
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
