@@ -114,15 +114,39 @@ struct LlvmJit::Impl {
   std::mutex mu;
   explicit Impl(llvm::orc::JITTargetMachineBuilder b) : jtmb(std::move(b)) {}
 
-  // A target machine of its own for one compile: modules compile on several threads at once,
-  // each with its own context and target machine (nothing shared but LLVM's registries).
-  std::unique_ptr<llvm::TargetMachine> make_tm() {
+  // A target machine of its own for each compile running at once: modules compile on several
+  // threads, each with its own context and target machine. Target machines are kept for reuse
+  // (a fresh one sets up its subtarget tables again on first use, which costs more than a
+  // small kernel's codegen).
+  std::vector<std::unique_ptr<llvm::TargetMachine>> idle_tms;
+  std::unique_ptr<llvm::TargetMachine> take_tm() {
     llvm::orc::JITTargetMachineBuilder b = [&] {
       std::lock_guard<std::mutex> lock(mu);
       return jtmb;
     }();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!idle_tms.empty()) {
+        std::unique_ptr<llvm::TargetMachine> tm = std::move(idle_tms.back());
+        idle_tms.pop_back();
+        return tm;
+      }
+    }
     return take(b.createTargetMachine(), "LlvmJit: creating a target machine");
   }
+  void give_tm(std::unique_ptr<llvm::TargetMachine> tm) {
+    std::lock_guard<std::mutex> lock(mu);
+    idle_tms.push_back(std::move(tm));
+  }
+  // take_tm() for the scope of one compile.
+  struct TmLease {
+    Impl& impl;
+    std::unique_ptr<llvm::TargetMachine> tm;
+    explicit TmLease(Impl& i) : impl(i), tm(i.take_tm()) {}
+    ~TmLease() { impl.give_tm(std::move(tm)); }
+    TmLease(const TmLease&) = delete;
+    TmLease& operator=(const TmLease&) = delete;
+  };
   // Parse, verify, set the host's layout and triple, run the O2 pipeline.
   static ParsedModule optimize(llvm::TargetMachine& tm, const std::string& ir_text, const std::string& name, const std::string& who);
   // Codegen of an optimized module to an object file or to assembly text.
@@ -219,7 +243,8 @@ void LlvmJit::Impl::emit(llvm::TargetMachine& tm, llvm::Module& mod, llvm::CodeG
 
 std::string LlvmJit::compile_object(const std::string& ir_text, const std::string& name) {
   const std::string who = "LlvmJit::compile_object('" + name + "')";
-  std::unique_ptr<llvm::TargetMachine> tm = impl_->make_tm();
+  Impl::TmLease lease(*impl_);
+  llvm::TargetMachine* tm = lease.tm.get();
   ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
   llvm::SmallVector<char, 0> elf;
   Impl::emit(*tm, *pm.mod, llvm::CodeGenFileType::ObjectFile, elf, who);
@@ -228,7 +253,8 @@ std::string LlvmJit::compile_object(const std::string& ir_text, const std::strin
 
 std::string LlvmJit::assembly(const std::string& ir_text, const std::string& name) {
   const std::string who = "LlvmJit::assembly('" + name + "')";
-  std::unique_ptr<llvm::TargetMachine> tm = impl_->make_tm();
+  Impl::TmLease lease(*impl_);
+  llvm::TargetMachine* tm = lease.tm.get();
   ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
   llvm::SmallVector<char, 0> text;
   Impl::emit(*tm, *pm.mod, llvm::CodeGenFileType::AssemblyFile, text, who);
@@ -237,7 +263,8 @@ std::string LlvmJit::assembly(const std::string& ir_text, const std::string& nam
 
 std::string LlvmJit::optimized_ir(const std::string& ir_text, const std::string& name) {
   const std::string who = "LlvmJit::optimized_ir('" + name + "')";
-  std::unique_ptr<llvm::TargetMachine> tm = impl_->make_tm();
+  Impl::TmLease lease(*impl_);
+  llvm::TargetMachine* tm = lease.tm.get();
   ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
   std::string text;
   llvm::raw_string_ostream os(text);
