@@ -147,6 +147,8 @@ struct LlvmJit::Impl {
     TmLease(const TmLease&) = delete;
     TmLease& operator=(const TmLease&) = delete;
   };
+  // Parse, optimize and emit one module as an object file or as assembly text.
+  llvm::SmallVector<char, 0> build(const std::string& ir_text, const std::string& name, llvm::CodeGenFileType type, const std::string& who);
   // Parse, verify, set the host's layout and triple, run the O2 pipeline.
   static ParsedModule optimize(llvm::TargetMachine& tm, const std::string& ir_text, const std::string& name, const std::string& who);
   // Codegen of an optimized module to an object file or to assembly text.
@@ -241,31 +243,28 @@ void LlvmJit::Impl::emit(llvm::TargetMachine& tm, llvm::Module& mod, llvm::CodeG
   pm.run(mod);
 }
 
+llvm::SmallVector<char, 0> LlvmJit::Impl::build(const std::string& ir_text, const std::string& name, llvm::CodeGenFileType type,
+                                                const std::string& who) {
+  TmLease lease(*this);
+  ParsedModule pm = optimize(*lease.tm, ir_text, name, who);
+  llvm::SmallVector<char, 0> out;
+  emit(*lease.tm, *pm.mod, type, out, who);
+  return out;
+}
+
 std::string LlvmJit::compile_object(const std::string& ir_text, const std::string& name) {
-  const std::string who = "LlvmJit::compile_object('" + name + "')";
-  Impl::TmLease lease(*impl_);
-  llvm::TargetMachine* tm = lease.tm.get();
-  ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
-  llvm::SmallVector<char, 0> elf;
-  Impl::emit(*tm, *pm.mod, llvm::CodeGenFileType::ObjectFile, elf, who);
-  return wrap_object(elf, target_key());
+  return wrap_object(impl_->build(ir_text, name, llvm::CodeGenFileType::ObjectFile, "LlvmJit::compile_object('" + name + "')"), target_key());
 }
 
 std::string LlvmJit::assembly(const std::string& ir_text, const std::string& name) {
-  const std::string who = "LlvmJit::assembly('" + name + "')";
-  Impl::TmLease lease(*impl_);
-  llvm::TargetMachine* tm = lease.tm.get();
-  ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
-  llvm::SmallVector<char, 0> text;
-  Impl::emit(*tm, *pm.mod, llvm::CodeGenFileType::AssemblyFile, text, who);
+  llvm::SmallVector<char, 0> text = impl_->build(ir_text, name, llvm::CodeGenFileType::AssemblyFile, "LlvmJit::assembly('" + name + "')");
   return std::string(text.data(), text.size());
 }
 
 std::string LlvmJit::optimized_ir(const std::string& ir_text, const std::string& name) {
   const std::string who = "LlvmJit::optimized_ir('" + name + "')";
   Impl::TmLease lease(*impl_);
-  llvm::TargetMachine* tm = lease.tm.get();
-  ParsedModule pm = Impl::optimize(*tm, ir_text, name, who);
+  ParsedModule pm = Impl::optimize(*lease.tm, ir_text, name, who);
   std::string text;
   llvm::raw_string_ostream os(text);
   pm.mod->print(os, nullptr);
