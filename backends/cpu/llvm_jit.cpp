@@ -120,18 +120,14 @@ struct LlvmJit::Impl {
   // small kernel's codegen).
   std::vector<std::unique_ptr<llvm::TargetMachine>> idle_tms;
   std::unique_ptr<llvm::TargetMachine> take_tm() {
-    llvm::orc::JITTargetMachineBuilder b = [&] {
-      std::lock_guard<std::mutex> lock(mu);
-      return jtmb;
-    }();
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!idle_tms.empty()) {
-        std::unique_ptr<llvm::TargetMachine> tm = std::move(idle_tms.back());
-        idle_tms.pop_back();
-        return tm;
-      }
+    std::unique_lock<std::mutex> lock(mu);
+    if (!idle_tms.empty()) {
+      std::unique_ptr<llvm::TargetMachine> tm = std::move(idle_tms.back());
+      idle_tms.pop_back();
+      return tm;
     }
+    llvm::orc::JITTargetMachineBuilder b = jtmb;
+    lock.unlock();
     return take(b.createTargetMachine(), "LlvmJit: creating a target machine");
   }
   void give_tm(std::unique_ptr<llvm::TargetMachine> tm) {
