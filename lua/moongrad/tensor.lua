@@ -6,6 +6,7 @@ local core = require("moongrad.core")
 local dtypes = require("moongrad.dtypes")
 local C, ctx = core.C, core.ctx
 
+local unpack = unpack or table.unpack
 local Tensor = {}
 local M = { Tensor = Tensor, dtypes = dtypes, C = C }
 
@@ -494,6 +495,56 @@ function M.realize(...)
   local status = C.mg_realize(ctx, arr, n)
   if status ~= 0 then raise(status, 2) end
   return ...
+end
+
+-- ---- gradients (src/tensor/gradient.cpp; docs/gradient.md) ----
+-- Handles from mg_tensor_gradient, one per target; nil where loss does not depend on it.
+local function raw_gradients(loss, targets, op)
+  if not is_tensor(loss) then error(op .. ": the loss must be a tensor, got " .. type(loss), 3) end
+  local n = #targets
+  local arr = ffi.new("mg_tensor*[?]", math.max(n, 1))
+  local res = ffi.new("mg_tensor*[?]", math.max(n, 1))
+  for i = 1, n do
+    if not is_tensor(targets[i]) then error(op .. ": argument " .. i .. " is not a tensor", 3) end
+    arr[i - 1] = targets[i].h
+  end
+  local status = C.mg_tensor_gradient(ctx, loss.h, arr, n, res)
+  if status ~= 0 then raise(status, 3) end
+  local out = {}
+  for i = 1, n do out[i] = res[i - 1] ~= nil and Box(res[i - 1]) or false end
+  return out
+end
+
+-- loss:gradient(a, b, ...): d loss / d a, d loss / d b, ... as lazy tensors (zeros where loss
+-- does not depend on the tensor).
+function Tensor.gradient(loss, ...)
+  local targets = { ... }
+  local gs = raw_gradients(loss, targets, "gradient")
+  for i, g in ipairs(gs) do
+    if not g then gs[i] = Tensor.zeros_like(targets[i]) end
+  end
+  return unpack(gs, 1, #targets)
+end
+
+-- loss:backward(): .grad of every tensor with requires_grad that loss depends on, added to the
+-- .grad it had. Returns loss.
+function Tensor.backward(loss)
+  local targets = {}
+  for t, f in pairs(fields) do
+    -- freed tensors (dtype raises) and integer ones take no gradient
+    if f.requires_grad then
+      local ok, dt = pcall(props.dtype, t)
+      if ok and dt.is_float then targets[#targets + 1] = t end
+    end
+  end
+  local gs = raw_gradients(loss, targets, "backward")
+  for i, g in ipairs(gs) do
+    if g then
+      local f = fields[targets[i]]
+      f.grad = f.grad and f.grad + g or g
+    end
+  end
+  return loss
 end
 
 -- Values as a flat Lua list (float16/bfloat16 read through float32, int64 as Lua numbers).

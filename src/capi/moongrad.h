@@ -162,6 +162,11 @@ mg_status mg_tensor_to(mg_ctx* ctx, mg_tensor* x, const char* device, mg_tensor*
  * that share x's old value keep it). The in-place form of indexed assignment. */
 mg_status mg_tensor_assign(mg_ctx* ctx, mg_tensor* x, mg_tensor* y);
 
+/* Reverse-mode gradients of loss (one element, a float dtype) with respect to
+ * targets[0..n): out[i] gets a new lazy tensor, or NULL where loss does not
+ * depend on targets[i]. On failure every out[i] is NULL. */
+mg_status mg_tensor_gradient(mg_ctx* ctx, mg_tensor* loss, mg_tensor* const* targets, int n, mg_tensor** out);
+
 /* Computes all n tensors in one schedule; afterwards each is backed by a buffer. */
 mg_status mg_realize(mg_ctx* ctx, mg_tensor* const* ts, int n);
 /* Realizes x and copies its values (row-major) to dst, which holds exactly nbytes. */

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "capi/context.h"
+#include "tensor/gradient.h"
 #include "tensor/tensor.h"
 
 using mg::capi::fail;
@@ -155,6 +156,24 @@ mg_status mg_tensor_to(mg_ctx* ctx, mg_tensor* x, const char* device, mg_tensor*
 
 mg_status mg_tensor_assign(mg_ctx* ctx, mg_tensor* x, mg_tensor* y) {
   return run(ctx, "mg_tensor_assign", [&](mg::Engine& e) { T::assign(e, x, y); });
+}
+
+mg_status mg_tensor_gradient(mg_ctx* ctx, mg_tensor* loss, mg_tensor* const* targets, int n, mg_tensor** out) {
+  if (out && n > 0)
+    for (int i = 0; i < n; i++) out[i] = nullptr;
+  return run(ctx, "mg_tensor_gradient", [&](mg::Engine& e) {
+    if (n < 0 || (n > 0 && (!targets || !out))) mg::fail(mg::ErrorKind::Invalid, "targets or out is NULL, or n is negative");
+    std::vector<mg::UOpRef> gs = T::gradient(e, loss, std::span<mg_tensor* const>(targets, size_t(n)));
+    std::vector<mg_tensor*> made;
+    try {
+      for (int i = 0; i < n; i++) made.push_back(gs[size_t(i)] ? T::wrap(e, gs[size_t(i)], targets[i]->device) : nullptr);
+    } catch (...) {
+      for (mg_tensor* m : made)
+        if (m) T::release(m);
+      throw;
+    }
+    for (int i = 0; i < n; i++) out[i] = made[size_t(i)];
+  });
 }
 
 mg_status mg_realize(mg_ctx* ctx, mg_tensor* const* ts, int n) {
