@@ -36,6 +36,7 @@ mg.compile_times = T.compile_times
 for _, dt in ipairs(T.dtypes.all) do mg[dt.name] = dt end
 mg.dtypes = T.dtypes
 mg.nn = require("moongrad.nn")
+mg.optim = require("moongrad.optim")
 mg.training = mg.nn.training
 mg.train = mg.nn.train
 
