@@ -10,13 +10,6 @@ local function set(p, v)  -- gives a parameter known values, keeping requires_gr
   return p
 end
 
-local function flat(t)
-  local r = {}
-  local function go(x) if type(x) == "table" then for _, y in ipairs(x) do go(y) end else r[#r + 1] = x end end
-  go(t)
-  return r
-end
-
 -- mean, variance (biased), min, max of a tensor's values
 local function stats(t)
   local v = t:tolist()
@@ -26,11 +19,6 @@ local function stats(t)
   local q = 0
   for _, x in ipairs(v) do q = q + (x - mean) ^ 2 end
   return mean, q / #v, lo, hi
-end
-
-local function same_list(t, a, b, msg)
-  t.eq(#a, #b, msg)
-  for i = 1, #a do t.eq(a[i], b[i], msg) end
 end
 
 -- BatchNorm by its definition over an {N, C, ...} nested table given flat per channel:

@@ -313,6 +313,35 @@ return {
     t.allclose(p16:totable(), { 0.5, 2.5 }, 1e-3)
   end,
 
+  ["SGD, Adam and Muon fit a linear regression (gradients written by hand)"] = function(t)
+    -- y = x A^T + c with A = {{1, -2, 0.5}, {0, 1, 1}}, c = {0.5, -1}; the gradient of the mean
+    -- squared error of l(x) = x W^T + b: dW = 2/N (l(x) - y)^T x, db = 2/N sum(l(x) - y)
+    mg.manual_seed(7)
+    local x = Tensor.randn(16, 3)
+    local y = x:matmul(Tensor{ { 1, -2, 0.5 }, { 0, 1, 1 } }:transpose(1, 2)) + Tensor{ 0.5, -1 }
+    for _, make in ipairs({
+      function(ps) return optim.SGD{ ps, lr = 0.1, momentum = 0.9 } end,
+      function(ps) return optim.Adam{ ps, lr = 0.1 } end,
+      function(ps) return optim.Muon{ ps, lr = 0.5, adamw_lr = 0.05 } end,
+    }) do
+      local l = nn.Linear(3, 2)
+      local opt = make(nn.parameters(l))
+      local first, loss
+      local base = opt.lr
+      for k = 1, 60 do
+        opt.lr = base * (1 - (k - 1) / 60)  -- Muon's steps have a fixed size: it needs the decay to settle
+        local err = l(x) - y
+        loss = (err * err):mean():item()
+        first = first or loss
+        opt:zero_grad()
+        l.weight.grad = err:transpose(1, 2):matmul(x) * (2 / 32)
+        l.bias.grad = err:sum(1) * (2 / 32)
+        opt:step()
+      end
+      t.truthy(loss < 0.02 * first, string.format("%s: loss %g from %g", opt.name, loss, first))
+    end
+  end,
+
   ["zero_grad, and a step with no grads changes nothing"] = function(t)
     local p = Tensor{ 1.5, 2.5 }
     local opt = optim.SGD{ { p }, lr = 1, momentum = 0.9 }
