@@ -120,8 +120,13 @@ function Optimizer:state_of(i, name)
   return st[name]
 end
 
-function Optimizer:step()
+-- opt:step(...): tensors given (the loss, say) are realized in the same schedule.
+function Optimizer:step(...)
   local op = self.name .. ".step"
+  local extra = { ... }
+  for i = 1, select("#", ...) do
+    if not is_tensor(extra[i]) then fail(op, string.format("argument %d is a %s, not a tensor", i, type(extra[i])), 2) end
+  end
   check_range(self.name, "lr", self.lr, 0)
   -- check every grad before anything changes
   for i, p in ipairs(self.params) do
@@ -156,6 +161,7 @@ function Optimizer:step()
     end
   end
   for _, t in ipairs(nn._take_pending()) do out[#out + 1] = t end
+  for _, t in ipairs(extra) do out[#out + 1] = t end
   self._scalars = nil
   nn._realize_list(out, op)
 end

@@ -342,6 +342,56 @@ return {
     end
   end,
 
+  ["with backward: Linear's gradient is the hand-written one, Embedding's counts the ids"] = function(t)
+    if not Tensor.backward then t.skip("needs autograd (loss:backward())") end
+    mg.manual_seed(5)
+    local l = nn.Linear(3, 2)
+    local x = Tensor.randn(4, 3)
+    local y = Tensor.randn(4, 2)
+    local err = l(x) - y
+    local loss = (err * err):mean()
+    loss:backward()
+    t.allclose(l.weight.grad:totable(), (err:transpose(1, 2):matmul(x) * (2 / 8)):totable(), 1e-5)
+    t.allclose(l.bias.grad:totable(), (err:sum(1) * (2 / 8)):totable(), 1e-5)
+    local e = nn.Embedding(4, 2)
+    e(Tensor{ { 1, 3 }, { 3, 3 } }):sum():backward()
+    t.allclose(e.weight.grad:totable(), { { 1, 1 }, { 0, 0 }, { 3, 3 }, { 0, 0 } })
+  end,
+
+  ["with backward: a small MLP with BatchNorm trains with each optimizer"] = function(t)
+    if not Tensor.backward then t.skip("needs autograd (loss:backward())") end
+    mg.manual_seed(11)
+    local x = Tensor.randn(32, 2)
+    local target = (x[{ {}, 1 }] * x[{ {}, 2 }]):gt(0):cast(mg.int32) + 1  -- classes 1, 2: the sign of x1 x2
+    for _, make in ipairs({
+      function(ps) return optim.SGD{ ps, lr = 0.2, momentum = 0.9 } end,
+      function(ps) return optim.Adam{ ps, lr = 0.03 } end,
+      function(ps) return optim.AdamW{ ps, lr = 0.03 } end,
+      function(ps) return optim.LAMB{ ps, lr = 0.03 } end,
+      function(ps) return optim.Muon{ ps, lr = 0.05, adamw_lr = 0.03 } end,
+    }) do
+      local model = nn.Sequential(nn.Linear(2, 16), nn.BatchNorm(16), function(h) return h:relu() end, nn.Linear(16, 2))
+      local opt = make(nn.parameters(model))
+      local first, loss
+      for _ = 1, 60 do
+        opt:zero_grad()
+        local l = model(x):cross_entropy(target)
+        l:backward()
+        local before = mg.stats()
+        opt:step(l)  -- the loss is computed in the step's schedule
+        local after = mg.stats()
+        if x.device == "CPU" then t.eq(stats_sum(after) - stats_sum(before), 1, "one schedule per step") end
+        t.truthy(l:is_realized(), "loss realized by the step")
+        loss = l:item()
+        first = first or loss
+      end
+      t.truthy(loss < 0.5 * first, string.format("%s: loss %g from %g", opt.name, loss, first))
+      t.eq(model[2].num_batches_tracked:item(), 60)
+      local acc = mg.train(function() return model(x):argmax(2):eq(target):cast(mg.float32):mean():item() end, false)
+      t.truthy(acc > 0.8, string.format("%s: eval accuracy %g", opt.name, acc))
+    end
+  end,
+
   ["zero_grad, and a step with no grads changes nothing"] = function(t)
     local p = Tensor{ 1.5, 2.5 }
     local opt = optim.SGD{ { p }, lr = 1, momentum = 0.9 }
@@ -369,6 +419,7 @@ return {
     local opt = optim.SGD{ { p }, lr = 0.1 }
     p.grad = Tensor{ 1, 2 }
     t.raises(function() opt:step() end, "SGD.step: parameter 1 has shape {1} but its grad has shape {2}")
+    t.raises(function() opt:step(5) end, "SGD.step: argument 1 is a number, not a tensor")
     t.allclose(p:totable(), { 1.5 })
   end,
 }
