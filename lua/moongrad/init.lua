@@ -36,6 +36,7 @@ mg.compile_times = T.compile_times
 for _, dt in ipairs(T.dtypes.all) do mg[dt.name] = dt end
 mg.dtypes = T.dtypes
 mg.state = require("moongrad.state")
+mg.datasets = require("moongrad.datasets")
 
 -- mg.default_float reads and sets the dtype that float data and results default to.
 return setmetatable(mg, {
