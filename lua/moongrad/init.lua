@@ -39,6 +39,8 @@ mg.nn = require("moongrad.nn")
 mg.optim = require("moongrad.optim")
 mg.training = mg.nn.training
 mg.train = mg.nn.train
+mg.state = require("moongrad.state")
+mg.datasets = require("moongrad.datasets")
 
 -- mg.default_float reads and sets the dtype that float data and results default to.
 return setmetatable(mg, {
