@@ -140,6 +140,14 @@ local function check_input(op, x)
   return x
 end
 
+-- x is a tensor {N, c, ...}; returns its shape.
+local function check_channels(op, x, c)
+  if not is_tensor(x) then fail(op, "input must be a tensor, got " .. type(x), 3) end
+  local s = x.shape
+  if #s < 2 or s[2] ~= c then fail(op, string.format("expected an input {N, %d, ...}, got %s", c, shape_str(s)), 3) end
+  return s
+end
+
 -- Takes positional arguments after the required ones as named options (tinygrad's order), or
 -- one trailing options table.
 local function trailing(op, names, allowed, ...)
@@ -316,11 +324,7 @@ end })
 
 function BatchNorm:forward(x)
   local op = "BatchNorm"
-  check_input(op, x)
-  local s = x.shape
-  if #s < 2 or s[2] ~= self.num_features then
-    fail(op, string.format("expected an input {N, %d, ...}, got %s", self.num_features, shape_str(s)), 2)
-  end
+  local s = check_channels(op, x, self.num_features)
   local training = self.training
   if training == nil then training = is_training() end
   local tracked = self.running_mean ~= nil
@@ -442,11 +446,7 @@ end })
 
 function GroupNorm:forward(x)
   local op = "GroupNorm"
-  check_input(op, x)
-  local s = x.shape
-  if #s < 2 or s[2] ~= self.num_channels then
-    fail(op, string.format("expected an input {N, %d, ...}, got %s", self.num_channels, shape_str(s)), 2)
-  end
+  local s = check_channels(op, x, self.num_channels)
   local g = self.num_groups
   local per = T.numel(s) / (s[1] * g)
   local r = x:reshape(s[1], g, per):layernorm({ eps = self.eps }):reshape(s)
