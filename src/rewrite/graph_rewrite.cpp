@@ -40,8 +40,13 @@ class ResultMap {
     std::vector<Slot> old(slots_.size() * 2);
     old.swap(slots_);
     count_ = 0;
-    for (Slot& s : old)
-      if (s.key) insert(s.key.get()).val = std::move(s.val);
+    for (Slot& s : old) {  // moved: no node is touched (its address is its hash)
+      if (!s.key) continue;
+      size_t i = hash(s.key.get()) & mask();
+      while (slots_[i].key) i = (i + 1) & mask();
+      slots_[i] = std::move(s);
+      count_++;
+    }
   }
   std::vector<Slot> slots_;
   size_t count_ = 0;
@@ -132,10 +137,11 @@ class Rewriter {
       stack_.push_back({out, std::move(r.out), 0, f.chain + 1, r.rule});
       return;
     }
-    std::vector<UOpRef> src;
-    src.reserve(c->src.size());
-    for (const UOpRef& s : c->src) src.push_back(map_.find(s.get())->val);
-    UOpRef nn = c->replace_src(std::move(src));
+    // the new sources, on the stack for the usual few (most rebuilt nodes already exist)
+    src_buf_.clear();
+    for (const UOpRef& s : c->src) src_buf_.push_back(map_.find(s.get())->val);
+    UOpRef nn = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
+    src_buf_.clear();
     UOp* p = nn.get();
     stack_.push_back({f.n, nn, 2, f.chain, f.why});
     stack_.push_back({p, std::move(nn), 0, f.chain, f.why});
@@ -147,6 +153,7 @@ class Rewriter {
   TraceStep* step_ = nullptr;
   ResultMap map_;
   std::vector<Frame> stack_;
+  std::vector<UOpRef> src_buf_;  // sources of the node being rebuilt
   MatchState scratch_;
 };
 }  // namespace

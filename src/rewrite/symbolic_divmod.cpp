@@ -12,7 +12,7 @@ namespace mg::sym {
 namespace {
 // x == c*Q + R with Q = sum(q*v) + qk, R = sum(r*v) + rk; R's range from the terms' ranges.
 struct Split {
-  std::vector<i128> q, r;
+  Coefs q, r;
   i128 qk = 0, rk = 0, rmin = 0, rmax = 0;
 };
 // floor: remainders in [0, c); trunc: remainders with their coefficient's sign.
@@ -72,7 +72,7 @@ UOpRef divmod_of(const UOp* root, const Linear& l, i128 c, bool is_mod, i128 xmi
   for (i128 a : l.coef) g = gcd(g, a);
   g = gcd(g, l.k);
   if (g > 1) {
-    std::vector<i128> coef;
+    Coefs coef;
     for (i128 a : l.coef) coef.push_back(a / g);
     UOpRef xg = build(root, l, coef, l.k / g), cg = int_const(root, c / g), gc = int_const(root, g);
     UOpRef cand = !xg || !cg || !gc ? nullptr : is_mod ? (xg % cg) * gc : xg / cg;

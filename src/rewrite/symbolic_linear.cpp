@@ -8,12 +8,24 @@
 namespace mg::sym {
 
 namespace {
-// v modulo 2^bits of dt, as the representative in [-2^(bits-1), 2^(bits-1)).
-i128 ring_rep(DType dt, i128 v) {
-  const int bits = scalar_bits(dt.scalar);
-  using u128 = unsigned __int128;
-  u128 m = u128(v) & ((u128(1) << bits) - 1);
-  return m >> (bits - 1) ? i128(m) - (i128(1) << bits) : i128(m);
+// Arithmetic modulo 2^bits of one dtype; the bit count is looked up once per sum.
+struct Ring {
+  int bits;
+  explicit Ring(DType dt) : bits(scalar_bits(dt.scalar)) {}
+  // v modulo 2^bits, as the representative in [-2^(bits-1), 2^(bits-1)).
+  i128 rep(i128 v) const {
+    using u128 = unsigned __int128;
+    u128 m = u128(v) & ((u128(1) << bits) - 1);
+    return m >> (bits - 1) ? i128(m) - (i128(1) << bits) : i128(m);
+  }
+};
+i128 ring_rep(DType dt, i128 v) { return Ring(dt).rep(v); }
+
+void add_term(Linear& l, UOp* v, i128 c) {
+  size_t i = 0, n = l.v.size();
+  while (i < n && l.v[i].get() != v) i++;
+  if (i == n) { l.v.push_back(UOpRef(v)); l.coef.push_back(c); }
+  else l.coef[i] += c;
 }
 }  // namespace
 
@@ -39,20 +51,15 @@ bool Linear::knows(i128 v) const {
   return false;
 }
 
-void add_term(Linear& l, const UOpRef& v, i128 c) {
-  size_t i = 0;
-  while (i < l.v.size() && l.v[i] != v) i++;
-  if (i == l.v.size()) { l.v.push_back(v); l.coef.push_back(0); }
-  l.coef[i] += c;
-}
+void add_term(Linear& l, const UOpRef& v, i128 c) { add_term(l, v.get(), c); }
 
 // Index arithmetic sums have a handful of terms; looking deeper costs every ADD of a long
 // chain a walk down the chain.
 constexpr int kMaxLinearNodes = 24;
 
 bool linearize(const UOpRef& x, Linear& out, bool ring) {
-  const DType dt = x->dtype;
-  auto norm = [&](i128 v) { return ring ? ring_rep(dt, v) : v; };
+  const Ring rg(x->dtype);
+  auto norm = [&](i128 v) { return ring ? rg.rep(v) : v; };
   // Each node looked through pushes at most two and pops one, and at most kMaxLinearNodes + 1
   // are looked through: the stack never holds more than kMaxLinearNodes + 3 entries.
   struct Item { UOp* u; i128 s; };
@@ -63,27 +70,43 @@ bool linearize(const UOpRef& x, Linear& out, bool ring) {
   for (int visited = 0; top > 0; visited++) {
     auto [u, s] = stack[--top];
     if (!small(s)) return false;
+    const Ops op = u->op;
+    if (op == Ops::CONST) {
+      const i128 c = norm(cval(*u));
+      out.consts++;
+      out.know(c);
+      out.k = norm(out.k + s * c);
+      if (!small(out.k)) return false;
+      continue;
+    }
     const std::vector<UOpRef>& src = u->src;
     // past the budget, what is left is taken whole, as terms (constants still merge)
-    const bool looks_through = visited <= kMaxLinearNodes &&
-                               (u->op == Ops::ADD || u->op == Ops::SUB || u->op == Ops::NEG ||
-                                (u->op == Ops::MUL && (src[0]->is_const() || src[1]->is_const())));
-    out.inner += looks_through;
-    if (looks_through) {
-      size_t i = 0;
-      while (i < n_seen && seen_inner[i] != u) i++;
-      if (i == n_seen) seen_inner[n_seen++] = u;
+    bool through = false;
+    if (visited <= kMaxLinearNodes) {
+      if (op == Ops::ADD || op == Ops::SUB || op == Ops::NEG) through = true;
+      else if (op == Ops::MUL) through = src[0]->is_const() || src[1]->is_const();
     }
-    out.muls += u->op == Ops::MUL && looks_through;
-    out.negs += u->op == Ops::NEG;
-    if (u->op == Ops::MUL && looks_through) out.know(norm(cval(src[0]->is_const() ? src[0] : src[1])));
-    if (u->op == Ops::CONST) { out.consts++; out.know(norm(cval(*u))); out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
-    else if (!looks_through) { out.term_uses++; add_term(out, UOpRef(u), s); }
-    else if (u->op == Ops::ADD) { stack[top++] = {src[1].get(), s}; stack[top++] = {src[0].get(), s}; }
-    else if (u->op == Ops::SUB) { stack[top++] = {src[1].get(), norm(-s)}; stack[top++] = {src[0].get(), s}; }
-    else if (u->op == Ops::NEG) stack[top++] = {src[0].get(), norm(-s)};
-    else if (u->op == Ops::MUL && src[1]->is_const()) stack[top++] = {src[0].get(), norm(s * norm(cval(src[1])))};
-    else stack[top++] = {src[1].get(), norm(s * norm(cval(src[0])))};  // MUL by a constant on the left
+    out.negs += op == Ops::NEG;
+    if (!through) {
+      out.term_uses++;
+      add_term(out, u, s);
+      continue;
+    }
+    out.inner++;
+    size_t i = 0;
+    while (i < n_seen && seen_inner[i] != u) i++;
+    if (i == n_seen) seen_inner[n_seen++] = u;
+    switch (op) {
+      case Ops::ADD: stack[top++] = {src[1].get(), s}; stack[top++] = {src[0].get(), s}; break;
+      case Ops::SUB: stack[top++] = {src[1].get(), norm(-s)}; stack[top++] = {src[0].get(), s}; break;
+      case Ops::NEG: stack[top++] = {src[0].get(), norm(-s)}; break;
+      default: {  // MUL by a constant, on either side
+        out.muls++;
+        out.know(norm(cval(*src[src[0]->is_const() ? 0 : 1])));
+        const bool right = src[1]->is_const();
+        stack[top++] = {src[right ? 0 : 1].get(), norm(s * norm(cval(*src[right ? 1 : 0])))};
+      }
+    }
   }
   out.inner_unique += n_seen;
   for (i128& c : out.coef) {
@@ -109,7 +132,7 @@ UOpRef scaled(const UOp* like, const UOpRef& v, i128 c) {
 }
 }  // namespace
 
-UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k) {
+UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 k) {
   // Terms with positive coefficients first, then the others subtracted: a - b*32 rather than
   // a + b*-32, which unsigned dtypes could not even write.
   UOpRef acc;

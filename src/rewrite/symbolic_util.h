@@ -2,9 +2,11 @@
 // patterns, constant builders that refuse values a dtype cannot hold, and the rule tables
 // that symbolic.cpp joins.
 #pragma once
+#include <span>
 #include <vector>
 
 #include "rewrite/pattern_matcher.h"
+#include "rewrite/small_vec.h"
 #include "uop/exec_alu.h"
 
 namespace mg::sym {
@@ -33,8 +35,12 @@ inline UOpRef int_const(const UOp* like, i128 v) {
   return like->table->make(Ops::CONST, like->dtype, {}, make_const(like->dtype, v));
 }
 inline UOpRef bool_const(const UOp* like, bool v) { return like->table->cnst(dtypes::bool_, int64_t(v)); }
-// The exact integer value of a CONST (uint64 unpacked).
-inline i128 cval(const UOp& c) { return const_as_int(c.dtype.scalar, c.arg); }
+// The exact integer value of a CONST (uint64 unpacked). Inline: the sum rules read constants in
+// their inner loops.
+inline i128 cval(const UOp& c) {
+  if (const int64_t* i = std::get_if<int64_t>(&c.arg)) return c.dtype.scalar == Scalar::UInt64 ? i128(uint64_t(*i)) : i128(*i);
+  return const_as_int(c.dtype.scalar, c.arg);
+}
 inline i128 cval(const UOpRef& c) { return cval(*c); }
 // A bound node as the result, but only if it keeps the root's dtype (a malformed graph with
 // mixed dtypes is left alone rather than turned into an engine error).
@@ -61,9 +67,12 @@ inline i128 gcd(i128 a, i128 b) {
 
 // ---- sums with constant coefficients (symbolic_linear.cpp) ----
 // x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
+// Term lists stay inline up to kInlineTerms (linearize finds at most about 27 terms).
+constexpr size_t kInlineTerms = 32;
+using Coefs = SmallVec<i128, kInlineTerms>;
 struct Linear {
-  std::vector<UOpRef> v;
-  std::vector<i128> coef;
+  SmallVec<UOpRef, kInlineTerms> v;
+  Coefs coef;
   i128 k = 0;
   size_t inner = 0;  // ADD, SUB, NEG and MUL-by-constant nodes looked through (with repeats)
   size_t inner_unique = 0;  // the same, each node once
@@ -87,7 +96,7 @@ bool linearize(const UOpRef& x, Linear& out, bool ring = false);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
 // sum(coef[i] * v[i]) + k with like's dtype: terms with positive coefficients in order, then
 // the negative ones subtracted, the constant last; nullptr when a constant does not fit.
-UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k);
+UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 k);
 // The same sum with (x//c)*c + x%c pairs among its terms folded into x, or q*(x//c) traded for
 // x%c and x's terms; ring: coefficients compared modulo 2^bits.
 std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring);

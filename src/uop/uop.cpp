@@ -8,20 +8,39 @@ namespace mg {
 namespace {
 UOp* const kTomb = reinterpret_cast<UOp*>(uintptr_t(1));
 
-uint64_t structural_hash(Ops op, const DType& dt, const std::vector<UOpRef>& src, const Arg& arg) {
+// arg_hash, with the two common cases (no arg, an integer constant) inline.
+uint64_t fast_arg_hash(const Arg& a) {
+  constexpr uint64_t kNone = hash_mix(0x51ed27, 0), kInt = hash_mix(0x51ed27, 1);
+  if (a.index() == 0) return kNone;
+  if (const int64_t* i = std::get_if<int64_t>(&a)) return hash_mix(kInt, uint64_t(*i));
+  return arg_hash(a);
+}
+
+uint64_t structural_hash(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg) {
   uint64_t h = hash_mix(0x6d67, uint64_t(op));
   h = hash_mix(h, uint64_t(dt.scalar) | uint64_t(dt.count) << 8 | uint64_t(dt.addr) << 24);
   h = hash_mix(h, uint64_t(dt.ptr_size));
-  h = hash_mix(h, arg_hash(arg));
-  for (const UOpRef& s : src) h = hash_mix(h, s->hash);
-  return hash_mix(h, src.size());
+  h = hash_mix(h, fast_arg_hash(arg));
+  for (size_t i = 0; i < n; i++) h = hash_mix(h, src[i]->hash);
+  return hash_mix(h, n);
 }
+
+bool same_arg(const Arg& a, const Arg& b) {
+  if (a.index() != b.index()) return false;
+  if (a.index() == 0) return true;
+  if (const int64_t* i = std::get_if<int64_t>(&a)) return *i == *std::get_if<int64_t>(&b);
+  return arg_equal(a, b);
+}
+
+// Nodes per block of node memory.
+constexpr size_t kBlockNodes = 256;
 }  // namespace
 
 UOp::UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table)
     : op(op), dtype(dt), src(std::move(src)), arg(std::move(arg)), hash(hash), table(table) {}
 
 UOpRef UOp::replace_src(std::vector<UOpRef> new_src) { return table->make(op, dtype, std::move(new_src), arg); }
+UOpRef UOp::replace_src(std::span<const UOpRef> new_src) { return table->make(op, dtype, new_src, arg); }
 
 bool UOp::is_const(double v) const {
   if (op != Ops::CONST) return false;
@@ -34,17 +53,17 @@ double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 UOpTable::UOpTable() : slots_(1024, Slot{0, nullptr}) {}
 UOpTable::~UOpTable() = default;
 
-UOp* UOpTable::find(Ops op, const DType& dt, const std::vector<UOpRef>& src, const Arg& arg, uint64_t h) const {
+UOp* UOpTable::find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const {
   size_t mask = slots_.size() - 1;
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const Slot& sl = slots_[i];
     if (!sl.node) return nullptr;
     if (sl.hash != h || sl.node == kTomb) continue;
     UOp* u = sl.node;
-    if (u->op != op || !(u->dtype == dt) || u->src.size() != src.size()) continue;
+    if (u->op != op || !(u->dtype == dt) || u->src.size() != n) continue;
     bool same = true;
-    for (size_t k = 0; k < src.size() && same; k++) same = u->src[k] == src[k];
-    if (same && arg_equal(u->arg, arg)) return u;
+    for (size_t k = 0; k < n && same; k++) same = u->src[k] == src[k];
+    if (same && same_arg(u->arg, arg)) return u;
   }
 }
 
@@ -76,13 +95,48 @@ void UOpTable::grow() {
     if (sl.node && sl.node != kTomb) insert(sl.node);
 }
 
-UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {
-  uint64_t h = structural_hash(op, dt, src, arg);
-  if (UOp* u = find(op, dt, src, arg, h)) return UOpRef(u);
-  UOp* u = new UOp(op, dt, std::move(src), std::move(arg), h, this);
+UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned, Arg&& arg) {
+  uint64_t h = structural_hash(op, dt, src, n, arg);
+  if (UOp* u = find(op, dt, src, n, arg, h)) return UOpRef(u);
+  std::vector<UOpRef> s = owned ? std::move(*owned) : std::vector<UOpRef>(src, src + n);
+  UOp* u = new (alloc_node()) UOp(op, dt, std::move(s), std::move(arg), h, this);
   insert(u);
   return UOpRef(u);
 }
+
+UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.data(), src.size(), &src, std::move(arg));
+}
+UOpRef UOpTable::make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.begin(), src.size(), nullptr, std::move(arg));
+}
+UOpRef UOpTable::make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.data(), src.size(), nullptr, std::move(arg));
+}
+
+// Under AddressSanitizer every node gets its own allocation, so a use after free is still caught.
+#if defined(__SANITIZE_ADDRESS__)
+void* UOpTable::alloc_node() { return ::operator new(sizeof(UOp)); }
+void UOpTable::free_node(UOp* u) { ::operator delete(static_cast<void*>(u)); }
+#else
+void* UOpTable::alloc_node() {
+  if (free_nodes_) {
+    void* p = free_nodes_;
+    free_nodes_ = *static_cast<void**>(p);
+    return p;
+  }
+  if (blocks_.empty() || block_used_ == kBlockNodes) {
+    blocks_.push_back(std::make_unique<unsigned char[]>(kBlockNodes * sizeof(UOp)));
+    block_used_ = 0;
+  }
+  return blocks_.back().get() + sizeof(UOp) * block_used_++;
+}
+void UOpTable::free_node(UOp* u) {
+  void* p = u;
+  *static_cast<void**>(p) = free_nodes_;
+  free_nodes_ = p;
+}
+#endif
 
 void UOpTable::release(UOp* u) {
   dying_.push_back(u);
@@ -93,7 +147,8 @@ void UOpTable::release(UOp* u) {
     dying_.pop_back();
     erase(d);
     if (hook_ops_.has(d->op)) hook_(d);
-    delete d;  // drops its sources; those reaching zero land in dying_
+    d->~UOp();  // drops its sources; those reaching zero land in dying_
+    free_node(d);
   }
   releasing_ = false;
 }
@@ -108,12 +163,24 @@ UOpRef UOpTable::var(const std::string& name, int64_t lo, int64_t hi, DType dt) 
 }
 
 // ---- builders ----
-UOpRef alu(Ops op, std::vector<UOpRef> src) {
-  if (src.empty()) fail(ErrorKind::Invalid, std::string("alu ") + op_name(op) + ": no operands");
-  DType dt = op == Ops::WHERE ? src.at(1)->dtype : src[0]->dtype;
+namespace {
+DType alu_dtype(Ops op, const UOpRef* src, size_t n) {
+  if (n == 0) fail(ErrorKind::Invalid, std::string("alu ") + op_name(op) + ": no operands");
+  if (op == Ops::WHERE && n < 2) fail(ErrorKind::Invalid, "alu WHERE: needs a condition and two values");
+  DType dt = op == Ops::WHERE ? src[1]->dtype : src[0]->dtype;
   if (is_comparison(op)) dt = DType{Scalar::Bool, dt.count};
+  return dt;
+}
+}  // namespace
+
+UOpRef alu(Ops op, std::vector<UOpRef> src) {
+  DType dt = alu_dtype(op, src.data(), src.size());
   UOpTable* t = src[0]->table;
   return t->make(op, dt, std::move(src));
+}
+UOpRef alu(Ops op, std::initializer_list<UOpRef> src) {
+  DType dt = alu_dtype(op, src.begin(), src.size());
+  return src.begin()[0]->table->make(op, dt, src);
 }
 UOpRef const_like(const UOpRef& x, double v) { return x->table->cnst(x->dtype, v); }
 UOpRef const_like(const UOpRef& x, int64_t v) { return x->table->cnst(x->dtype, v); }

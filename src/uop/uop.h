@@ -3,8 +3,10 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -56,9 +58,9 @@ class UOp {
 
   // Derived facts, computed once and cached on the node.
   const Shape* shape() const;   // tensor-level shape; nullptr for ops that have none
-  i128 vmin() const;            // value range of integer and bool expressions
-  i128 vmax() const;
-  bool may_wrap() const;        // some integer op at or under this node may have wrapped around
+  i128 vmin() const { if (!(facts_ & kRangeDone)) derive_range(); return vmin_; }  // value range of integer and bool expressions
+  i128 vmax() const { if (!(facts_ & kRangeDone)) derive_range(); return vmax_; }
+  bool may_wrap() const { if (!(facts_ & kRangeDone)) derive_range(); return (facts_ & kWraps) != 0; }  // some integer op at or under this node may have wrapped around
   const std::vector<UOp*>& toposort() const;  // every node under this one, sources first, this last
 
   // Constants
@@ -69,6 +71,7 @@ class UOp {
 
   UOpRef ref() { return UOpRef(this); }
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
+  UOpRef replace_src(std::span<const UOpRef> new_src);
 
   UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table);
   UOp(const UOp&) = delete;
@@ -79,6 +82,7 @@ class UOp {
   friend class UOpTable;
   friend struct DerivedFacts;
   enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8 };
+  void derive_range() const;  // the range of this node and of every node under it not yet done
   mutable uint32_t refs_ = 0;
   mutable uint8_t facts_ = 0;
   mutable i128 vmin_ = 0, vmax_ = 0;
@@ -96,6 +100,10 @@ class UOpTable {
   UOpTable& operator=(const UOpTable&) = delete;
 
   UOpRef make(Ops op, DType dt, std::vector<UOpRef> src = {}, Arg arg = {});
+  // The same for a braced list of sources ({a, b}): most makes find an existing node, and
+  // this way those allocate nothing.
+  UOpRef make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg = {});
+  UOpRef make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg = {});
   size_t live() const { return live_; }
 
   // Called with each node of these ops just before it is freed (the runtime frees the memory
@@ -109,10 +117,19 @@ class UOpTable {
  private:
   friend class UOpRef;
   void release(UOp* u);
-  UOp* find(Ops op, const DType& dt, const std::vector<UOpRef>& src, const Arg& arg, uint64_t h) const;
+  // src is either owned (moved into a new node) or the n sources at src_ptr (copied into one).
+  UOpRef make_node(Ops op, DType dt, const UOpRef* src_ptr, size_t n, std::vector<UOpRef>* owned, Arg&& arg);
+  UOp* find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const;
   void insert(UOp* u);
   void erase(UOp* u);
   void grow();
+  // Node memory: freed nodes are reused by the next ones, so building and dropping the many
+  // short-lived nodes of a rewrite does not go through malloc each time.
+  void* alloc_node();
+  void free_node(UOp* u);
+  std::vector<std::unique_ptr<unsigned char[]>> blocks_;
+  size_t block_used_ = 0;   // nodes carved from the last block
+  void* free_nodes_ = nullptr;  // freed nodes, linked through their first bytes
 
   struct Slot { uint64_t hash; UOp* node; };  // the hash beside the pointer: probes touch no node
   std::vector<Slot> slots_;  // open addressing; node nullptr: empty, kTomb: deleted
@@ -131,6 +148,7 @@ inline UOpRef& UOpRef::operator=(UOpRef&& o) noexcept { std::swap(p_, o.p_); ret
 
 // ---- building expressions (used by rules, tests and the layers above) ----
 UOpRef alu(Ops op, std::vector<UOpRef> src);  // dtype: bool for comparisons, else the operands'
+UOpRef alu(Ops op, std::initializer_list<UOpRef> src);  // alu(Ops::ADD, {a, b}) allocates nothing
 UOpRef const_like(const UOpRef& x, double v);  // a CONST of x's dtype
 UOpRef const_like(const UOpRef& x, int64_t v);
 inline UOpRef const_like(const UOpRef& x, int v) { return const_like(x, int64_t(v)); }
