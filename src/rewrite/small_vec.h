@@ -45,6 +45,7 @@ class SmallVec {
     new (p_ + n_) T(std::move(v));
     n_++;
   }
+  void pop_back() { p_[--n_].~T(); }
   void resize(size_t n, const T& v = T()) {
     if (n > cap_) grow(n);
     while (n_ < n) new (p_ + n_++) T(v);

@@ -120,8 +120,19 @@ UOpRef div_div(B& b) {
 UOpRef mul_div(B& b, Ops op) {
   i128 c1 = cval(b["c1"]), c2 = cval(b["c2"]);
   if (c1 <= 0 || c2 <= 0 || c2 % c1 != 0 || b["m"]->may_wrap()) return nullptr;
+  // x//1 is x and x%1 is 0: answered here rather than by a node the next rule removes
+  if (c2 == c1) return op == Ops::IDIV ? keep(b, b["x"]) : int_const(b.root, 0);
   UOpRef k = int_const(b.root, c2 / c1);
   return k ? keep(b, alu(op, {b["x"], k})) : nullptr;
+}
+// x >= 0, 0 <= y < c and x*c+y exact: (x*c+y)//c -> x and (x*c+y)%c -> y. The general rules
+// below find these too, by splitting the sum and rebuilding the quotient; this is the common
+// case of index arithmetic, answered with nodes already there.
+UOpRef split_exact(B& b, bool is_mod) {
+  UOpRef x = b["x"], y = b["y"];
+  i128 c = cval(b["c"]);
+  if (c <= 0 || x->vmin() < 0 || y->vmin() < 0 || y->vmax() >= c || b["s"]->may_wrap()) return nullptr;
+  return keep(b, is_mod ? y : x);
 }
 bool nonzero(const UOpRef& y) { return y->vmin() > 0 || y->vmax() < 0; }
 UOpRef recombine(B& b) { return nonzero(b["y"]) ? keep(b, b["x"]) : nullptr; }
@@ -138,6 +149,8 @@ std::vector<Rule> divmod_rules() {
       // C's definition of %: x == (x//y)*y + x%y, in the ring, for every x and y != 0
       {ints((x / var("y")) * var("y") + x % var("y")), recombine, "(x//y)*y + x%y -> x"},
       {ints(x - (x / var("y")) * var("y")), x_mod_y, "x - (x//y)*y -> x%y"},
+      {ints((x * C + var("y")).named("s") / C), [](B& b) { return split_exact(b, false); }, "(x*c+y)//c -> x when 0 <= y < c"},
+      {ints((x * C + var("y")).named("s") % C), [](B& b) { return split_exact(b, true); }, "(x*c+y)%c -> y when 0 <= y < c"},
       {ints(x / C), fold_div, "x//c: split the sum, pull out multiples of c"},
       {ints(x % C), fold_mod, "x%c: split the sum, drop multiples of c"},
   };

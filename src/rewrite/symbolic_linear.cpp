@@ -21,9 +21,19 @@ struct Ring {
 };
 i128 ring_rep(DType dt, i128 v) { return Ring(dt).rep(v); }
 
-void add_term(Linear& l, UOp* v, i128 c) {
+// One bit of a 64-bit filter for a value or a node: a clear bit means "not in the set", so
+// the sets below are searched only on a (rare) hit.
+uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
+uint64_t filter_bit(const UOp* u) { return filter_bit(uint64_t(uintptr_t(u))); }
+
+// l's term v gets c more; `terms` filters l.v
+void add_term(Linear& l, UOp* v, i128 c, uint64_t& terms) {
+  const uint64_t bit = filter_bit(v);
   size_t i = 0, n = l.v.size();
-  while (i < n && l.v[i].get() != v) i++;
+  if (terms & bit)
+    while (i < n && l.v[i].get() != v) i++;
+  else i = n;
+  terms |= bit;
   if (i == n) { l.v.push_back(UOpRef(v)); l.coef.push_back(c); }
   else l.coef[i] += c;
 }
@@ -39,35 +49,46 @@ bool Linear::redundant() const {
 void Linear::know(i128 v) {
   if (v < 0) v = -v;
   if (knows(v)) return;
-  if (n_known == kMaxKnown) known_all = true;
-  else known[n_known++] = v;
+  if (n_known == kMaxKnown) { known_all = true; return; }
+  known[n_known++] = v;
+  known_bits |= filter_bit(uint64_t(v));
 }
 
 bool Linear::knows(i128 v) const {
   if (v < 0) v = -v;
   if (known_all) return true;
+  if (!(known_bits & filter_bit(uint64_t(v)))) return false;
   for (size_t i = 0; i < n_known; i++)
     if (known[i] == v) return true;
   return false;
 }
 
-void add_term(Linear& l, const UOpRef& v, i128 c) { add_term(l, v.get(), c); }
-
-// Index arithmetic sums have a handful of terms; looking deeper costs every ADD of a long
-// chain a walk down the chain.
-constexpr int kMaxLinearNodes = 24;
+void add_term(Linear& l, const UOpRef& v, i128 c) {
+  size_t i = 0, n = l.v.size();
+  while (i < n && l.v[i] != v) i++;
+  if (i == n) { l.v.push_back(v); l.coef.push_back(c); }
+  else l.coef[i] += c;
+}
 
 bool linearize(const UOpRef& x, Linear& out, bool ring) {
+  if (is_sum_op(x.get())) sum_facts(x.get());  // the facts of the sums below say which to look through
+  return linearize_walk(x.get(), out, ring);
+}
+
+bool linearize_walk(const UOp* x, Linear& out, bool ring) {
   const Ring rg(x->dtype);
   auto norm = [&](i128 v) { return ring ? rg.rep(v) : v; };
-  // Each node looked through pushes at most two and pops one, and at most kMaxLinearNodes + 1
-  // are looked through: the stack never holds more than kMaxLinearNodes + 3 entries.
+  // x's parts are each looked through only if complete (at most kMaxInner nodes each): at most
+  // 2 * kMaxInner + 1 nodes are looked through, each pushing at most two and popping one.
+  constexpr size_t kMaxThrough = 2 * kMaxInner + 1;
   struct Item { UOp* u; i128 s; };
-  Item stack[kMaxLinearNodes + 4];
-  const UOp* seen_inner[kMaxLinearNodes + 2];
+  Item stack[kMaxThrough + 2];
+  const UOp* seen_inner[kMaxThrough];
   size_t top = 0, n_seen = 0;
-  stack[top++] = {x.get(), 1};
-  for (int visited = 0; top > 0; visited++) {
+  uint64_t seen_bits = 0, term_bits = 0;  // filters over seen_inner and out.v
+  for (const UOpRef& t : out.v) term_bits |= filter_bit(t.get());
+  stack[top++] = {const_cast<UOp*>(x), 1};
+  while (top > 0) {
     auto [u, s] = stack[--top];
     if (!small(s)) return false;
     const Ops op = u->op;
@@ -79,27 +100,25 @@ bool linearize(const UOpRef& x, Linear& out, bool ring) {
       if (!small(out.k)) return false;
       continue;
     }
-    const std::vector<UOpRef>& src = u->src;
-    // past the budget, what is left is taken whole, as terms (constants still merge)
-    bool through = false;
-    if (visited <= kMaxLinearNodes) {
-      if (op == Ops::ADD || op == Ops::SUB || op == Ops::NEG) through = true;
-      else if (op == Ops::MUL) through = src[0]->is_const() || src[1]->is_const();
-    }
-    out.negs += op == Ops::NEG;
-    if (!through) {
+    // a sum under x is looked through when it is complete; anything else is a term
+    if (!is_sum_op(u) || (u != x && !sum_facts(u).complete())) {
       out.term_uses++;
-      add_term(out, u, s);
+      add_term(out, u, s, term_bits);
       continue;
     }
     out.inner++;
+    const uint64_t bit = filter_bit(u);
     size_t i = 0;
-    while (i < n_seen && seen_inner[i] != u) i++;
+    if (seen_bits & bit)
+      while (i < n_seen && seen_inner[i] != u) i++;
+    else i = n_seen;
+    seen_bits |= bit;
     if (i == n_seen) seen_inner[n_seen++] = u;
+    const std::vector<UOpRef>& src = u->src;
     switch (op) {
       case Ops::ADD: stack[top++] = {src[1].get(), s}; stack[top++] = {src[0].get(), s}; break;
       case Ops::SUB: stack[top++] = {src[1].get(), norm(-s)}; stack[top++] = {src[0].get(), s}; break;
-      case Ops::NEG: stack[top++] = {src[0].get(), norm(-s)}; break;
+      case Ops::NEG: out.negs++; stack[top++] = {src[0].get(), norm(-s)}; break;
       default: {  // MUL by a constant, on either side
         out.muls++;
         out.know(norm(cval(*src[src[0]->is_const() ? 0 : 1])));
@@ -188,8 +207,11 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
 UOpRef fold_sum(B& b) {
   const UOpRef root(const_cast<UOp*>(b.root));
   const DType dt = root->dtype;
+  // Most sums have nothing to merge; their facts say so without a walk.
+  const SumFacts& facts = sum_facts(root.get());
+  if (facts.exact && !facts.may_divmod() && !facts.redundant()) return nullptr;
   Linear l;
-  if (!linearize(root, l, true)) return nullptr;
+  if (!linearize_walk(root.get(), l, true)) return nullptr;
   bool has_div = false;  // divmod_forms only reads x//c terms
   for (const UOpRef& t : l.v) has_div = has_div || t->op == Ops::IDIV;
   if (!has_div && !l.redundant()) return nullptr;  // the same terms, rebuilt, are no smaller

@@ -65,6 +65,46 @@ inline i128 gcd(i128 a, i128 b) {
   return a;
 }
 
+// ---- sums at a glance (symbolic_sumfacts.cpp) ----
+// linearize looks through a sum under the one it is asked about only when that sum has at
+// most kMaxInner such nodes itself; a bigger one is taken whole, as one term. Every walk is
+// bounded that way, and a long chain of additions is seen in pieces.
+constexpr uint32_t kMaxInner = 24;
+
+// ADD, SUB, NEG, and MUL by a constant: the nodes linearize looks through.
+inline bool is_sum_op(const UOp* u) {
+  if (u->op == Ops::ADD || u->op == Ops::SUB || u->op == Ops::NEG) return true;
+  return u->op == Ops::MUL && (u->src[0]->is_const() || u->src[1]->is_const());
+}
+
+// What linearize finds in a sum, without its terms: kept with the node (UOp::memo) and made
+// from the facts of the sums under it, so each node is summarized once, and the sum rule sees
+// that a sum has nothing to merge without walking it.
+struct SumFacts : UOp::Memo {
+  SumFacts();
+  uint32_t inner = 0;  // nodes looked through, with repeats
+  uint32_t term_uses = 0, terms = 0, zeros = 0, scaled = 0, consts = 0, muls = 0, negs = 0;
+  // divmod_forms can only find something when a term x//c has a coefficient that c divides,
+  // or when there is also a term x%c (filters over the (x, c) of such terms meet). For the
+  // first: per x//c term, the least factor that makes its coefficient a multiple of c
+  // (c / gcd(c, coefficient)), the first kMaxDivs of them; past that, div_all.
+  static constexpr size_t kMaxDivs = 4;
+  int64_t div_need[kMaxDivs];
+  uint32_t n_div = 0;
+  bool div_all = false;
+  uint64_t div_keys = 0, mod_keys = 0;
+  // The coefficients and the constant are below 2^(bits-1) and 2^62 in magnitude: reducing
+  // them modulo 2^bits changes nothing, and k and max_coef hold their values.
+  bool exact = true;
+  uint64_t term_bits[2] = {0, 0};  // a filter over the terms
+  i128 k = 0, max_coef = 0;        // the constant; the largest |coefficient|
+  bool complete() const { return inner <= kMaxInner; }  // a sum above looks through this one
+  bool redundant() const;  // what Linear::redundant() says of the linear form
+  bool may_divmod() const;
+};
+// u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
+const SumFacts& sum_facts(const UOp* u);
+
 // ---- sums with constant coefficients (symbolic_linear.cpp) ----
 // x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
 // Term lists stay inline up to kInlineTerms (linearize finds at most about 27 terms).
@@ -82,6 +122,7 @@ struct Linear {
   i128 known[kMaxKnown];
   size_t n_known = 0;
   bool known_all = false;
+  uint64_t known_bits = 0;  // a one-word filter over known[]: most values asked for are not there
   void know(i128 v);
   bool knows(i128 v) const;
   size_t term_uses = 0, consts = 0, muls = 0, negs = 0;  // terms and CONST leaves met, MULs, NEGs
@@ -89,10 +130,13 @@ struct Linear {
   // (or one that adds 0), stacked multiplications, or a negation.
   bool redundant() const;
 };
-// Looks through ADD, SUB, NEG and MUL by a constant; anything else is a term (equal terms
-// merge); past 24 nodes what is left is taken as terms. false on big coefficients. ring: coefficients and
-// constant modulo 2^bits (signed representatives), for rules that hold with wrap-around.
+// Looks through x and the sums under it (ADD, SUB, NEG, MUL by a constant) that are complete
+// (SumFacts); anything else is a term (equal terms merge). false on big coefficients. ring:
+// coefficients and constant modulo 2^bits (signed representatives), for rules that hold with
+// wrap-around.
 bool linearize(const UOpRef& x, Linear& out, bool ring = false);
+// The same walk, for sum_facts: the facts of the sums under x must exist already.
+bool linearize_walk(const UOp* x, Linear& out, bool ring);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
 // sum(coef[i] * v[i]) + k with like's dtype: terms with positive coefficients in order, then
 // the negative ones subtracted, the constant last; nullptr when a constant does not fit.

@@ -126,7 +126,7 @@ void* UOpTable::alloc_node() {
     return p;
   }
   if (blocks_.empty() || block_used_ == kBlockNodes) {
-    blocks_.push_back(std::make_unique<unsigned char[]>(kBlockNodes * sizeof(UOp)));
+    blocks_.push_back(std::unique_ptr<unsigned char[]>(new unsigned char[kBlockNodes * sizeof(UOp)]));  // not zeroed
     block_used_ = 0;
   }
   return blocks_.back().get() + sizeof(UOp) * block_used_++;

@@ -50,6 +50,13 @@ struct UOpRefHash {
 class UOp {
  public:
   const Ops op;
+
+ private:
+  // Here, in the padding after op, so that the node stays 192 bytes (three cache lines).
+  mutable uint8_t facts_ = 0;
+  mutable uint32_t refs_ = 0;
+
+ public:
   const DType dtype;
   const std::vector<UOpRef> src;
   const Arg arg;
@@ -69,6 +76,22 @@ class UOp {
   int64_t const_int() const;                // CONST of an int or bool dtype
   double const_float() const;               // CONST of any dtype, as a double
 
+  // Data that a later layer derives from the node and keeps with it, made on first use (the
+  // symbolic rules keep a summary of each integer sum here: docs/symbolic.md). Each user
+  // finds its own by a key of its own (the address of a constant it owns); freed with the node.
+  struct Memo {
+    explicit Memo(const void* k) : key(k) {}
+    virtual ~Memo() = default;
+    const void* const key;
+    std::unique_ptr<Memo> next;  // another user's memo of the same node
+  };
+  Memo* memo(const void* key) const {
+    for (Memo* m = memo_.get(); m; m = m->next.get())
+      if (m->key == key) return m;
+    return nullptr;
+  }
+  void add_memo(std::unique_ptr<Memo> m) const { m->next = std::move(memo_); memo_ = std::move(m); }
+
   UOpRef ref() { return UOpRef(this); }
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
   UOpRef replace_src(std::span<const UOpRef> new_src);
@@ -83,8 +106,7 @@ class UOp {
   friend struct DerivedFacts;
   enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8 };
   void derive_range() const;  // the range of this node and of every node under it not yet done
-  mutable uint32_t refs_ = 0;
-  mutable uint8_t facts_ = 0;
+  mutable std::unique_ptr<Memo> memo_;
   mutable i128 vmin_ = 0, vmax_ = 0;
   mutable Shape shape_;
   mutable std::unique_ptr<std::vector<UOp*>> topo_;
