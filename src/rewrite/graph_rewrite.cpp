@@ -11,41 +11,47 @@ int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Node -> result, open addressing on the node's address. Keys are held too: an intermediate
-// node must not die and have its address reused while the map still names it.
+// Node -> result, open addressing on the node's id. Keys are ids, not references: a node that
+// is only a key here (a rule's intermediate) dies as soon as nothing else holds it, and its id
+// is never reused. Ids four apart share a cache line of slots: a graph is mostly visited in the
+// order it was built, and so are the nodes a rewrite makes.
 class ResultMap {
  public:
-  struct Slot { UOpRef key, val; };  // key set, val empty: in progress
+  struct Slot { uint64_t key = 0; UOpRef val; };  // key: id + 1, 0 for empty; val empty: in progress
   ResultMap() : slots_(1024) {}
 
   Slot* find(const UOp* k) {
-    for (size_t i = hash(k) & mask();; i = (i + 1) & mask()) {
+    const uint64_t key = k->id + 1;
+    for (size_t i = slot(key);; i = (i + 1) & mask()) {
+      if (slots_[i].key == key) return &slots_[i];
       if (!slots_[i].key) return nullptr;
-      if (slots_[i].key.get() == k) return &slots_[i];
     }
   }
-  Slot& insert(UOp* k) {
+  Slot& insert(const UOp* k) {
     if (Slot* s = find(k)) return *s;  // grow only to add: a found slot must stay where it is
+    return insert_new(k);
+  }
+  Slot& insert_new(const UOp* k) {  // k is not in the map
     if ((count_ + 1) * 2 > slots_.size()) grow();
-    size_t i = hash(k) & mask();
-    while (slots_[i].key && slots_[i].key.get() != k) i = (i + 1) & mask();
-    if (!slots_[i].key) { slots_[i].key = UOpRef(k); count_++; }
+    const uint64_t key = k->id + 1;
+    size_t i = slot(key);
+    while (slots_[i].key) i = (i + 1) & mask();
+    slots_[i].key = key;
+    count_++;
     return slots_[i];
   }
 
  private:
-  static size_t hash(const UOp* k) { return size_t((uintptr_t(k) >> 4) * 0x9e3779b97f4a7c15ull >> 20); }
+  size_t slot(uint64_t key) const { return ((((key >> 3) * 0x9e3779b97f4a7c15ull) >> 20) << 3 | (key & 7)) & mask(); }
   size_t mask() const { return slots_.size() - 1; }
   void grow() {
     std::vector<Slot> old(slots_.size() * 2);
     old.swap(slots_);
-    count_ = 0;
-    for (Slot& s : old) {  // moved: no node is touched (its address is its hash)
+    for (Slot& s : old) {
       if (!s.key) continue;
-      size_t i = hash(s.key.get()) & mask();
+      size_t i = slot(s.key);
       while (slots_[i].key) i = (i + 1) & mask();
       slots_[i] = std::move(s);
-      count_++;
     }
   }
   std::vector<Slot> slots_;
@@ -102,7 +108,7 @@ class Rewriter {
       if (s->val) return;
       loop_error(f.why, "made a node that contains itself after rewriting (" + node_str(f.n) + "): rewriting would never end");
     }
-    map_.insert(f.n);  // in progress
+    map_.insert_new(f.n);  // in progress
     UOpRef cur = std::move(f.cur);
     int chain = f.chain;
     const Rule* why = f.why;

@@ -57,6 +57,7 @@ struct MatchState {
   bool solve();
   bool match(const UPatNode& p, UOp* u);
   bool matched_rest(const UPatNode& p, UOp* u);
+  void truncate(size_t n) { while (todo.size() > n) todo.pop_back(); }
 };
 
 class PatternMatcher {
@@ -75,6 +76,12 @@ class PatternMatcher {
   struct Entry {
     const Rule* rule;
     OpSet needs_src_ops;  // early reject: ops the node's sources must include
+    // and the ops each source may have, for patterns with up to three sources
+    enum class Srcs : uint8_t { Any, Ordered, Prefix, Permuted2, Every } srcs = Srcs::Any;
+    uint8_t n_src = 0;
+    OpSet src_ops[3];
+    const double* src_value[3] = {};  // a source that must be a CONST of this value
+    bool sources_may_match(const UOp* u) const;
   };
   void index();
   std::shared_ptr<const std::vector<Rule>> rules_;

@@ -227,19 +227,28 @@ UOpRef fold_sum(B& b) {
   // Constants the candidate may find among root's nodes: those linearize met, and the constant
   // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
   // the candidate adds.
+  const Ring rg(dt);
+  SmallVec<i128, 16> term_consts;  // |values| of the terms' constant sources
+  uint64_t term_const_bits = 0;
+  for (const UOpRef& t : forms[0].v)
+    for (const UOpRef& s : t->src)
+      if (s->is_const() && s->dtype == dt) {
+        i128 w = rg.rep(cval(s));
+        w = w < 0 ? -w : w;
+        term_consts.push_back(w);
+        term_const_bits |= filter_bit(uint64_t(w));
+      }
   auto present = [&](i128 v) {
     if (forms[0].knows(v)) return true;
-    for (const UOpRef& t : forms[0].v)
-      for (const UOpRef& s : t->src)
-        if (s->is_const() && s->dtype == dt) {
-          i128 w = ring_rep(dt, cval(s));
-          if (w == v || w == -v) return true;
-        }
+    v = v < 0 ? -v : v;
+    if (!(term_const_bits & filter_bit(uint64_t(v)))) return false;
+    for (i128 w : term_consts)
+      if (w == v) return true;
     return false;
   };
   for (Linear& f : forms) {
-    for (i128& c : f.coef) c = ring_rep(dt, c);
-    f.k = ring_rep(dt, f.k);
+    for (i128& c : f.coef) c = rg.rep(c);
+    f.k = rg.rep(f.k);
     // Skip forms that cannot pass smaller() before building them: the form needs at least a MUL
     // per coefficient other than +-1 and an ADD/SUB per further term; root can drop at most the
     // inner nodes linearize looked through.

@@ -37,7 +37,7 @@ struct DerivedFacts {
   static void shape(const UOp* u) {
     u->facts_ |= UOp::kShapeDone;
     std::optional<Shape> s = derive_shape(u);
-    if (s) { u->shape_ = std::move(*s); u->facts_ |= UOp::kHasShape; }
+    if (s) { u->shape_ = std::make_unique<Shape>(std::move(*s)); u->facts_ |= UOp::kHasShape; }
   }
 
   static std::optional<Shape> derive_shape(const UOp* u) {
@@ -200,7 +200,7 @@ struct DerivedFacts {
 
 const Shape* UOp::shape() const {
   bottom_up(this, [](const UOp* u) { return (u->facts_ & kShapeDone) != 0; }, DerivedFacts::shape);
-  return (facts_ & kHasShape) ? &shape_ : nullptr;
+  return (facts_ & kHasShape) ? shape_.get() : nullptr;
 }
 
 void UOp::derive_range() const {

@@ -36,8 +36,8 @@ bool same_arg(const Arg& a, const Arg& b) {
 constexpr size_t kBlockNodes = 256;
 }  // namespace
 
-UOp::UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table)
-    : op(op), dtype(dt), src(std::move(src)), arg(std::move(arg)), hash(hash), table(table) {}
+UOp::UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id)
+    : op(op), dtype(dt), src(std::move(src)), arg(std::move(arg)), hash(hash), table(table), id(id) {}
 
 UOpRef UOp::replace_src(std::vector<UOpRef> new_src) { return table->make(op, dtype, std::move(new_src), arg); }
 UOpRef UOp::replace_src(std::span<const UOpRef> new_src) { return table->make(op, dtype, new_src, arg); }
@@ -99,7 +99,7 @@ UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::v
   uint64_t h = structural_hash(op, dt, src, n, arg);
   if (UOp* u = find(op, dt, src, n, arg, h)) return UOpRef(u);
   std::vector<UOpRef> s = owned ? std::move(*owned) : std::vector<UOpRef>(src, src + n);
-  UOp* u = new (alloc_node()) UOp(op, dt, std::move(s), std::move(arg), h, this);
+  UOp* u = new (alloc_node()) UOp(op, dt, std::move(s), std::move(arg), h, this, next_id_++);
   insert(u);
   return UOpRef(u);
 }

@@ -62,6 +62,9 @@ class UOp {
   const Arg arg;
   const uint64_t hash;   // stable structural hash: the same graph hashes the same in any process
   UOpTable* const table;
+  // Unique in its table and never reused (unlike the node's address): maps that must not keep
+  // a node alive key on it. Nodes made later have larger ids.
+  const uint64_t id;
 
   // Derived facts, computed once and cached on the node.
   const Shape* shape() const;   // tensor-level shape; nullptr for ops that have none
@@ -96,7 +99,7 @@ class UOp {
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
   UOpRef replace_src(std::span<const UOpRef> new_src);
 
-  UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table);
+  UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id);
   UOp(const UOp&) = delete;
   UOp& operator=(const UOp&) = delete;
 
@@ -108,7 +111,7 @@ class UOp {
   void derive_range() const;  // the range of this node and of every node under it not yet done
   mutable std::unique_ptr<Memo> memo_;
   mutable i128 vmin_ = 0, vmax_ = 0;
-  mutable Shape shape_;
+  mutable std::unique_ptr<Shape> shape_;  // a pointer: only tensor-level nodes have one
   mutable std::unique_ptr<std::vector<UOp*>> topo_;
 };
 
@@ -156,6 +159,7 @@ class UOpTable {
   struct Slot { uint64_t hash; UOp* node; };  // the hash beside the pointer: probes touch no node
   std::vector<Slot> slots_;  // open addressing; node nullptr: empty, kTomb: deleted
   size_t used_ = 0, live_ = 0;
+  uint64_t next_id_ = 0;
   std::vector<UOp*> dying_;  // freed iteratively: dropping a long chain must not recurse
   bool releasing_ = false;
   OpSet hook_ops_;
