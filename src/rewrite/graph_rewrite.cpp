@@ -27,17 +27,14 @@ class ResultMap {
       if (!slots_[i].key) return nullptr;
     }
   }
-  Slot& insert(const UOp* k) {
-    if (Slot* s = find(k)) return *s;  // grow only to add: a found slot must stay where it is
-    return insert_new(k);
-  }
-  Slot& insert_new(const UOp* k) {  // k is not in the map
-    if ((count_ + 1) * 2 > slots_.size()) grow();
+  // k's slot, added (with an empty val) if k has none; `added` says which. One probe.
+  Slot& find_or_add(const UOp* k, bool& added) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();  // before probing: the slot found must stay put
     const uint64_t key = k->id + 1;
     size_t i = slot(key);
-    while (slots_[i].key) i = (i + 1) & mask();
-    slots_[i].key = key;
-    count_++;
+    while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask();
+    added = !slots_[i].key;
+    if (added) { slots_[i].key = key; count_++; }
     return slots_[i];
   }
 
@@ -80,8 +77,8 @@ class Rewriter {
       if (f.stage == 0) visit(f);
       else if (f.stage == 1) sources_done(f);
       else {
-        UOpRef v = map_.find(f.cur.get())->val;  // copied first: insert may grow the map
-        map_.insert(f.n).val = std::move(v);
+        UOpRef v = map_.find(f.cur.get())->val;
+        map_.find(f.n)->val = std::move(v);  // (n's slot was added when it was visited)
       }
     }
     UOpRef out = map_.find(root.get())->val;
@@ -104,11 +101,12 @@ class Rewriter {
   }
 
   void visit(Frame& f) {
-    if (ResultMap::Slot* s = map_.find(f.n)) {
-      if (s->val) return;
+    bool added;
+    ResultMap::Slot& slot = map_.find_or_add(f.n, added);  // added: in progress
+    if (!added) {
+      if (slot.val) return;
       loop_error(f.why, "made a node that contains itself after rewriting (" + node_str(f.n) + "): rewriting would never end");
     }
-    map_.insert_new(f.n);  // in progress
     UOpRef cur = std::move(f.cur);
     int chain = f.chain;
     const Rule* why = f.why;
@@ -131,11 +129,18 @@ class Rewriter {
 
   void sources_done(Frame& f) {
     UOp* c = f.cur.get();
+    // the sources' results, and whether any changed
     bool same = true;
-    for (const UOpRef& s : c->src) same = same && map_.find(s.get())->val == s;
+    src_buf_.clear();
+    for (const UOpRef& s : c->src) {
+      const UOpRef& v = map_.find(s.get())->val;
+      same = same && v == s;
+      src_buf_.push_back(v);
+    }
     if (same) {
+      src_buf_.clear();
       Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
-      if (!r.rule) { map_.insert(f.n).val = std::move(f.cur); return; }
+      if (!r.rule) { map_.find(f.n)->val = std::move(f.cur); return; }
       if (f.chain + 1 > o_.max_chain)
         loop_error(r.rule, "fired " + std::to_string(o_.max_chain) + " times in a row at one node (last: " + node_str(c) + " -> " + node_str(r.out.get()) + ")");
       UOp* out = r.out.get();
@@ -143,9 +148,6 @@ class Rewriter {
       stack_.push_back({out, std::move(r.out), 0, f.chain + 1, r.rule});
       return;
     }
-    // the new sources, on the stack for the usual few (most rebuilt nodes already exist)
-    src_buf_.clear();
-    for (const UOpRef& s : c->src) src_buf_.push_back(map_.find(s.get())->val);
     UOpRef nn = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
     src_buf_.clear();
     UOp* p = nn.get();

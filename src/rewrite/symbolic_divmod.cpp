@@ -90,6 +90,7 @@ UOpRef fold_divmod(B& b, bool is_mod) {
   if (!linearize(x, l)) return nullptr;
   // x as written, and with (y//d)*d + y%d pairs recombined (the idiom may sit inside x).
   std::vector<Linear> forms = divmod_forms(l, x->dtype, false);
+  for (Linear& f : forms) f.materialize();  // split reads every term's range
   forms.insert(forms.begin(), std::move(l));
   UOpRef best(const_cast<UOp*>(root));
   auto accept = [&](const UOpRef& cand) { return cand && !cand->may_wrap() && smaller(cand, best); };

@@ -63,6 +63,13 @@ bool Linear::knows(i128 v) const {
   return false;
 }
 
+void Linear::materialize() {
+  if (!mod_of) return;
+  for (UOpRef& t : v)
+    if (!t) t = mod_of->src[0] % mod_of->src[1];
+  mod_of = nullptr;
+}
+
 void add_term(Linear& l, const UOpRef& v, i128 c) {
   size_t i = 0, n = l.v.size();
   while (i < n && l.v[i] != v) i++;
@@ -71,8 +78,25 @@ void add_term(Linear& l, const UOpRef& v, i128 c) {
 }
 
 bool linearize(const UOpRef& x, Linear& out, bool ring) {
-  if (is_sum_op(x.get())) sum_facts(x.get());  // the facts of the sums below say which to look through
-  return linearize_walk(x.get(), out, ring);
+  if (!is_sum_op(x.get())) return linearize_walk(x.get(), out, ring);
+  // The facts hold the form when it is exact (then the same in the ring) and each node was
+  // looked through once (inner_unique); else walk, with the facts saying what to look through.
+  const SumFacts& f = sum_facts(x.get());
+  if (!f.exact || f.shared || !out.v.empty()) return linearize_walk(x.get(), out, ring);
+  for (const SumTerm& t : f.terms) {
+    out.v.push_back(UOpRef(const_cast<UOp*>(t.u)));
+    out.coef.push_back(t.c);
+  }
+  out.k += f.k;
+  out.inner += f.inner;
+  out.inner_unique += f.inner;
+  out.term_uses += f.term_uses;
+  out.consts += f.consts;
+  out.muls += f.muls;
+  out.negs += f.negs;
+  for (uint32_t i = 0; i < f.n_known; i++) out.know(f.known[i]);
+  out.known_all = out.known_all || f.known_all;
+  return true;
 }
 
 bool linearize_walk(const UOp* x, Linear& out, bool ring) {
@@ -116,7 +140,12 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring) {
     if (i == n_seen) seen_inner[n_seen++] = u;
     const std::vector<UOpRef>& src = u->src;
     switch (op) {
-      case Ops::ADD: stack[top++] = {src[1].get(), s}; stack[top++] = {src[0].get(), s}; break;
+      case Ops::ADD: {  // the first source pushed last
+        const bool swap = sum_first(u);
+        stack[top++] = {src[!swap].get(), s};
+        stack[top++] = {src[swap].get(), s};
+        break;
+      }
       case Ops::SUB: stack[top++] = {src[1].get(), norm(-s)}; stack[top++] = {src[0].get(), s}; break;
       case Ops::NEG: out.negs++; stack[top++] = {src[0].get(), norm(-s)}; break;
       default: {  // MUL by a constant, on either side
@@ -152,6 +181,11 @@ UOpRef scaled(const UOp* like, const UOpRef& v, i128 c) {
 }  // namespace
 
 UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 k) {
+  if (l.mod_of) {  // make the pending x%c term first
+    Linear m = l;
+    m.materialize();
+    return build(like, m, coef, k);
+  }
   // Terms with positive coefficients first, then the others subtracted: a - b*32 rather than
   // a + b*-32, which unsigned dtypes could not even write.
   UOpRef acc;
@@ -196,7 +230,11 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
     const i128 p = -q / cv;
     Linear f = l;
     f.coef[i] = 0;
-    add_term(f, x % c, p);
+    // x%c: the term already there, or one made only if the form is used (most are not)
+    size_t m = 0;
+    while (m < f.v.size() && !(f.v[m]->op == Ops::MOD && f.v[m]->src[0] == x && f.v[m]->src[1] == c)) m++;
+    if (m < f.v.size()) add_term(f, f.v[m], p);
+    else { f.v.push_back(nullptr); f.coef.push_back(p); f.mod_of = l.v[i]; }
     for (size_t t = 0; t < lx.v.size(); t++) add_term(f, lx.v[t], -p * lx.coef[t]);
     f.k -= p * lx.k;
     out.push_back(std::move(f));
@@ -209,9 +247,9 @@ UOpRef fold_sum(B& b) {
   const DType dt = root->dtype;
   // Most sums have nothing to merge; their facts say so without a walk.
   const SumFacts& facts = sum_facts(root.get());
-  if (facts.exact && !facts.may_divmod() && !facts.redundant()) return nullptr;
+  if (facts.exact && !facts.may_divmod && !facts.redundant) return nullptr;
   Linear l;
-  if (!linearize_walk(root.get(), l, true)) return nullptr;
+  if (!linearize(root, l, true)) return nullptr;
   bool has_div = false;  // divmod_forms only reads x//c terms
   for (const UOpRef& t : l.v) has_div = has_div || t->op == Ops::IDIV;
   if (!has_div && !l.redundant()) return nullptr;  // the same terms, rebuilt, are no smaller

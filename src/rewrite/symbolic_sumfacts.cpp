@@ -1,6 +1,7 @@
-// SumFacts: a sum's counts (terms, constants, scaled terms...) made from those of the sums
-// under it, in O(1) per node, so that the sum rule need not walk every sum it is asked about
-// (on a long chain, every ADD walked the sums below it).
+// SumFacts: a sum's linear form and counts, made from those of the sums under it in O(terms)
+// per node. The sum rule then need not walk every sum it is asked about (on a long chain,
+// every ADD walked the sums below it), and linearize copies the form. The facts equal what
+// linearize_walk finds, term order included.
 #include "rewrite/symbolic_util.h"
 
 namespace mg::sym {
@@ -11,28 +12,39 @@ constexpr char kFactsKey = 0;
 
 i128 abs128(i128 v) { return v < 0 ? -v : v; }
 
-// Two bits of the 128-bit term filter.
-void term_bit(const UOp* u, uint64_t out[2]) {
+// A node's bit in a filter of SumFacts::kWords words.
+void set_bit(const UOp* u, uint64_t bits[SumFacts::kWords]) {
   const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
-  out[(h >> 63) & 1] |= uint64_t(1) << ((h >> 57) & 63);
+  bits[h >> 62] |= uint64_t(1) << ((h >> 56) & 63);
+}
+bool has_bit(const UOp* u, const uint64_t bits[SumFacts::kWords]) {
+  const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
+  return (bits[h >> 62] >> ((h >> 56) & 63)) & 1;
+}
+// Adds `from` to `to`; true when they shared a bit.
+bool merge_bits(uint64_t to[SumFacts::kWords], const uint64_t from[SumFacts::kWords]) {
+  bool hit = false;
+  for (size_t i = 0; i < SumFacts::kWords; i++) {
+    hit = hit || (to[i] & from[i]);
+    to[i] |= from[i];
+  }
+  return hit;
 }
 
-// x//c and x%c with a constant c: the pair's bit in the filters div_keys / mod_keys.
-uint64_t divmod_key(const UOp* u) {
-  const uint64_t h = (uint64_t(uintptr_t(u->src[0].get())) * 31 + uint64_t(uintptr_t(u->src[1].get()))) * 0x9e3779b97f4a7c15ull;
-  return uint64_t(1) << (h >> 58);
-}
-bool const_divisor(const UOp* u) { return (u->op == Ops::IDIV || u->op == Ops::MOD) && u->src[1]->is_const(); }
-
-// The sources linearize looks at under a sum op, with their signs (MUL: the other source,
-// scaled by the constant).
+// The sources linearize looks at under a sum op, with their multipliers (MUL: the other
+// source, times the constant; the right one when both are constants, as linearize does).
 struct Part { const UOp* u; i128 s; };
 size_t parts(const UOp* n, Part out[2]) {
   switch (n->op) {
-    case Ops::ADD: out[0] = {n->src[0].get(), 1}; out[1] = {n->src[1].get(), 1}; return 2;
+    case Ops::ADD: {
+      const bool swap = sum_first(n);
+      out[0] = {n->src[swap].get(), 1};
+      out[1] = {n->src[!swap].get(), 1};
+      return 2;
+    }
     case Ops::SUB: out[0] = {n->src[0].get(), 1}; out[1] = {n->src[1].get(), -1}; return 2;
     case Ops::NEG: out[0] = {n->src[0].get(), -1}; return 1;
-    default: {  // MUL by a constant: linearize takes the right one as the factor when both are
+    default: {
       const bool right = n->src[1]->is_const();
       out[0] = {n->src[right ? 0 : 1].get(), cval(*n->src[right ? 1 : 0])};
       return 1;
@@ -43,113 +55,121 @@ size_t parts(const UOp* n, Part out[2]) {
 class Builder {
  public:
   Builder(const UOp* n, SumFacts& f) : n_(n), f_(f) {
+    const int bits = scalar_bits(n->dtype.scalar);
+    lim_ = bits >= 63 ? i128(1) << 62 : i128(1) << (bits - 1);
     f_.inner = 1;
     f_.negs = n->op == Ops::NEG;
-    f_.muls = n->op == Ops::MUL;
+    if (n->op == Ops::MUL) {  // linearize notes the left constant when both are
+      f_.muls = 1;
+      know(cval(*n->src[n->src[0]->is_const() ? 0 : 1]));
+    }
+    set_bit(n, f_.inner_bits);
   }
 
   void add(const Part& p) {
+    f_.max_s = std::max(f_.max_s, abs128(p.s));
     if (p.u->is_const()) {
+      const i128 c = cval(*p.u);
       f_.consts++;
-      f_.k += p.s * cval(*p.u);
+      know(c);
+      add_k(p.s * c);
       return;
     }
     if (is_sum_op(p.u)) {
       const SumFacts& g = sum_facts(p.u);
       if (g.complete()) return merge(g, p.s);
     }
-    uint64_t bits[2] = {0, 0};
-    term_bit(p.u, bits);
-    overlap_ = overlap_ || (f_.term_bits[0] & bits[0]) || (f_.term_bits[1] & bits[1]);
-    f_.term_bits[0] |= bits[0];
-    f_.term_bits[1] |= bits[1];
     f_.term_uses++;
-    f_.terms++;
-    f_.zeros += p.s == 0;
-    f_.scaled += p.s != 0 && p.s != 1 && p.s != -1;
-    f_.max_coef = std::max(f_.max_coef, abs128(p.s));
-    divmod_term(p.u, p.s);
+    add_term(p.u, p.s);
   }
 
   void finish() {
-    if (overlap_ && f_.exact) count_merged_terms();
-    // small enough that reducing modulo 2^bits changes nothing, and that products stay in i128
-    const int bits = scalar_bits(n_->dtype.scalar);
-    const i128 lim = bits >= 63 ? i128(1) << 62 : i128(1) << (bits - 1);
-    f_.exact = f_.exact && abs128(f_.k) < lim && f_.max_coef < lim;
-    if (!f_.exact) f_.k = f_.max_coef = 0;
+    if (!f_.exact) {  // only `inner` (and the filters) are kept
+      f_.terms.clear();
+      return;
+    }
+    f_.k = int64_t(k_);
+    size_t scaled = 0;
+    bool zero = false;
+    for (const SumTerm& t : f_.terms) {
+      scaled += t.c != 0 && t.c != 1 && t.c != -1;
+      zero = zero || t.c == 0;
+    }
+    f_.redundant = f_.term_uses > f_.terms.size() || f_.consts > 1 || (f_.consts == 1 && f_.k == 0) ||
+                   f_.muls > scaled || f_.negs > 0 || zero;
+    f_.may_divmod = may_divmod();
   }
 
  private:
   void merge(const SumFacts& g, i128 s) {
-    overlap_ = overlap_ || (f_.term_bits[0] & g.term_bits[0]) || (f_.term_bits[1] & g.term_bits[1]);
-    f_.term_bits[0] |= g.term_bits[0];
-    f_.term_bits[1] |= g.term_bits[1];
     f_.inner += g.inner;
+    f_.shared = merge_bits(f_.inner_bits, g.inner_bits) || g.shared || f_.shared;
+    f_.exact = f_.exact && g.exact;
+    f_.max_s = std::max(f_.max_s, abs128(s) * g.max_s);  // (g.max_s < 2^62 when g is exact)
+    if (!f_.exact) return;
     f_.term_uses += g.term_uses;
-    f_.terms += g.terms;
     f_.consts += g.consts;
     f_.muls += g.muls;
     f_.negs += g.negs;
-    f_.div_keys |= g.div_keys;
-    f_.mod_keys |= g.mod_keys;
-    f_.div_all = f_.div_all || g.div_all;
-    // scaled by s, a coefficient needs s's share less
-    for (size_t i = 0; i < g.n_div; i++) add_need(s == 0 ? 1 : g.div_need[i] / int64_t(gcd(g.div_need[i], s)));
-    f_.exact = f_.exact && g.exact;
-    if (s == 0) {
-      f_.zeros += g.terms;
-    } else if (s == 1 || s == -1) {
-      f_.zeros += g.zeros;
-      f_.scaled += g.scaled;
-    } else {
-      f_.zeros += g.zeros;
-      f_.scaled += g.terms - g.zeros;
+    for (uint32_t i = 0; i < g.n_known; i++) know(g.known[i]);
+    f_.known_all = f_.known_all || g.known_all;
+    f_.sum_abs_k += abs128(s) * g.sum_abs_k;
+    k_ += s * g.k;
+    check();
+    for (const SumTerm& t : g.terms) add_term(t.u, s * t.c);
+  }
+
+  void add_term(const UOp* u, i128 c) {
+    if (!f_.exact) return;
+    size_t i = f_.terms.size();
+    if (has_bit(u, f_.term_bits)) {
+      i = 0;
+      while (i < f_.terms.size() && f_.terms[i].u != u) i++;
     }
-    if (!f_.exact) return;  // g's values are not kept; neither are these
-    f_.k += s * g.k;        // |g.k|, |g.max_coef| < 2^62 and |s| < 2^64: no overflow
-    f_.max_coef = std::max(f_.max_coef, g.max_coef * abs128(s));
-  }
-
-  void add_need(int64_t need) {
-    for (size_t i = 0; i < f_.n_div; i++)
-      if (f_.div_need[i] == need) return;
-    if (f_.n_div == SumFacts::kMaxDivs) f_.div_all = true;
-    else f_.div_need[f_.n_div++] = need;
-  }
-
-  void divmod_term(const UOp* t, i128 coef) {
-    if (!const_divisor(t)) return;
-    if (t->op == Ops::MOD) { f_.mod_keys |= divmod_key(t); return; }
-    f_.div_keys |= divmod_key(t);
-    const i128 c = cval(*t->src[1]);
-    if (c == 0 || !small(c)) return;  // divmod_forms skips these
-    if (coef == 0) return add_need(1);  // (zeros make the sum redundant anyway)
-    add_need(int64_t(abs128(c) / gcd(c, coef)));
-  }
-
-  // Some term may occur twice (or the filter says so): count the merged terms exactly.
-  void count_merged_terms() {
-    Linear l;
-    if (!linearize_walk(n_, l, false)) { f_.exact = false; return; }
-    f_.terms = uint32_t(l.v.size());
-    f_.zeros = f_.scaled = 0;
-    f_.max_coef = 0;
-    f_.div_keys = f_.mod_keys = 0;
-    f_.n_div = 0;
-    f_.div_all = false;
-    for (size_t i = 0; i < l.v.size(); i++) {
-      const i128 c = l.coef[i];
-      f_.zeros += c == 0;
-      f_.scaled += c != 0 && c != 1 && c != -1;
-      f_.max_coef = std::max(f_.max_coef, abs128(c));
-      divmod_term(l.v[i].get(), c);
+    if (i == f_.terms.size()) {
+      if (abs128(c) >= lim_) { f_.exact = false; return; }
+      set_bit(u, f_.term_bits);
+      f_.terms.push_back({u, int64_t(c)});
+      return;
     }
+    const i128 sum = i128(f_.terms[i].c) + c;
+    if (abs128(c) >= lim_ || abs128(sum) >= lim_) { f_.exact = false; return; }
+    f_.terms[i].c = int64_t(sum);
+  }
+
+  void add_k(i128 v) {
+    f_.sum_abs_k += abs128(v);
+    k_ += v;
+    check();
+  }
+  void check() { f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs_k < lim_; }
+
+  // Linear::know, on the constant's value (exact facts hold small values: no ring to reduce in)
+  void know(i128 v) {
+    if (abs128(v) >= lim_) { f_.exact = false; return; }
+    const int64_t a = int64_t(abs128(v));
+    for (uint32_t i = 0; i < f_.n_known; i++)
+      if (f_.known[i] == a) return;
+    if (f_.n_known == Linear::kMaxKnown) f_.known_all = true;
+    else f_.known[f_.n_known++] = a;
+  }
+
+  // divmod_forms' conditions, loosened for x%c (any coefficient)
+  bool may_divmod() const {
+    for (const SumTerm& d : f_.terms) {
+      if (d.u->op != Ops::IDIV || !d.u->src[1]->is_const() || d.c == 0) continue;
+      const i128 c = cval(*d.u->src[1]);
+      if (c == 0 || !small(c)) continue;
+      if (d.c % c == 0) return true;
+      for (const SumTerm& m : f_.terms)
+        if (m.u->op == Ops::MOD && m.u->src[0] == d.u->src[0] && m.u->src[1] == d.u->src[1]) return true;
+    }
+    return false;
   }
 
   const UOp* n_;
   SumFacts& f_;
-  bool overlap_ = false;
+  i128 lim_ = 0, k_ = 0;
 };
 
 std::unique_ptr<SumFacts> compute(const UOp* n) {
@@ -164,15 +184,9 @@ std::unique_ptr<SumFacts> compute(const UOp* n) {
 
 SumFacts::SumFacts() : UOp::Memo(&kFactsKey) {}
 
-bool SumFacts::may_divmod() const {
-  if (div_all || (div_keys & mod_keys) != 0) return true;
-  for (size_t i = 0; i < n_div; i++)
-    if (div_need[i] == 1) return true;
-  return false;
-}
-
-bool SumFacts::redundant() const {
-  return term_uses > terms || consts > 1 || (consts == 1 && k == 0) || muls > scaled || negs > 0 || zeros > 0;
+bool sum_first(const UOp* add) {
+  const UOp *a = add->src[0].get(), *b = add->src[1].get();
+  return !is_sum_op(a) && is_sum_op(b) && sum_facts(b).complete();
 }
 
 const SumFacts& sum_facts(const UOp* u) {

@@ -77,34 +77,6 @@ inline bool is_sum_op(const UOp* u) {
   return u->op == Ops::MUL && (u->src[0]->is_const() || u->src[1]->is_const());
 }
 
-// What linearize finds in a sum, without its terms: kept with the node (UOp::memo) and made
-// from the facts of the sums under it, so each node is summarized once, and the sum rule sees
-// that a sum has nothing to merge without walking it.
-struct SumFacts : UOp::Memo {
-  SumFacts();
-  uint32_t inner = 0;  // nodes looked through, with repeats
-  uint32_t term_uses = 0, terms = 0, zeros = 0, scaled = 0, consts = 0, muls = 0, negs = 0;
-  // divmod_forms can only find something when a term x//c has a coefficient that c divides,
-  // or when there is also a term x%c (filters over the (x, c) of such terms meet). For the
-  // first: per x//c term, the least factor that makes its coefficient a multiple of c
-  // (c / gcd(c, coefficient)), the first kMaxDivs of them; past that, div_all.
-  static constexpr size_t kMaxDivs = 4;
-  int64_t div_need[kMaxDivs];
-  uint32_t n_div = 0;
-  bool div_all = false;
-  uint64_t div_keys = 0, mod_keys = 0;
-  // The coefficients and the constant are below 2^(bits-1) and 2^62 in magnitude: reducing
-  // them modulo 2^bits changes nothing, and k and max_coef hold their values.
-  bool exact = true;
-  uint64_t term_bits[2] = {0, 0};  // a filter over the terms
-  i128 k = 0, max_coef = 0;        // the constant; the largest |coefficient|
-  bool complete() const { return inner <= kMaxInner; }  // a sum above looks through this one
-  bool redundant() const;  // what Linear::redundant() says of the linear form
-  bool may_divmod() const;
-};
-// u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
-const SumFacts& sum_facts(const UOp* u);
-
 // ---- sums with constant coefficients (symbolic_linear.cpp) ----
 // x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
 // Term lists stay inline up to kInlineTerms (linearize finds at most about 27 terms).
@@ -126,6 +98,10 @@ struct Linear {
   void know(i128 v);
   bool knows(i128 v) const;
   size_t term_uses = 0, consts = 0, muls = 0, negs = 0;  // terms and CONST leaves met, MULs, NEGs
+  // divmod_forms' trade form: x%c of this x//c is a term not made yet (its entry in v is
+  // empty); build makes it, materialize() before anything else reads the terms.
+  UOpRef mod_of;
+  void materialize();
   // Rebuilding can only shrink a sum with something to merge: a term met twice, two constants
   // (or one that adds 0), stacked multiplications, or a negation.
   bool redundant() const;
@@ -138,6 +114,46 @@ bool linearize(const UOpRef& x, Linear& out, bool ring = false);
 // The same walk, for sum_facts: the facts of the sums under x must exist already.
 bool linearize_walk(const UOp* x, Linear& out, bool ring);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
+// ---- a sum's linear form, kept with the node (symbolic_sumfacts.cpp) ----
+// One term of it: below 2^62 in magnitude, so an int64_t.
+struct SumTerm {
+  const UOp* u;
+  int64_t c;
+};
+// What linearize finds in a sum, kept with the node (UOp::memo) and made from the facts of
+// the sums under it (O(terms) per node): the sum rule sees that a sum has nothing to merge
+// without walking it, and linearize copies the form instead of walking the nodes again.
+struct SumFacts : UOp::Memo {
+  SumFacts();
+  uint32_t inner = 0;  // nodes looked through, with repeats
+  bool complete() const { return inner <= kMaxInner; }  // a sum above looks through this one
+  // The rest is kept only when `exact`: every multiplier, coefficient and constant linearize
+  // meets on the way (and the sum of the constants' magnitudes) is below 2^62 and 2^(bits-1),
+  // so reducing modulo 2^bits changes nothing and nothing overflows. Else linearize walks.
+  bool exact = true;
+  bool shared = false;  // a node may be looked through twice: Linear::inner_unique would differ
+  SmallVec<SumTerm, 12> terms;  // in linearize's order, equal terms merged
+  int64_t k = 0;
+  uint32_t term_uses = 0, consts = 0, muls = 0, negs = 0;
+  int64_t known[Linear::kMaxKnown];  // as Linear::known
+  uint32_t n_known = 0;
+  bool known_all = false;
+  bool redundant = false;   // Linear::redundant() of this form
+  bool may_divmod = false;  // divmod_forms could find something: a term x//c whose coefficient c
+                            // divides, or one with a term x%c beside it
+  // While making it (and for the sums above): filters over the terms and the nodes looked
+  // through, the largest multiplier met, and the sum of the constants' magnitudes.
+  static constexpr size_t kWords = 4;
+  uint64_t term_bits[kWords] = {}, inner_bits[kWords] = {};
+  i128 max_s = 1, sum_abs_k = 0;
+};
+// u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
+const SumFacts& sum_facts(const UOp* u);
+// linearize takes an ADD's second source first when only that one is a sum it looks through:
+// the terms then keep that sum's order (`v + S` lists S's terms, then v), and rebuilding the
+// sum reuses S's nodes up to the first term that changed.
+bool sum_first(const UOp* add);
+
 // sum(coef[i] * v[i]) + k with like's dtype: terms with positive coefficients in order, then
 // the negative ones subtracted, the constant last; nullptr when a constant does not fit.
 UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 k);
