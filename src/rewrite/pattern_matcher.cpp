@@ -170,7 +170,9 @@ void PatternMatcher::index() {
       ops = OpSet();
       for (const UPat& a : n.alts) ops = ops | (a.node().any_op || a.node().is_any ? OpSet::all() : a.node().ops);
     }
-    Entry e{&r, n.is_any ? OpSet() : required_src_ops(n)};
+    Entry e;
+    e.rule = &r;
+    e.needs_src_ops = n.is_any ? OpSet() : required_src_ops(n);
     if (!n.is_any && n.src.size() <= 3) {
       using S = UPatNode::Src;
       e.n_src = uint8_t(n.src.size());
@@ -193,30 +195,6 @@ PatternMatcher PatternMatcher::operator+(const PatternMatcher& other) const {
   std::vector<Rule> all(*rules_);
   all.insert(all.end(), other.rules_->begin(), other.rules_->end());
   return PatternMatcher(std::move(all));
-}
-
-bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
-  const std::vector<UOpRef>& src = u->src;
-  auto ok = [&](size_t i, const UOp* s) { return src_ops[i].has(s->op) && (!src_value[i] || s->is_const(*src_value[i])); };
-  switch (srcs) {
-    case Srcs::Any: return true;
-    case Srcs::Ordered:
-    case Srcs::Prefix:
-      if (srcs == Srcs::Ordered ? src.size() != n_src : src.size() < n_src) return false;
-      for (size_t i = 0; i < n_src; i++)
-        if (!ok(i, src[i].get())) return false;
-      return true;
-    case Srcs::Permuted2: {
-      if (src.size() != 2) return false;
-      const UOp *a = src[0].get(), *b = src[1].get();
-      return (ok(0, a) && ok(1, b)) || (ok(0, b) && ok(1, a));
-    }
-    case Srcs::Every:
-      for (const UOpRef& x : src)
-        if (!ok(0, x.get())) return false;
-      return true;
-  }
-  return true;
 }
 
 Fired PatternMatcher::rewrite(UOp* u, void* ctx) const {

@@ -2,8 +2,11 @@
 // short-lived term lists (a sum's terms, its coefficients); keeping them off the heap removes
 // a malloc and a free per list.
 #pragma once
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <initializer_list>
+#include <type_traits>
 #include <memory>
 #include <new>
 #include <utility>
@@ -49,15 +52,21 @@ class SmallVec {
   void resize(size_t n, const T& v = T()) {
     if (n > cap_) grow(n);
     while (n_ < n) new (p_ + n_++) T(v);
-    while (n_ > n) p_[--n_].~T();
+    if constexpr (std::is_trivially_destructible_v<T>) n_ = std::min(n_, n);
+    else while (n_ > n) p_[--n_].~T();
   }
   void clear() { resize(0); }
 
  private:
   T* inline_buf() { return std::launder(reinterpret_cast<T*>(buf_)); }
   void append(const SmallVec& o) {
-    if (o.n_ > cap_) grow(o.n_);
-    for (const T& x : o) new (p_ + n_++) T(x);
+    if (n_ + o.n_ > cap_) grow(n_ + o.n_);
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      if (o.n_) std::memcpy(static_cast<void*>(p_ + n_), o.p_, o.n_ * sizeof(T));
+      n_ += o.n_;
+    } else {
+      for (const T& x : o) new (p_ + n_++) T(x);
+    }
   }
   void grow(size_t cap) {
     T* q = static_cast<T*>(::operator new(cap * sizeof(T), std::align_val_t(alignof(T))));

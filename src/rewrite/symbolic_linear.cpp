@@ -210,6 +210,7 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
 std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
   auto same = [&](i128 a, i128 b) { return ring ? ring_rep(dt, a) == ring_rep(dt, b) : a == b; };
   std::vector<Linear> out;
+  out.reserve(2);
   for (size_t i = 0; i < l.v.size(); i++) {
     const UOp* d = l.v[i].get();
     if (d->op != Ops::IDIV || !d->src[1]->is_const() || l.coef[i] == 0) continue;
@@ -256,19 +257,18 @@ UOpRef fold_sum(B& b) {
   std::vector<Linear> forms;
   if (has_div) forms = divmod_forms(l, dt, true);
   if (forms.empty() && !l.redundant()) return nullptr;
-  forms.insert(forms.begin(), l);
   // Only a strictly smaller form: a same-size rewrite would add nodes wherever the sum's inner
   // nodes are shared with the rest of the graph (see docs/symbolic.md).
   UOpRef best = root;
   // root drops at most the inner nodes linearize looked through, each counted once
-  const size_t root_inner = forms[0].inner_unique;
+  const size_t root_inner = l.inner_unique;
   // Constants the candidate may find among root's nodes: those linearize met, and the constant
   // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
   // the candidate adds.
   const Ring rg(dt);
   SmallVec<i128, 16> term_consts;  // |values| of the terms' constant sources
   uint64_t term_const_bits = 0;
-  for (const UOpRef& t : forms[0].v)
+  for (const UOpRef& t : l.v)
     for (const UOpRef& s : t->src)
       if (s->is_const() && s->dtype == dt) {
         i128 w = rg.rep(cval(s));
@@ -277,14 +277,16 @@ UOpRef fold_sum(B& b) {
         term_const_bits |= filter_bit(uint64_t(w));
       }
   auto present = [&](i128 v) {
-    if (forms[0].knows(v)) return true;
+    if (l.knows(v)) return true;
     v = v < 0 ? -v : v;
     if (!(term_const_bits & filter_bit(uint64_t(v)))) return false;
     for (i128 w : term_consts)
       if (w == v) return true;
     return false;
   };
-  for (Linear& f : forms) {
+  // l itself, then the divmod forms
+  for (size_t fi = 0; fi <= forms.size(); fi++) {
+    Linear& f = fi == 0 ? l : forms[fi - 1];
     for (i128& c : f.coef) c = rg.rep(c);
     f.k = rg.rep(f.k);
     // Skip forms that cannot pass smaller() before building them: the form needs at least a MUL

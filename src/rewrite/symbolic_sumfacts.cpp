@@ -10,8 +10,6 @@ namespace {
 // Whose memo a SumFacts is (UOp::memo's key).
 constexpr char kFactsKey = 0;
 
-i128 abs128(i128 v) { return v < 0 ? -v : v; }
-
 // A node's bit in a filter of SumFacts::kWords words.
 void set_bit(const UOp* u, uint64_t bits[SumFacts::kWords]) {
   const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
@@ -52,11 +50,13 @@ size_t parts(const UOp* n, Part out[2]) {
   }
 }
 
+// Builds n's facts from its parts'. Values are int64_t: an exact form keeps everything below
+// 2^62, and whatever would not stay there (or overflow on the way) makes the facts inexact.
 class Builder {
  public:
-  Builder(const UOp* n, SumFacts& f) : n_(n), f_(f) {
+  Builder(const UOp* n, SumFacts& f) : f_(f) {
     const int bits = scalar_bits(n->dtype.scalar);
-    lim_ = bits >= 63 ? i128(1) << 62 : i128(1) << (bits - 1);
+    lim_ = bits >= 63 ? int64_t(1) << 62 : int64_t(1) << (bits - 1);
     f_.inner = 1;
     f_.negs = n->op == Ops::NEG;
     if (n->op == Ops::MUL) {  // linearize notes the left constant when both are
@@ -66,29 +66,29 @@ class Builder {
     set_bit(n, f_.inner_bits);
   }
 
-  void add(const Part& p) {
-    f_.max_s = std::max(f_.max_s, abs128(p.s));
-    if (p.u->is_const()) {
-      const i128 c = cval(*p.u);
+  void add(const UOp* u, i128 s128) {
+    const int64_t s = small_value(s128);
+    f_.max_s = std::max(f_.max_s, abs64(s));
+    if (u->is_const()) {
       f_.consts++;
-      know(c);
-      add_k(p.s * c);
+      know(cval(*u));
+      add_k(s, small_value(cval(*u)));
       return;
     }
-    if (is_sum_op(p.u)) {
-      const SumFacts& g = sum_facts(p.u);
-      if (g.complete()) return merge(g, p.s);
+    if (is_sum_op(u)) {
+      const SumFacts& g = sum_facts(u);
+      if (g.complete()) return merge(g, s);
     }
     f_.term_uses++;
-    add_term(p.u, p.s);
+    add_term(u, s);
   }
 
   void finish() {
+    f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs_k < lim_;
     if (!f_.exact) {  // only `inner` (and the filters) are kept
       f_.terms.clear();
       return;
     }
-    f_.k = int64_t(k_);
     size_t scaled = 0;
     bool zero = false;
     for (const SumTerm& t : f_.terms) {
@@ -101,57 +101,65 @@ class Builder {
   }
 
  private:
-  void merge(const SumFacts& g, i128 s) {
+  static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
+  // v, or lim_ (which makes the facts inexact) when it is not below lim_ in magnitude
+  int64_t small_value(i128 v) {
+    if (v >= lim_ || v <= -lim_) { f_.exact = false; return lim_; }
+    return int64_t(v);
+  }
+  int64_t mul(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r) || r >= lim_ || r <= -lim_) { f_.exact = false; return lim_; }
+    return r;
+  }
+
+  void merge(const SumFacts& g, int64_t s) {
     f_.inner += g.inner;
     f_.shared = merge_bits(f_.inner_bits, g.inner_bits) || g.shared || f_.shared;
     f_.exact = f_.exact && g.exact;
-    f_.max_s = std::max(f_.max_s, abs128(s) * g.max_s);  // (g.max_s < 2^62 when g is exact)
     if (!f_.exact) return;
+    f_.max_s = std::max(f_.max_s, mul(abs64(s), g.max_s));
     f_.term_uses += g.term_uses;
     f_.consts += g.consts;
     f_.muls += g.muls;
     f_.negs += g.negs;
     for (uint32_t i = 0; i < g.n_known; i++) know(g.known[i]);
     f_.known_all = f_.known_all || g.known_all;
-    f_.sum_abs_k += abs128(s) * g.sum_abs_k;
-    k_ += s * g.k;
-    check();
-    for (const SumTerm& t : g.terms) add_term(t.u, s * t.c);
+    f_.sum_abs_k += mul(abs64(s), g.sum_abs_k);
+    f_.k += mul(s, g.k);
+    for (const SumTerm& t : g.terms) add_term(t.u, mul(s, t.c));
   }
 
-  void add_term(const UOp* u, i128 c) {
+  void add_term(const UOp* u, int64_t c) {
     if (!f_.exact) return;
-    size_t i = f_.terms.size();
-    if (has_bit(u, f_.term_bits)) {
-      i = 0;
-      while (i < f_.terms.size() && f_.terms[i].u != u) i++;
-    }
-    if (i == f_.terms.size()) {
-      if (abs128(c) >= lim_) { f_.exact = false; return; }
-      set_bit(u, f_.term_bits);
-      f_.terms.push_back({u, int64_t(c)});
-      return;
-    }
-    const i128 sum = i128(f_.terms[i].c) + c;
-    if (abs128(c) >= lim_ || abs128(sum) >= lim_) { f_.exact = false; return; }
-    f_.terms[i].c = int64_t(sum);
+    if (has_bit(u, f_.term_bits))
+      for (SumTerm& t : f_.terms)
+        if (t.u == u) {
+          t.c += c;  // both below 2^62: no overflow; checked below
+          if (t.c >= lim_ || t.c <= -lim_) f_.exact = false;
+          return;
+        }
+    set_bit(u, f_.term_bits);
+    f_.terms.push_back({u, c});
   }
 
-  void add_k(i128 v) {
-    f_.sum_abs_k += abs128(v);
-    k_ += v;
-    check();
+  void add_k(int64_t s, int64_t c) {
+    const int64_t v = mul(s, c);
+    f_.sum_abs_k += abs64(v);  // (below 2^62 each, checked as a whole in finish)
+    f_.k += v;
+    if (f_.sum_abs_k >= lim_) f_.exact = false;
   }
-  void check() { f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs_k < lim_; }
 
   // Linear::know, on the constant's value (exact facts hold small values: no ring to reduce in)
-  void know(i128 v) {
-    if (abs128(v) >= lim_) { f_.exact = false; return; }
-    const int64_t a = int64_t(abs128(v));
-    for (uint32_t i = 0; i < f_.n_known; i++)
-      if (f_.known[i] == a) return;
-    if (f_.n_known == Linear::kMaxKnown) f_.known_all = true;
-    else f_.known[f_.n_known++] = a;
+  void know(i128 v128) {
+    const int64_t a = abs64(small_value(v128));
+    const uint64_t bit = uint64_t(1) << ((uint64_t(a) * 0x9e3779b97f4a7c15ull) >> 58);
+    if (f_.known_bits & bit)
+      for (uint32_t i = 0; i < f_.n_known; i++)
+        if (f_.known[i] == a) return;
+    if (f_.n_known == Linear::kMaxKnown) { f_.known_all = true; return; }
+    f_.known[f_.n_known++] = a;
+    f_.known_bits |= bit;
   }
 
   // divmod_forms' conditions, loosened for x%c (any coefficient)
@@ -160,25 +168,23 @@ class Builder {
       if (d.u->op != Ops::IDIV || !d.u->src[1]->is_const() || d.c == 0) continue;
       const i128 c = cval(*d.u->src[1]);
       if (c == 0 || !small(c)) continue;
-      if (d.c % c == 0) return true;
+      if (i128(d.c) % c == 0) return true;
       for (const SumTerm& m : f_.terms)
         if (m.u->op == Ops::MOD && m.u->src[0] == d.u->src[0] && m.u->src[1] == d.u->src[1]) return true;
     }
     return false;
   }
 
-  const UOp* n_;
   SumFacts& f_;
-  i128 lim_ = 0, k_ = 0;
+  int64_t lim_ = 0;
 };
 
-std::unique_ptr<SumFacts> compute(const UOp* n) {
-  auto f = std::make_unique<SumFacts>();
+void compute(const UOp* n) {
+  SumFacts& f = n->add_memo<SumFacts>();
   Part ps[2];
-  Builder b(n, *f);
-  for (size_t i = 0, np = parts(n, ps); i < np; i++) b.add(ps[i]);
+  Builder b(n, f);
+  for (size_t i = 0, np = parts(n, ps); i < np; i++) b.add(ps[i].u, ps[i].s);
   b.finish();
-  return f;
 }
 }  // namespace
 
@@ -204,7 +210,7 @@ const SumFacts& sum_facts(const UOp* u) {
       if (is_sum_op(ps[i].u) && !ps[i].u->memo(&kFactsKey)) { stack.push_back(ps[i].u); ready = false; }
     if (!ready) continue;
     stack.pop_back();
-    n->add_memo(compute(n));
+    compute(n);
   }
   return static_cast<const SumFacts&>(*u->memo(&kFactsKey));
 }

@@ -79,8 +79,8 @@ inline bool is_sum_op(const UOp* u) {
 
 // ---- sums with constant coefficients (symbolic_linear.cpp) ----
 // x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
-// Term lists stay inline up to kInlineTerms (linearize finds at most about 27 terms).
-constexpr size_t kInlineTerms = 32;
+// Term lists stay inline up to kInlineTerms (sums of index arithmetic have a handful).
+constexpr size_t kInlineTerms = 16;
 using Coefs = SmallVec<i128, kInlineTerms>;
 struct Linear {
   SmallVec<UOpRef, kInlineTerms> v;
@@ -135,9 +135,10 @@ struct SumFacts : UOp::Memo {
   SmallVec<SumTerm, 12> terms;  // in linearize's order, equal terms merged
   int64_t k = 0;
   uint32_t term_uses = 0, consts = 0, muls = 0, negs = 0;
-  int64_t known[Linear::kMaxKnown];  // as Linear::known
+  int64_t known[Linear::kMaxKnown];  // as Linear::known (n_known of them)
   uint32_t n_known = 0;
   bool known_all = false;
+  uint64_t known_bits = 0;  // a filter over known[]
   bool redundant = false;   // Linear::redundant() of this form
   bool may_divmod = false;  // divmod_forms could find something: a term x//c whose coefficient c
                             // divides, or one with a term x%c beside it
@@ -145,7 +146,7 @@ struct SumFacts : UOp::Memo {
   // through, the largest multiplier met, and the sum of the constants' magnitudes.
   static constexpr size_t kWords = 4;
   uint64_t term_bits[kWords] = {}, inner_bits[kWords] = {};
-  i128 max_s = 1, sum_abs_k = 0;
+  int64_t max_s = 1, sum_abs_k = 0;
 };
 // u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
 const SumFacts& sum_facts(const UOp* u);

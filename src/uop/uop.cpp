@@ -138,6 +138,44 @@ void UOpTable::free_node(UOp* u) {
 }
 #endif
 
+void UOp::MemoDelete::operator()(Memo* m) const {
+  UOpTable* t = m->table_;
+  const size_t bytes = m->bytes_;
+  m->~Memo();
+  t->free_memo(m, bytes);
+}
+
+// Memo blocks: 64 KiB, carved in 64-byte steps.
+constexpr size_t kMemoBlock = 64 * 1024, kMemoStep = 64;
+
+#if defined(__SANITIZE_ADDRESS__)
+void* UOpTable::alloc_memo(size_t bytes) { return ::operator new(bytes); }
+void UOpTable::free_memo(void* p, size_t) { ::operator delete(p); }
+#else
+void* UOpTable::alloc_memo(size_t bytes) {
+  const size_t cls = (bytes + kMemoStep - 1) / kMemoStep;
+  if (cls > kMemoClasses) return ::operator new(bytes);
+  if (void* p = free_memos_[cls]) {
+    free_memos_[cls] = *static_cast<void**>(p);
+    return p;
+  }
+  const size_t size = cls * kMemoStep;
+  if (memo_blocks_.empty() || memo_used_ + size > kMemoBlock) {
+    memo_blocks_.push_back(std::unique_ptr<unsigned char[]>(new unsigned char[kMemoBlock]));
+    memo_used_ = 0;
+  }
+  void* p = memo_blocks_.back().get() + memo_used_;
+  memo_used_ += size;
+  return p;
+}
+void UOpTable::free_memo(void* p, size_t bytes) {
+  const size_t cls = (bytes + kMemoStep - 1) / kMemoStep;
+  if (cls > kMemoClasses) return ::operator delete(p);
+  *static_cast<void**>(p) = free_memos_[cls];
+  free_memos_[cls] = p;
+}
+#endif
+
 void UOpTable::release(UOp* u) {
   dying_.push_back(u);
   if (releasing_) return;
@@ -197,9 +235,10 @@ UOpRef sink(std::vector<UOpRef> src) {
   return t->make(Ops::SINK, dtypes::void_, std::move(src));
 }
 
-UOpRef operator+(const UOpRef& a, const UOpRef& b) { return alu(Ops::ADD, {a, b}); }
-UOpRef operator-(const UOpRef& a, const UOpRef& b) { return alu(Ops::SUB, {a, b}); }
-UOpRef operator*(const UOpRef& a, const UOpRef& b) { return alu(Ops::MUL, {a, b}); }
+// The arithmetic operators take their left operand's dtype, as alu does, without its checks.
+UOpRef operator+(const UOpRef& a, const UOpRef& b) { return a->table->make(Ops::ADD, a->dtype, {a, b}); }
+UOpRef operator-(const UOpRef& a, const UOpRef& b) { return a->table->make(Ops::SUB, a->dtype, {a, b}); }
+UOpRef operator*(const UOpRef& a, const UOpRef& b) { return a->table->make(Ops::MUL, a->dtype, {a, b}); }
 UOpRef operator/(const UOpRef& a, const UOpRef& b) { return alu(a->dtype.is_float() ? Ops::FDIV : Ops::IDIV, {a, b}); }
 UOpRef operator%(const UOpRef& a, const UOpRef& b) { return alu(Ops::MOD, {a, b}); }
 UOpRef operator-(const UOpRef& a) { return alu(Ops::NEG, {a}); }

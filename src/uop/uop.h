@@ -81,19 +81,32 @@ class UOp {
 
   // Data that a later layer derives from the node and keeps with it, made on first use (the
   // symbolic rules keep a summary of each integer sum here: docs/symbolic.md). Each user
-  // finds its own by a key of its own (the address of a constant it owns); freed with the node.
+  // finds its own by a key of its own (the address of a constant it owns). Memos live in their
+  // table's memo memory and are freed with the node.
+  struct Memo;
+  struct MemoDelete {
+    void operator()(Memo* m) const;
+  };
   struct Memo {
     explicit Memo(const void* k) : key(k) {}
     virtual ~Memo() = default;
     const void* const key;
-    std::unique_ptr<Memo> next;  // another user's memo of the same node
+    std::unique_ptr<Memo, MemoDelete> next;  // another user's memo of the same node
+
+   private:
+    friend class UOp;
+    friend struct MemoDelete;
+    UOpTable* table_ = nullptr;
+    size_t bytes_ = 0;
   };
   Memo* memo(const void* key) const {
     for (Memo* m = memo_.get(); m; m = m->next.get())
       if (m->key == key) return m;
     return nullptr;
   }
-  void add_memo(std::unique_ptr<Memo> m) const { m->next = std::move(memo_); memo_ = std::move(m); }
+  // A new T (a Memo) kept with this node.
+  template <class T, class... A>
+  T& add_memo(A&&... a) const;
 
   UOpRef ref() { return UOpRef(this); }
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
@@ -109,7 +122,7 @@ class UOp {
   friend struct DerivedFacts;
   enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8 };
   void derive_range() const;  // the range of this node and of every node under it not yet done
-  mutable std::unique_ptr<Memo> memo_;
+  mutable std::unique_ptr<Memo, MemoDelete> memo_;
   mutable i128 vmin_ = 0, vmax_ = 0;
   mutable std::unique_ptr<Shape> shape_;  // a pointer: only tensor-level nodes have one
   mutable std::unique_ptr<std::vector<UOp*>> topo_;
@@ -135,6 +148,10 @@ class UOpTable {
   // behind a BUFFER node this way). One hook per table.
   void on_free(OpSet ops, std::function<void(const UOp*)> hook) { hook_ops_ = ops; hook_ = std::move(hook); }
 
+  // Memory for UOp::Memo objects: freed blocks are reused by the next memo of the same size.
+  void* alloc_memo(size_t bytes);
+  void free_memo(void* p, size_t bytes);
+
   UOpRef cnst(DType dt, int64_t v);   // wrapped to dt's width; floats converted
   UOpRef cnst(DType dt, double v);    // rounded to dt's precision; ints truncated toward zero
   UOpRef var(const std::string& name, int64_t lo, int64_t hi, DType dt = dtypes::index);
@@ -155,6 +172,10 @@ class UOpTable {
   std::vector<std::unique_ptr<unsigned char[]>> blocks_;
   size_t block_used_ = 0;   // nodes carved from the last block
   void* free_nodes_ = nullptr;  // freed nodes, linked through their first bytes
+  static constexpr size_t kMemoClasses = 16;  // memos of up to 16 * 64 bytes are pooled
+  void* free_memos_[kMemoClasses + 1] = {};   // per size class (64-byte steps), linked
+  std::vector<std::unique_ptr<unsigned char[]>> memo_blocks_;
+  size_t memo_used_ = 0;  // bytes carved from the last memo block
 
   struct Slot { uint64_t hash; UOp* node; };  // the hash beside the pointer: probes touch no node
   std::vector<Slot> slots_;  // open addressing; node nullptr: empty, kTomb: deleted
@@ -165,6 +186,16 @@ class UOpTable {
   OpSet hook_ops_;
   std::function<void(const UOp*)> hook_;
 };
+
+template <class T, class... A>
+T& UOp::add_memo(A&&... a) const {
+  T* m = new (table->alloc_memo(sizeof(T))) T(std::forward<A>(a)...);
+  m->table_ = table;
+  m->bytes_ = sizeof(T);
+  m->next = std::move(memo_);
+  memo_.reset(m);
+  return *m;
+}
 
 inline UOpRef::UOpRef(UOp* p) : p_(p) { if (p_) p_->refs_++; }
 inline UOpRef::UOpRef(const UOpRef& o) : p_(o.p_) { if (p_) p_->refs_++; }
