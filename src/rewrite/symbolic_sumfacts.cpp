@@ -123,11 +123,24 @@ class Builder {
     f_.consts += g.consts;
     f_.muls += g.muls;
     f_.negs += g.negs;
-    for (uint32_t i = 0; i < g.n_known; i++) know(g.known[i]);
+    if (f_.n_known == 0) {  // the first constants: g's, as they are
+      std::copy(g.known, g.known + g.n_known, f_.known);
+      f_.n_known = g.n_known;
+      f_.known_bits = g.known_bits;
+    } else {
+      for (uint32_t i = 0; i < g.n_known; i++) know(g.known[i]);
+    }
     f_.known_all = f_.known_all || g.known_all;
     f_.sum_abs_k += mul(abs64(s), g.sum_abs_k);
     f_.k += mul(s, g.k);
-    for (const SumTerm& t : g.terms) add_term(t.u, mul(s, t.c));
+    if (!f_.terms.empty()) {
+      for (const SumTerm& t : g.terms) add_term(t.u, mul(s, t.c));
+      return;
+    }
+    // The first terms: g's are distinct already; scaled, and g's filter taken whole.
+    std::copy(g.term_bits, g.term_bits + SumFacts::kWords, f_.term_bits);
+    f_.terms.resize(g.terms.size(), SumTerm{nullptr, 0});
+    for (size_t i = 0; i < g.terms.size(); i++) f_.terms[i] = {g.terms[i].u, s == 1 ? g.terms[i].c : mul(s, g.terms[i].c)};
   }
 
   void add_term(const UOp* u, int64_t c) {
