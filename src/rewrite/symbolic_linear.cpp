@@ -125,7 +125,7 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring) {
       continue;
     }
     // a sum under x is looked through when it is complete; anything else is a term
-    if (!is_sum_op(u) || (u != x && !sum_facts(u).complete())) {
+    if (!is_sum_op(u) || (u != x && !looked_through(u))) {
       out.term_uses++;
       add_term(out, u, s, term_bits);
       continue;

@@ -19,6 +19,12 @@ bool has_bit(const UOp* u, const uint64_t bits[SumFacts::kWords]) {
   const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
   return (bits[h >> 62] >> ((h >> 56) & 63)) & 1;
 }
+// A node's bit in the filter of nodes looked through: by id, so that the nodes of one sum,
+// mostly made one after another, take different bits (two sums rarely seem to share a node).
+void set_inner_bit(const UOp* u, uint64_t bits[SumFacts::kWords]) {
+  const uint64_t b = u->id & (64 * SumFacts::kWords - 1);
+  bits[b >> 6] |= uint64_t(1) << (b & 63);
+}
 // Adds `from` to `to`; true when they shared a bit.
 bool merge_bits(uint64_t to[SumFacts::kWords], const uint64_t from[SumFacts::kWords]) {
   bool hit = false;
@@ -63,7 +69,7 @@ class Builder {
       f_.muls = 1;
       know(cval(*n->src[n->src[0]->is_const() ? 0 : 1]));
     }
-    set_bit(n, f_.inner_bits);
+    set_inner_bit(n, f_.inner_bits);
   }
 
   void add(const UOp* u, i128 s128) {
@@ -76,6 +82,7 @@ class Builder {
       return;
     }
     if (is_sum_op(u)) {
+      if (scaled_term(u)) return merge_scaled_term(u, s);
       const SumFacts& g = sum_facts(u);
       if (g.complete()) return merge(g, s);
     }
@@ -143,6 +150,30 @@ class Builder {
     for (size_t i = 0; i < g.terms.size(); i++) f_.terms[i] = {g.terms[i].u, s == 1 ? g.terms[i].c : mul(s, g.terms[i].c)};
   }
 
+  // What merge(sum_facts(m), s) does for m = x*c with x no sum op (see the constructor and add).
+  void merge_scaled_term(const UOp* m, int64_t s) {
+    const bool right = m->src[1]->is_const();
+    const UOp* x = m->src[right ? 0 : 1].get();
+    const int64_t c = small_value(cval(*m->src[right ? 1 : 0]));
+    f_.inner += 1;
+    uint64_t bits[SumFacts::kWords] = {};
+    set_inner_bit(m, bits);
+    f_.shared = merge_bits(f_.inner_bits, bits) || f_.shared;
+    if (!f_.exact) return;
+    f_.max_s = std::max(f_.max_s, mul(abs64(s), std::max<int64_t>(1, abs64(c))));
+    f_.muls++;
+    know(cval(*m->src[m->src[0]->is_const() ? 0 : 1]));
+    const int64_t sc = mul(s, c);
+    if (x->is_const()) {
+      f_.consts++;
+      know(cval(*x));
+      add_k(sc, small_value(cval(*x)));
+      return;
+    }
+    f_.term_uses++;
+    add_term(x, sc);
+  }
+
   void add_term(const UOp* u, int64_t c) {
     if (!f_.exact) return;
     if (has_bit(u, f_.term_bits))
@@ -205,7 +236,7 @@ SumFacts::SumFacts() : UOp::Memo(&kFactsKey) {}
 
 bool sum_first(const UOp* add) {
   const UOp *a = add->src[0].get(), *b = add->src[1].get();
-  return !is_sum_op(a) && is_sum_op(b) && sum_facts(b).complete();
+  return !is_sum_op(a) && is_sum_op(b) && looked_through(b);
 }
 
 const SumFacts& sum_facts(const UOp* u) {
@@ -220,7 +251,7 @@ const SumFacts& sum_facts(const UOp* u) {
     Part ps[2];
     bool ready = true;
     for (size_t i = 0, np = parts(n, ps); i < np; i++)
-      if (is_sum_op(ps[i].u) && !ps[i].u->memo(&kFactsKey)) { stack.push_back(ps[i].u); ready = false; }
+      if (is_sum_op(ps[i].u) && !scaled_term(ps[i].u) && !ps[i].u->memo(&kFactsKey)) { stack.push_back(ps[i].u); ready = false; }
     if (!ready) continue;
     stack.pop_back();
     compute(n);

@@ -150,6 +150,16 @@ struct SumFacts : UOp::Memo {
 };
 // u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
 const SumFacts& sum_facts(const UOp* u);
+// x*c with x no sum op: a sum above takes it as the term x times c, and it needs no facts of its
+// own (most terms of a sum are such).
+inline bool scaled_term(const UOp* u) {
+  if (u->op != Ops::MUL) return false;
+  const bool right = u->src[1]->is_const();
+  if (!right && !u->src[0]->is_const()) return false;
+  return !is_sum_op(u->src[right ? 0 : 1].get());
+}
+// A sum op that a sum above looks through (its facts are complete).
+inline bool looked_through(const UOp* u) { return scaled_term(u) || sum_facts(u).complete(); }
 // linearize takes an ADD's second source first when only that one is a sum it looks through:
 // the terms then keep that sum's order (`v + S` lists S's terms, then v), and rebuilding the
 // sum reuses S's nodes up to the first term that changed.
