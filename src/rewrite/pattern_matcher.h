@@ -90,7 +90,7 @@ class PatternMatcher {
 
 // Inline: PatternMatcher::rewrite asks it of every rule listed under a node's op.
 inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
-  const std::vector<UOpRef>& src = u->src;
+  const SrcList& src = u->src;
   auto ok = [&](size_t i, const UOp* s) { return src_ops[i].has(s->op) && (!src_value[i] || s->is_const(*src_value[i])); };
   switch (srcs) {
     case Srcs::Any: return true;

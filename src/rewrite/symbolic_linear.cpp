@@ -138,7 +138,7 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring) {
     else i = n_seen;
     seen_bits |= bit;
     if (i == n_seen) seen_inner[n_seen++] = u;
-    const std::vector<UOpRef>& src = u->src;
+    const SrcList& src = u->src;
     switch (op) {
       case Ops::ADD: {  // the first source pushed last
         const bool swap = sum_first(u);

@@ -1,5 +1,7 @@
 #include "uop/uop.h"
 
+#include <stdexcept>
+
 #include "uop/error.h"
 #include "uop/exec_alu.h"
 
@@ -31,12 +33,39 @@ bool same_arg(const Arg& a, const Arg& b) {
   if (const int64_t* i = std::get_if<int64_t>(&a)) return *i == *std::get_if<int64_t>(&b);
   return arg_equal(a, b);
 }
-
-// Nodes per block of node memory.
-constexpr size_t kBlockNodes = 256;
 }  // namespace
 
-UOp::UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id)
+// ---- sources ----
+SrcList::SrcList(const UOpRef* src, size_t n) : n_(uint32_t(n)) {
+  if (n > kInline) p_ = static_cast<UOpRef*>(::operator new(n * sizeof(UOpRef)));
+  for (size_t i = 0; i < n; i++) new (p_ + i) UOpRef(src[i]);
+}
+SrcList::SrcList(std::vector<UOpRef>&& src) : n_(uint32_t(src.size())) {
+  if (n_ > kInline) p_ = static_cast<UOpRef*>(::operator new(n_ * sizeof(UOpRef)));
+  for (size_t i = 0; i < n_; i++) new (p_ + i) UOpRef(std::move(src[i]));
+}
+SrcList::SrcList(SrcList&& o) noexcept : n_(o.n_) {
+  if (o.p_ != o.inline_buf()) {
+    p_ = o.p_;
+    o.p_ = o.inline_buf();
+  } else {
+    for (size_t i = 0; i < n_; i++) {
+      new (p_ + i) UOpRef(std::move(o.p_[i]));
+      o.p_[i].~UOpRef();
+    }
+  }
+  o.n_ = 0;
+}
+SrcList::~SrcList() {
+  for (size_t i = n_; i-- > 0;) p_[i].~UOpRef();
+  if (p_ != inline_buf()) ::operator delete(p_);
+}
+const UOpRef& SrcList::at(size_t i) const {
+  if (i >= n_) throw std::out_of_range("SrcList::at: index " + std::to_string(i) + " >= size " + std::to_string(n_));
+  return p_[i];
+}
+
+UOp::UOp(Ops op, DType dt, SrcList&& src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id)
     : op(op), dtype(dt), src(std::move(src)), arg(std::move(arg)), hash(hash), table(table), id(id) {}
 
 UOpRef UOp::replace_src(std::vector<UOpRef> new_src) { return table->make(op, dtype, std::move(new_src), arg); }
@@ -50,7 +79,7 @@ int64_t UOp::const_int() const { return int64_t(const_as_int(dtype.scalar, arg))
 double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 
 // ---- intern table ----
-UOpTable::UOpTable() : slots_(1024, Slot{0, nullptr}) {}
+UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(1024, Slot{0, nullptr}) {}
 UOpTable::~UOpTable() = default;
 
 UOp* UOpTable::find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const {
@@ -98,7 +127,7 @@ void UOpTable::grow() {
 UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned, Arg&& arg) {
   uint64_t h = structural_hash(op, dt, src, n, arg);
   if (UOp* u = find(op, dt, src, n, arg, h)) return UOpRef(u);
-  std::vector<UOpRef> s = owned ? std::move(*owned) : std::vector<UOpRef>(src, src + n);
+  SrcList s = owned ? SrcList(std::move(*owned)) : SrcList(src, n);
   UOp* u = new (alloc_node()) UOp(op, dt, std::move(s), std::move(arg), h, this, next_id_++);
   insert(u);
   return UOpRef(u);
@@ -119,23 +148,8 @@ UOpRef UOpTable::make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg) {
 void* UOpTable::alloc_node() { return ::operator new(sizeof(UOp)); }
 void UOpTable::free_node(UOp* u) { ::operator delete(static_cast<void*>(u)); }
 #else
-void* UOpTable::alloc_node() {
-  if (free_nodes_) {
-    void* p = free_nodes_;
-    free_nodes_ = *static_cast<void**>(p);
-    return p;
-  }
-  if (blocks_.empty() || block_used_ == kBlockNodes) {
-    blocks_.push_back(std::unique_ptr<unsigned char[]>(new unsigned char[kBlockNodes * sizeof(UOp)]));  // not zeroed
-    block_used_ = 0;
-  }
-  return blocks_.back().get() + sizeof(UOp) * block_used_++;
-}
-void UOpTable::free_node(UOp* u) {
-  void* p = u;
-  *static_cast<void**>(p) = free_nodes_;
-  free_nodes_ = p;
-}
+void* UOpTable::alloc_node() { return nodes_->alloc(); }
+void UOpTable::free_node(UOp* u) { nodes_->free(u); }
 #endif
 
 void UOp::MemoDelete::operator()(Memo* m) const {
@@ -145,8 +159,8 @@ void UOp::MemoDelete::operator()(Memo* m) const {
   t->free_memo(m, bytes);
 }
 
-// Memo blocks: 64 KiB, carved in 64-byte steps.
-constexpr size_t kMemoBlock = 64 * 1024, kMemoStep = 64;
+// Memos come in 64-byte size classes.
+constexpr size_t kMemoStep = 64;
 
 #if defined(__SANITIZE_ADDRESS__)
 void* UOpTable::alloc_memo(size_t bytes) { return ::operator new(bytes); }
@@ -155,24 +169,13 @@ void UOpTable::free_memo(void* p, size_t) { ::operator delete(p); }
 void* UOpTable::alloc_memo(size_t bytes) {
   const size_t cls = (bytes + kMemoStep - 1) / kMemoStep;
   if (cls > kMemoClasses) return ::operator new(bytes);
-  if (void* p = free_memos_[cls]) {
-    free_memos_[cls] = *static_cast<void**>(p);
-    return p;
-  }
-  const size_t size = cls * kMemoStep;
-  if (memo_blocks_.empty() || memo_used_ + size > kMemoBlock) {
-    memo_blocks_.push_back(std::unique_ptr<unsigned char[]>(new unsigned char[kMemoBlock]));
-    memo_used_ = 0;
-  }
-  void* p = memo_blocks_.back().get() + memo_used_;
-  memo_used_ += size;
-  return p;
+  if (!memos_[cls]) memos_[cls] = std::make_unique<Slab>(cls * kMemoStep);
+  return memos_[cls]->alloc();
 }
 void UOpTable::free_memo(void* p, size_t bytes) {
   const size_t cls = (bytes + kMemoStep - 1) / kMemoStep;
   if (cls > kMemoClasses) return ::operator delete(p);
-  *static_cast<void**>(p) = free_memos_[cls];
-  free_memos_[cls] = p;
+  memos_[cls]->free(p);
 }
 #endif
 

@@ -1,6 +1,7 @@
 // UOp: the one IR node. Immutable, interned per UOpTable (equal structure = same pointer),
 // reference counted without atomics (a table is used by one thread at a time).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -14,6 +15,7 @@
 #include "uop/arg.h"
 #include "uop/dtype.h"
 #include "uop/ops.h"
+#include "uop/slab.h"
 
 namespace mg {
 
@@ -47,6 +49,40 @@ struct UOpRefHash {
   size_t operator()(const UOpRef& r) const { return std::hash<const void*>()(r.get()); }
 };
 
+// A node's sources: read like a const std::vector<UOpRef> (size, [], at, iterators, front,
+// back; converts to a vector). Up to two live inside the node, so most nodes are made without
+// an allocation of their own.
+class SrcList {
+ public:
+  SrcList() = default;
+  SrcList(const UOpRef* src, size_t n);
+  SrcList(std::vector<UOpRef>&& src);
+  SrcList(const SrcList& o) : SrcList(o.data(), o.size()) {}
+  SrcList(SrcList&& o) noexcept;
+  SrcList& operator=(const SrcList&) = delete;
+  ~SrcList();
+
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const UOpRef* data() const { return p_; }
+  const UOpRef* begin() const { return p_; }
+  const UOpRef* end() const { return p_ + n_; }
+  const UOpRef& operator[](size_t i) const { return p_[i]; }
+  const UOpRef& at(size_t i) const;  // out of range: std::out_of_range, as vector::at
+  const UOpRef& front() const { return p_[0]; }
+  const UOpRef& back() const { return p_[n_ - 1]; }
+  operator std::vector<UOpRef>() const { return std::vector<UOpRef>(begin(), end()); }
+  friend bool operator==(const SrcList& a, const SrcList& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+  friend bool operator==(const SrcList& a, const std::vector<UOpRef>& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+ private:
+  static constexpr size_t kInline = 2;
+  UOpRef* inline_buf() { return reinterpret_cast<UOpRef*>(buf_); }
+  UOpRef* p_ = inline_buf();
+  uint32_t n_ = 0;
+  alignas(UOpRef) unsigned char buf_[kInline * sizeof(UOpRef)];
+};
+
 class UOp {
  public:
   const Ops op;
@@ -58,7 +94,7 @@ class UOp {
 
  public:
   const DType dtype;
-  const std::vector<UOpRef> src;
+  const SrcList src;
   const Arg arg;
   const uint64_t hash;   // stable structural hash: the same graph hashes the same in any process
   UOpTable* const table;
@@ -112,7 +148,7 @@ class UOp {
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
   UOpRef replace_src(std::span<const UOpRef> new_src);
 
-  UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id);
+  UOp(Ops op, DType dt, SrcList&& src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id);
   UOp(const UOp&) = delete;
   UOp& operator=(const UOp&) = delete;
 
@@ -165,17 +201,13 @@ class UOpTable {
   void insert(UOp* u);
   void erase(UOp* u);
   void grow();
-  // Node memory: freed nodes are reused by the next ones, so building and dropping the many
-  // short-lived nodes of a rewrite does not go through malloc each time.
+  // Node and memo memory (slab.h): the many short-lived nodes of a rewrite do not go through
+  // malloc each time.
   void* alloc_node();
   void free_node(UOp* u);
-  std::vector<std::unique_ptr<unsigned char[]>> blocks_;
-  size_t block_used_ = 0;   // nodes carved from the last block
-  void* free_nodes_ = nullptr;  // freed nodes, linked through their first bytes
-  static constexpr size_t kMemoClasses = 16;  // memos of up to 16 * 64 bytes are pooled
-  void* free_memos_[kMemoClasses + 1] = {};   // per size class (64-byte steps), linked
-  std::vector<std::unique_ptr<unsigned char[]>> memo_blocks_;
-  size_t memo_used_ = 0;  // bytes carved from the last memo block
+  std::unique_ptr<Slab> nodes_;
+  static constexpr size_t kMemoClasses = 16;   // memos of up to 16 * 64 bytes have slabs
+  std::unique_ptr<Slab> memos_[kMemoClasses + 1];  // per size class (64-byte steps)
 
   struct Slot { uint64_t hash; UOp* node; };  // the hash beside the pointer: probes touch no node
   std::vector<Slot> slots_;  // open addressing; node nullptr: empty, kTomb: deleted
