@@ -13,8 +13,7 @@ int64_t now_ns() {
 
 // Node -> result, open addressing on the node's id. Keys are ids, not references: a node that
 // is only a key here (a rule's intermediate) dies as soon as nothing else holds it, and its id
-// is never reused. Ids four apart share a cache line of slots: a graph is mostly visited in the
-// order it was built, and so are the nodes a rewrite makes.
+// is never reused.
 class ResultMap {
  public:
   struct Slot { uint64_t key = 0; UOpRef val; };  // key: id + 1, 0 for empty; val empty: in progress
@@ -39,11 +38,12 @@ class ResultMap {
   }
 
  private:
-  size_t slot(uint64_t key) const { return ((((key >> 3) * 0x9e3779b97f4a7c15ull) >> 20) << 3 | (key & 7)) & mask(); }
+  size_t slot(uint64_t key) const { return size_t((key * 0x9e3779b97f4a7c15ull) >> shift_); }  // the top bits
   size_t mask() const { return slots_.size() - 1; }
   void grow() {
     std::vector<Slot> old(slots_.size() * 2);
     old.swap(slots_);
+    shift_--;
     for (Slot& s : old) {
       if (!s.key) continue;
       size_t i = slot(s.key);
@@ -53,6 +53,7 @@ class ResultMap {
   }
   std::vector<Slot> slots_;
   size_t count_ = 0;
+  int shift_ = 64 - 10;  // 1024 slots
 };
 
 struct Frame {

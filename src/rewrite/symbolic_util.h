@@ -28,11 +28,16 @@ inline UPat intlike(const UPat& p) { return p.where(intlike_scalar); }
 OpSet alu_ops();
 
 // ---- building results ----
-inline bool fits(DType dt, i128 v) { return v >= int_min(dt.scalar) && v <= int_max(dt.scalar); }
+inline bool fits(DType dt, i128 v) {
+  if (dt.scalar == Scalar::Index || dt.scalar == Scalar::Int64) return v >= INT64_MIN && v <= INT64_MAX;  // the usual case, inline
+  return v >= int_min(dt.scalar) && v <= int_max(dt.scalar);
+}
 // A CONST of like's dtype holding v exactly; nullptr when v does not fit.
 inline UOpRef int_const(const UOp* like, i128 v) {
   if (!fits(like->dtype, v)) return nullptr;
-  return like->table->make(Ops::CONST, like->dtype, {}, make_const(like->dtype, v));
+  // what make_const makes of an integer that fits: the int64_t (uint64 as its bit pattern)
+  const DType dt = like->dtype;
+  return like->table->make(Ops::CONST, dt, {}, dt.is_float() ? make_const(dt, v) : Arg(int64_t(v)));
 }
 inline UOpRef bool_const(const UOp* like, bool v) { return like->table->cnst(dtypes::bool_, int64_t(v)); }
 // The exact integer value of a CONST (uint64 unpacked). Inline: the sum rules read constants in

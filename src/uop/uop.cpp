@@ -8,7 +8,10 @@
 namespace mg {
 
 namespace {
-UOp* const kTomb = reinterpret_cast<UOp*>(uintptr_t(1));
+constexpr uintptr_t kEmpty = 0, kTomb = 1, kTagMask = 15;
+static_assert(alignof(UOp) >= 16, "the slots of the intern table keep 4 bits of hash in a node's address");
+uintptr_t tag_of(uint64_t h) { return uintptr_t(h >> 60) | 2; }  // never kEmpty or kTomb
+UOp* node_of(uintptr_t slot) { return reinterpret_cast<UOp*>(slot & ~kTagMask); }
 
 // arg_hash, with the two common cases (no arg, an integer constant) inline.
 uint64_t fast_arg_hash(const Arg& a) {
@@ -79,17 +82,18 @@ int64_t UOp::const_int() const { return int64_t(const_as_int(dtype.scalar, arg))
 double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 
 // ---- intern table ----
-UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(1024, Slot{0, nullptr}) {}
+UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(1024, kEmpty) {}
 UOpTable::~UOpTable() = default;
 
 UOp* UOpTable::find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const {
-  size_t mask = slots_.size() - 1;
+  const size_t mask = slots_.size() - 1;
+  const uintptr_t tag = tag_of(h);
   for (size_t i = h & mask;; i = (i + 1) & mask) {
-    const Slot& sl = slots_[i];
-    if (!sl.node) return nullptr;
-    if (sl.hash != h || sl.node == kTomb) continue;
-    UOp* u = sl.node;
-    if (u->op != op || !(u->dtype == dt) || u->src.size() != n) continue;
+    const uintptr_t sl = slots_[i];
+    if (sl == kEmpty) return nullptr;
+    if ((sl & kTagMask) != tag) continue;  // (kTomb never matches)
+    UOp* u = node_of(sl);
+    if (u->hash != h || u->op != op || !(u->dtype == dt) || u->src.size() != n) continue;
     bool same = true;
     for (size_t k = 0; k < n && same; k++) same = u->src[k] == src[k];
     if (same && same_arg(u->arg, arg)) return u;
@@ -98,18 +102,18 @@ UOp* UOpTable::find(Ops op, const DType& dt, const UOpRef* src, size_t n, const 
 
 void UOpTable::insert(UOp* u) {
   if ((used_ + 1) * 2 > slots_.size()) grow();
-  size_t mask = slots_.size() - 1;
+  const size_t mask = slots_.size() - 1;
   size_t i = u->hash & mask;
-  while (slots_[i].node && slots_[i].node != kTomb) i = (i + 1) & mask;
-  if (!slots_[i].node) used_++;
-  slots_[i] = {u->hash, u};
+  while (slots_[i] != kEmpty && slots_[i] != kTomb) i = (i + 1) & mask;
+  if (slots_[i] == kEmpty) used_++;
+  slots_[i] = reinterpret_cast<uintptr_t>(u) | tag_of(u->hash);
   live_++;
 }
 
 void UOpTable::erase(UOp* u) {
-  size_t mask = slots_.size() - 1;
-  for (size_t i = u->hash & mask; slots_[i].node; i = (i + 1) & mask)
-    if (slots_[i].node == u) { slots_[i].node = kTomb; live_--; return; }
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = u->hash & mask; slots_[i] != kEmpty; i = (i + 1) & mask)
+    if (slots_[i] != kTomb && node_of(slots_[i]) == u) { slots_[i] = kTomb; live_--; return; }
 }
 
 void UOpTable::grow() {
@@ -117,11 +121,11 @@ void UOpTable::grow() {
   size_t n = slots_.size();
   while (live_ * 4 > n) n *= 2;
   while (n > 1024 && live_ * 16 < n) n /= 2;
-  std::vector<Slot> old(n, Slot{0, nullptr});
+  std::vector<uintptr_t> old(n, kEmpty);
   old.swap(slots_);
   used_ = live_ = 0;
-  for (const Slot& sl : old)
-    if (sl.node && sl.node != kTomb) insert(sl.node);
+  for (uintptr_t sl : old)
+    if (sl != kEmpty && sl != kTomb) insert(node_of(sl));
 }
 
 UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned, Arg&& arg) {

@@ -209,8 +209,9 @@ class UOpTable {
   static constexpr size_t kMemoClasses = 16;   // memos of up to 16 * 64 bytes have slabs
   std::unique_ptr<Slab> memos_[kMemoClasses + 1];  // per size class (64-byte steps)
 
-  struct Slot { uint64_t hash; UOp* node; };  // the hash beside the pointer: probes touch no node
-  std::vector<Slot> slots_;  // open addressing; node nullptr: empty, kTomb: deleted
+  // Open addressing, one word a slot: the node's address with 4 bits of its hash in the low
+  // bits (nodes are 16-byte aligned), so probes mostly touch no node; 0: empty, 1: deleted.
+  std::vector<uintptr_t> slots_;
   size_t used_ = 0, live_ = 0;
   uint64_t next_id_ = 0;
   std::vector<UOp*> dying_;  // freed iteratively: dropping a long chain must not recurse
