@@ -11,25 +11,39 @@ int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Node -> result, open addressing on the node's id. Keys are ids, not references: a node that
-// is only a key here (a rule's intermediate) dies as soon as nothing else holds it, and its id
-// is never reused.
+// Node -> result, keyed on the node's id. Keys are ids, not references: a node that is only a
+// key here (a rule's intermediate) dies as soon as nothing else holds it, and its id is never
+// reused. Nodes made during the rewrite (ids from `fresh` on, most of those visited) have a
+// dense array, in the order they were made; the nodes of the graph given an open-addressing
+// table.
 class ResultMap {
  public:
   struct Slot { uint64_t key = 0; UOpRef val; };  // key: id + 1, 0 for empty; val empty: in progress
-  ResultMap() : slots_(1024) {}
+  explicit ResultMap(uint64_t fresh) : fresh_base_(fresh), slots_(1024) {}
 
   Slot* find(const UOp* k) {
+    if (k->id >= fresh_base_) {
+      const uint64_t i = k->id - fresh_base_;
+      return i < fresh_.size() && fresh_[i].key ? &fresh_[i] : nullptr;
+    }
     const uint64_t key = k->id + 1;
     for (size_t i = slot(key);; i = (i + 1) & mask()) {
       if (slots_[i].key == key) return &slots_[i];
       if (!slots_[i].key) return nullptr;
     }
   }
-  // k's slot, added (with an empty val) if k has none; `added` says which. One probe.
+  // k's slot, added (with an empty val) if k has none; `added` says which. Slots found earlier
+  // may move.
   Slot& find_or_add(const UOp* k, bool& added) {
-    if ((count_ + 1) * 2 > slots_.size()) grow();  // before probing: the slot found must stay put
     const uint64_t key = k->id + 1;
+    if (k->id >= fresh_base_) {
+      const uint64_t i = k->id - fresh_base_;
+      if (i >= fresh_.size()) fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 1024));
+      added = !fresh_[i].key;
+      fresh_[i].key = key;
+      return fresh_[i];
+    }
+    if ((count_ + 1) * 2 > slots_.size()) grow();  // before probing: the slot found must stay put
     size_t i = slot(key);
     while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask();
     added = !slots_[i].key;
@@ -51,6 +65,8 @@ class ResultMap {
       slots_[i] = std::move(s);
     }
   }
+  const uint64_t fresh_base_;
+  std::vector<Slot> fresh_;
   std::vector<Slot> slots_;
   size_t count_ = 0;
   int shift_ = 64 - 10;  // 1024 slots
@@ -66,7 +82,7 @@ struct Frame {
 
 class Rewriter {
  public:
-  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o) : pm_(pm), ctx_(ctx), o_(o) {}
+  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o, uint64_t fresh) : pm_(pm), ctx_(ctx), o_(o), map_(fresh) {}
 
   UOpRef run(const UOpRef& root) {
     int64_t t0 = o_.trace ? now_ns() : 0;
@@ -169,7 +185,7 @@ class Rewriter {
 
 UOpRef graph_rewrite(const UOpRef& sink, const PatternMatcher& pm, void* ctx, const RewriteOpts& opts) {
   if (!sink) fail(ErrorKind::Invalid, "graph_rewrite '" + std::string(opts.name) + "': no graph (null sink)");
-  return Rewriter(pm, ctx, opts).run(sink);
+  return Rewriter(pm, ctx, opts, sink->table->next_id()).run(sink);
 }
 
 }  // namespace mg

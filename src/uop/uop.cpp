@@ -74,10 +74,7 @@ UOp::UOp(Ops op, DType dt, SrcList&& src, Arg arg, uint64_t hash, UOpTable* tabl
 UOpRef UOp::replace_src(std::vector<UOpRef> new_src) { return table->make(op, dtype, std::move(new_src), arg); }
 UOpRef UOp::replace_src(std::span<const UOpRef> new_src) { return table->make(op, dtype, new_src, arg); }
 
-bool UOp::is_const(double v) const {
-  if (op != Ops::CONST) return false;
-  return const_as_double(dtype.scalar, arg) == v;
-}
+bool UOp::const_equals(double v) const { return const_as_double(dtype.scalar, arg) == v; }
 int64_t UOp::const_int() const { return int64_t(const_as_int(dtype.scalar, arg)); }
 double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 

@@ -111,7 +111,12 @@ class UOp {
 
   // Constants
   bool is_const() const { return op == Ops::CONST; }
-  bool is_const(double v) const;            // a CONST equal to v (ints and floats compare by value)
+  bool is_const(double v) const {           // a CONST equal to v (ints and floats compare by value)
+    if (op != Ops::CONST) return false;
+    if (const int64_t* i = std::get_if<int64_t>(&arg))  // the usual case, inline
+      return (dtype.scalar == Scalar::UInt64 ? double(uint64_t(*i)) : double(*i)) == v;
+    return const_equals(v);
+  }
   int64_t const_int() const;                // CONST of an int or bool dtype
   double const_float() const;               // CONST of any dtype, as a double
 
@@ -158,6 +163,7 @@ class UOp {
   friend struct DerivedFacts;
   enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8 };
   void derive_range() const;  // the range of this node and of every node under it not yet done
+  bool const_equals(double v) const;
   mutable std::unique_ptr<Memo, MemoDelete> memo_;
   mutable i128 vmin_ = 0, vmax_ = 0;
   mutable std::unique_ptr<Shape> shape_;  // a pointer: only tensor-level nodes have one
@@ -179,6 +185,7 @@ class UOpTable {
   UOpRef make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg = {});
   UOpRef make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg = {});
   size_t live() const { return live_; }
+  uint64_t next_id() const { return next_id_; }  // the id the next new node gets
 
   // Called with each node of these ops just before it is freed (the runtime frees the memory
   // behind a BUFFER node this way). One hook per table.
