@@ -248,10 +248,10 @@ const SumFacts& sum_facts(const UOp* u) {
   while (!stack.empty()) {
     const UOp* n = stack.back();
     if (n->memo(&kFactsKey)) { stack.pop_back(); continue; }
-    Part ps[2];
+    // (the sources themselves, not parts(): the order of parts asks the sources' facts)
     bool ready = true;
-    for (size_t i = 0, np = parts(n, ps); i < np; i++)
-      if (is_sum_op(ps[i].u) && !scaled_term(ps[i].u) && !ps[i].u->memo(&kFactsKey)) { stack.push_back(ps[i].u); ready = false; }
+    for (const UOpRef& s : n->src)
+      if (is_sum_op(s.get()) && !scaled_term(s.get()) && !s->memo(&kFactsKey)) { stack.push_back(s.get()); ready = false; }
     if (!ready) continue;
     stack.pop_back();
     compute(n);

@@ -139,3 +139,18 @@ TEST_CASE("symbolic sums: (x*c+y)//c and (x*c+y)%c where 0 <= y < c and x >= 0")
   UOpRef p = t.var("p", 0, 40, dtypes::int8), q8 = t.var("q", 0, 3, dtypes::int8);
   CHECK(render(simplify(idiv(p * 4 + q8, t.cnst(dtypes::int8, int64_t(4))))) == "(((p*4)+q)//4)");
 }
+
+TEST_CASE("symbolic sums: long chains of additions, either way round, do not overflow the stack") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  UOpRef right = x, left = x;
+  for (int i = 0; i < 200000; i++) {
+    right = (i % 2 ? x : y) + right;  // the sum on the right: linearize takes it first
+    left = left + (i % 2 ? x : y);
+  }
+  // parents first: the sum rule asks the root's facts before any below it exist
+  CHECK(render(simplify(right)) == "((x*100001)+(y*100000))");
+  CHECK(render(simplify(left)) == "((x*100001)+(y*100000))");
+  // sources first the last x is left out: x+(y*a+x*b) -> y*a+x*(b+1) would be no smaller
+  CHECK(render(graph_rewrite(right, symbolic())) == "(x+((y*100000)+(x*100000)))");
+}
