@@ -11,40 +11,65 @@ int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Node -> result, open addressing on the node's address. Keys are held too: an intermediate
-// node must not die and have its address reused while the map still names it.
+// Node -> result, keyed on the node's id. Keys are ids, not references: a node that is only a
+// key here (a rule's intermediate) dies as soon as nothing else holds it, and its id is never
+// reused. Nodes made during the rewrite (ids from `fresh` on, most of those visited) have a
+// dense array, in the order they were made; the nodes of the graph given an open-addressing
+// table.
 class ResultMap {
  public:
-  struct Slot { UOpRef key, val; };  // key set, val empty: in progress
-  ResultMap() : slots_(1024) {}
+  struct Slot { uint64_t key = 0; UOpRef val; };  // key: id + 1, 0 for empty; val empty: in progress
+  explicit ResultMap(uint64_t fresh) : fresh_base_(fresh), slots_(1024) {}
 
   Slot* find(const UOp* k) {
-    for (size_t i = hash(k) & mask();; i = (i + 1) & mask()) {
+    if (k->id >= fresh_base_) {
+      const uint64_t i = k->id - fresh_base_;
+      return i < fresh_.size() && fresh_[i].key ? &fresh_[i] : nullptr;
+    }
+    const uint64_t key = k->id + 1;
+    for (size_t i = slot(key);; i = (i + 1) & mask()) {
+      if (slots_[i].key == key) return &slots_[i];
       if (!slots_[i].key) return nullptr;
-      if (slots_[i].key.get() == k) return &slots_[i];
     }
   }
-  Slot& insert(UOp* k) {
-    if (Slot* s = find(k)) return *s;  // grow only to add: a found slot must stay where it is
-    if ((count_ + 1) * 2 > slots_.size()) grow();
-    size_t i = hash(k) & mask();
-    while (slots_[i].key && slots_[i].key.get() != k) i = (i + 1) & mask();
-    if (!slots_[i].key) { slots_[i].key = UOpRef(k); count_++; }
+  // k's slot, added (with an empty val) if k has none; `added` says which. Slots found earlier
+  // may move.
+  Slot& find_or_add(const UOp* k, bool& added) {
+    const uint64_t key = k->id + 1;
+    if (k->id >= fresh_base_) {
+      const uint64_t i = k->id - fresh_base_;
+      if (i >= fresh_.size()) fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 1024));
+      added = !fresh_[i].key;
+      fresh_[i].key = key;
+      return fresh_[i];
+    }
+    if ((count_ + 1) * 2 > slots_.size()) grow();  // before probing: the slot found must stay put
+    size_t i = slot(key);
+    while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask();
+    added = !slots_[i].key;
+    if (added) { slots_[i].key = key; count_++; }
     return slots_[i];
   }
 
  private:
-  static size_t hash(const UOp* k) { return size_t((uintptr_t(k) >> 4) * 0x9e3779b97f4a7c15ull >> 20); }
+  size_t slot(uint64_t key) const { return size_t((key * 0x9e3779b97f4a7c15ull) >> shift_); }  // the top bits
   size_t mask() const { return slots_.size() - 1; }
   void grow() {
     std::vector<Slot> old(slots_.size() * 2);
     old.swap(slots_);
-    count_ = 0;
-    for (Slot& s : old)
-      if (s.key) insert(s.key.get()).val = std::move(s.val);
+    shift_--;
+    for (Slot& s : old) {
+      if (!s.key) continue;
+      size_t i = slot(s.key);
+      while (slots_[i].key) i = (i + 1) & mask();
+      slots_[i] = std::move(s);
+    }
   }
+  const uint64_t fresh_base_;
+  std::vector<Slot> fresh_;
   std::vector<Slot> slots_;
   size_t count_ = 0;
+  int shift_ = 64 - 10;  // 1024 slots
 };
 
 struct Frame {
@@ -57,7 +82,7 @@ struct Frame {
 
 class Rewriter {
  public:
-  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o) : pm_(pm), ctx_(ctx), o_(o) {}
+  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o, uint64_t fresh) : pm_(pm), ctx_(ctx), o_(o), map_(fresh) {}
 
   UOpRef run(const UOpRef& root) {
     int64_t t0 = o_.trace ? now_ns() : 0;
@@ -69,8 +94,8 @@ class Rewriter {
       if (f.stage == 0) visit(f);
       else if (f.stage == 1) sources_done(f);
       else {
-        UOpRef v = map_.find(f.cur.get())->val;  // copied first: insert may grow the map
-        map_.insert(f.n).val = std::move(v);
+        UOpRef v = map_.find(f.cur.get())->val;
+        map_.find(f.n)->val = std::move(v);  // (n's slot was added when it was visited)
       }
     }
     UOpRef out = map_.find(root.get())->val;
@@ -93,11 +118,12 @@ class Rewriter {
   }
 
   void visit(Frame& f) {
-    if (ResultMap::Slot* s = map_.find(f.n)) {
-      if (s->val) return;
+    bool added;
+    ResultMap::Slot& slot = map_.find_or_add(f.n, added);  // added: in progress
+    if (!added) {
+      if (slot.val) return;
       loop_error(f.why, "made a node that contains itself after rewriting (" + node_str(f.n) + "): rewriting would never end");
     }
-    map_.insert(f.n);  // in progress
     UOpRef cur = std::move(f.cur);
     int chain = f.chain;
     const Rule* why = f.why;
@@ -120,11 +146,18 @@ class Rewriter {
 
   void sources_done(Frame& f) {
     UOp* c = f.cur.get();
+    // the sources' results, and whether any changed
     bool same = true;
-    for (const UOpRef& s : c->src) same = same && map_.find(s.get())->val == s;
+    src_buf_.clear();
+    for (const UOpRef& s : c->src) {
+      const UOpRef& v = map_.find(s.get())->val;
+      same = same && v == s;
+      src_buf_.push_back(v);
+    }
     if (same) {
+      src_buf_.clear();
       Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
-      if (!r.rule) { map_.insert(f.n).val = std::move(f.cur); return; }
+      if (!r.rule) { map_.find(f.n)->val = std::move(f.cur); return; }
       if (f.chain + 1 > o_.max_chain)
         loop_error(r.rule, "fired " + std::to_string(o_.max_chain) + " times in a row at one node (last: " + node_str(c) + " -> " + node_str(r.out.get()) + ")");
       UOp* out = r.out.get();
@@ -132,10 +165,8 @@ class Rewriter {
       stack_.push_back({out, std::move(r.out), 0, f.chain + 1, r.rule});
       return;
     }
-    std::vector<UOpRef> src;
-    src.reserve(c->src.size());
-    for (const UOpRef& s : c->src) src.push_back(map_.find(s.get())->val);
-    UOpRef nn = c->replace_src(std::move(src));
+    UOpRef nn = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
+    src_buf_.clear();
     UOp* p = nn.get();
     stack_.push_back({f.n, nn, 2, f.chain, f.why});
     stack_.push_back({p, std::move(nn), 0, f.chain, f.why});
@@ -147,13 +178,14 @@ class Rewriter {
   TraceStep* step_ = nullptr;
   ResultMap map_;
   std::vector<Frame> stack_;
+  std::vector<UOpRef> src_buf_;  // sources of the node being rebuilt
   MatchState scratch_;
 };
 }  // namespace
 
 UOpRef graph_rewrite(const UOpRef& sink, const PatternMatcher& pm, void* ctx, const RewriteOpts& opts) {
   if (!sink) fail(ErrorKind::Invalid, "graph_rewrite '" + std::string(opts.name) + "': no graph (null sink)");
-  return Rewriter(pm, ctx, opts).run(sink);
+  return Rewriter(pm, ctx, opts, sink->table->next_id()).run(sink);
 }
 
 }  // namespace mg

@@ -34,6 +34,14 @@ void check_pattern(const Rule& r, const UPat& p, std::map<std::string, OpSet>& n
   }
 }
 
+// The ops a node matching n may have.
+OpSet pattern_ops(const UPatNode& n) {
+  if (!n.is_any) return n.any_op ? OpSet::all() : n.ops;
+  OpSet out;
+  for (const UPat& a : n.alts) out = out | (a.node().is_any ? OpSet::all() : pattern_ops(a.node()));
+  return out;
+}
+
 OpSet required_src_ops(const UPatNode& n) {
   OpSet need;
   if (n.src_kind == UPatNode::Src::Any || n.src_kind == UPatNode::Src::Repeat) return need;
@@ -92,7 +100,7 @@ bool MatchState::match(const UPatNode& p, UOp* u) {
   if (p.value && !u->is_const(*p.value)) return false;
   if (p.arg && !arg_equal(*p.arg, u->arg)) return false;
   if (p.arg_pred && !p.arg_pred(u->arg)) return false;
-  if (p.pred && !p.pred(*u)) return false;
+  if (p.pred_fn ? !p.pred_fn(*u) : (p.pred && !p.pred(*u))) return false;
   size_t mark = b.items_.size();
   if (!p.name.empty()) {
     auto it = std::find_if(b.items_.begin(), b.items_.end(), [&](auto& kv) { return kv.first == p.name; });
@@ -131,13 +139,13 @@ bool MatchState::matched_rest(const UPatNode& p, UOp* u) {
       do {
         for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[perm[i]].get()});
         if (solve()) return true;
-        todo.resize(base);
+        truncate(base);
       } while (std::next_permutation(perm, perm + n));
       return false;
     }
   }
   if (solve()) return true;
-  todo.resize(base);
+  truncate(base);
   return false;
 }
 
@@ -162,7 +170,22 @@ void PatternMatcher::index() {
       ops = OpSet();
       for (const UPat& a : n.alts) ops = ops | (a.node().any_op || a.node().is_any ? OpSet::all() : a.node().ops);
     }
-    Entry e{&r, n.is_any ? OpSet() : required_src_ops(n)};
+    Entry e;
+    e.rule = &r;
+    e.needs_src_ops = n.is_any ? OpSet() : required_src_ops(n);
+    if (!n.is_any && n.src.size() <= 3) {
+      using S = UPatNode::Src;
+      e.n_src = uint8_t(n.src.size());
+      for (size_t i = 0; i < n.src.size(); i++) {
+        const UPatNode& sn = n.src[i].node();
+        e.src_ops[i] = pattern_ops(sn);
+        if (sn.value && !sn.is_any) e.src_value[i] = &*sn.value;
+      }
+      if (n.src_kind == S::Ordered) e.srcs = Entry::Srcs::Ordered;
+      else if (n.src_kind == S::Prefix) e.srcs = Entry::Srcs::Prefix;
+      else if (n.src_kind == S::Permuted && n.src.size() == 2) e.srcs = Entry::Srcs::Permuted2;
+      else if (n.src_kind == S::Repeat) e.srcs = Entry::Srcs::Every;
+    }
     for (int i = 0; i < kNumOps; i++)
       if (ops.has(Ops(i))) by_op_[i].push_back(e);
   }
@@ -189,7 +212,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   st.b.root = u;
   st.b.ctx = ctx;
   for (const Entry& e : entries) {
-    if (!src_ops.contains_all(e.needs_src_ops)) continue;
+    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u)) continue;
     st.b.rule = e.rule;
     if (!st.match(e.rule->pat.node(), u)) continue;
     if (!(st.result->dtype == u->dtype))

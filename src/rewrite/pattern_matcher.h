@@ -57,6 +57,7 @@ struct MatchState {
   bool solve();
   bool match(const UPatNode& p, UOp* u);
   bool matched_rest(const UPatNode& p, UOp* u);
+  void truncate(size_t n) { while (todo.size() > n) todo.pop_back(); }
 };
 
 class PatternMatcher {
@@ -73,12 +74,43 @@ class PatternMatcher {
 
  private:
   struct Entry {
-    const Rule* rule;
+    const Rule* rule = nullptr;
     OpSet needs_src_ops;  // early reject: ops the node's sources must include
+    // and the ops each source may have, for patterns with up to three sources
+    enum class Srcs : uint8_t { Any, Ordered, Prefix, Permuted2, Every } srcs = Srcs::Any;
+    uint8_t n_src = 0;
+    OpSet src_ops[3];
+    const double* src_value[3] = {};  // a source that must be a CONST of this value
+    bool sources_may_match(const UOp* u) const;
   };
   void index();
   std::shared_ptr<const std::vector<Rule>> rules_;
   std::array<std::vector<Entry>, kNumOps> by_op_;
 };
+
+// Inline: PatternMatcher::rewrite asks it of every rule listed under a node's op.
+inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
+  const SrcList& src = u->src;
+  auto ok = [&](size_t i, const UOp* s) { return src_ops[i].has(s->op) && (!src_value[i] || s->is_const(*src_value[i])); };
+  switch (srcs) {
+    case Srcs::Any: return true;
+    case Srcs::Ordered:
+    case Srcs::Prefix:
+      if (srcs == Srcs::Ordered ? src.size() != n_src : src.size() < n_src) return false;
+      for (size_t i = 0; i < n_src; i++)
+        if (!ok(i, src[i].get())) return false;
+      return true;
+    case Srcs::Permuted2: {
+      if (src.size() != 2) return false;
+      const UOp *a = src[0].get(), *b = src[1].get();
+      return (ok(0, a) && ok(1, b)) || (ok(0, b) && ok(1, a));
+    }
+    case Srcs::Every:
+      for (const UOpRef& x : src)
+        if (!ok(0, x.get())) return false;
+      return true;
+  }
+  return true;
+}
 
 }  // namespace mg

@@ -9,79 +9,95 @@ namespace mg {
 
 namespace sym {
 namespace {
-// A small set of nodes on the stack: open addressing over 256 slots.
+// A small set of nodes on the stack: open addressing over N slots (a power of two), filled to
+// at most 3/4 (full() says when; callers stop there).
+template <size_t N>
 class NodeSet {
  public:
   bool has(const UOp* u) const {
-    for (size_t i = slot(u);; i = (i + 1) & 255) {
+    for (size_t i = slot(u);; i = (i + 1) & (N - 1)) {
       if (!s_[i]) return false;
       if (s_[i] == u) return true;
     }
   }
   bool add(const UOp* u) {  // false when already there
-    for (size_t i = slot(u);; i = (i + 1) & 255) {
+    for (size_t i = slot(u);; i = (i + 1) & (N - 1)) {
       if (s_[i] == u) return false;
-      if (!s_[i]) { s_[i] = u; return true; }
+      if (!s_[i]) { s_[i] = u; n_++; return true; }
     }
   }
+  bool full() const { return n_ >= N * 3 / 4; }
 
  private:
-  static size_t slot(const UOp* u) { return size_t((uintptr_t(u) >> 4) * 0x9e3779b97f4a7c15ull >> 56); }
-  const UOp* s_[256] = {};
+  static size_t slot(const UOp* u) { return size_t((uintptr_t(u) >> 4) * 0x9e3779b97f4a7c15ull >> 40) & (N - 1); }
+  const UOp* s_[N] = {};
+  size_t n_ = 0;
 };
 
 // The region a rewrite can change is near the root: looking at most this many nodes deep keeps
 // the check O(1) per rule, where whole-graph sizes made long chains quadratic. Anything past the
 // budget counts against the candidate, so the check stays conservative.
 constexpr size_t kRegion = 64;
+using RegionSet = NodeSet<2 * kRegion>;  // at most kRegion nodes of root's region
+constexpr size_t kSeen = 256;            // cand's nodes looked at (a set of twice kRegion and their sources)
 }  // namespace
 
 // cand may replace root when the nodes only cand has are fewer than the nodes only root has,
 // and no more than root's inner ones among those (so it is no larger even if every leaf root
 // drops stays in use elsewhere).
 bool smaller(const UOpRef& cand, const UOpRef& root) {
+  if (cand == root) return false;
   // root's region, breadth first
-  NodeSet in_root;
-  std::vector<const UOp*> region{root.get()};
+  RegionSet in_root;
+  const UOp* region[kRegion];
+  size_t n_region = 0;
+  region[n_region++] = root.get();
   in_root.add(root.get());
-  for (size_t i = 0; i < region.size() && region.size() < kRegion; i++)
+  for (size_t i = 0; i < n_region && n_region < kRegion; i++)
     for (const UOpRef& s : region[i]->src)
-      if (region.size() < kRegion && in_root.add(s.get())) region.push_back(s.get());
-  // nodes only cand has (outside root's region); where cand meets the region, it shares it
-  NodeSet seen, covered;
-  std::vector<const UOp*> stack{cand.get()}, frontier;
+      if (n_region < kRegion && in_root.add(s.get())) region[n_region++] = s.get();
+  // A node under root: all its nodes are root's, and root is not among them.
+  if (in_root.has(cand.get())) return true;
+  // nodes only cand has (outside root's region); where cand meets the region, it shares it.
+  // Each node on the stack is in `seen`, which stops at 3/4 full.
+  NodeSet<kSeen> seen;
+  RegionSet covered;
+  const UOp* stack[kSeen];
+  const UOp* frontier[kRegion];
+  size_t top = 0, n_frontier = 0;
+  stack[top++] = cand.get();
   seen.add(cand.get());
   size_t added = 0;
-  while (!stack.empty()) {
-    const UOp* u = stack.back();
-    stack.pop_back();
-    if (in_root.has(u)) { frontier.push_back(u); continue; }
+  while (top > 0) {
+    const UOp* u = stack[--top];
+    if (in_root.has(u)) { frontier[n_frontier++] = u; continue; }
     if (++added >= kRegion) return false;
-    for (const UOpRef& s : u->src)
-      if (seen.add(s.get())) stack.push_back(s.get());
+    for (const UOpRef& s : u->src) {
+      if (seen.full()) return false;  // nodes with many sources: too big to tell
+      if (seen.add(s.get())) stack[top++] = s.get();
+    }
   }
   // what cand still reaches through the shared nodes (within the region)
-  for (const UOp* f : frontier) covered.add(f);
-  while (!frontier.empty()) {
-    const UOp* u = frontier.back();
-    frontier.pop_back();
+  for (size_t i = 0; i < n_frontier; i++) covered.add(frontier[i]);
+  while (n_frontier > 0) {
+    const UOp* u = frontier[--n_frontier];
     for (const UOpRef& s : u->src)
-      if (in_root.has(s.get()) && covered.add(s.get())) frontier.push_back(s.get());
+      if (in_root.has(s.get()) && covered.add(s.get())) frontier[n_frontier++] = s.get();
   }
   // nodes only root has: inside the region and not reached from cand (past the region: unknown,
   // so not counted)
   size_t dropped = 0, dropped_inner = 0;
-  NodeSet visited;
-  stack.assign(1, root.get());
+  RegionSet visited;
+  top = 0;
+  stack[top++] = root.get();
   visited.add(root.get());
-  while (!stack.empty()) {
-    const UOp* u = stack.back();
-    stack.pop_back();
+  while (top > 0) {
+    const UOp* u = stack[--top];
     if (covered.has(u) || !in_root.has(u)) continue;
     dropped++;
     dropped_inner += !u->src.empty();
     for (const UOpRef& s : u->src)
-      if (visited.add(s.get())) stack.push_back(s.get());
+      if (in_root.has(s.get()) && visited.add(s.get())) stack[top++] = s.get();
   }
   return added < dropped && added <= dropped_inner;
 }

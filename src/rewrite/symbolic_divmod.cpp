@@ -12,7 +12,7 @@ namespace mg::sym {
 namespace {
 // x == c*Q + R with Q = sum(q*v) + qk, R = sum(r*v) + rk; R's range from the terms' ranges.
 struct Split {
-  std::vector<i128> q, r;
+  Coefs q, r;
   i128 qk = 0, rk = 0, rmin = 0, rmax = 0;
 };
 // floor: remainders in [0, c); trunc: remainders with their coefficient's sign.
@@ -72,7 +72,7 @@ UOpRef divmod_of(const UOp* root, const Linear& l, i128 c, bool is_mod, i128 xmi
   for (i128 a : l.coef) g = gcd(g, a);
   g = gcd(g, l.k);
   if (g > 1) {
-    std::vector<i128> coef;
+    Coefs coef;
     for (i128 a : l.coef) coef.push_back(a / g);
     UOpRef xg = build(root, l, coef, l.k / g), cg = int_const(root, c / g), gc = int_const(root, g);
     UOpRef cand = !xg || !cg || !gc ? nullptr : is_mod ? (xg % cg) * gc : xg / cg;
@@ -90,6 +90,7 @@ UOpRef fold_divmod(B& b, bool is_mod) {
   if (!linearize(x, l)) return nullptr;
   // x as written, and with (y//d)*d + y%d pairs recombined (the idiom may sit inside x).
   std::vector<Linear> forms = divmod_forms(l, x->dtype, false);
+  for (Linear& f : forms) f.materialize();  // split reads every term's range
   forms.insert(forms.begin(), std::move(l));
   UOpRef best(const_cast<UOp*>(root));
   auto accept = [&](const UOpRef& cand) { return cand && !cand->may_wrap() && smaller(cand, best); };
@@ -120,8 +121,19 @@ UOpRef div_div(B& b) {
 UOpRef mul_div(B& b, Ops op) {
   i128 c1 = cval(b["c1"]), c2 = cval(b["c2"]);
   if (c1 <= 0 || c2 <= 0 || c2 % c1 != 0 || b["m"]->may_wrap()) return nullptr;
+  // x//1 is x and x%1 is 0: answered here rather than by a node the next rule removes
+  if (c2 == c1) return op == Ops::IDIV ? keep(b, b["x"]) : int_const(b.root, 0);
   UOpRef k = int_const(b.root, c2 / c1);
   return k ? keep(b, alu(op, {b["x"], k})) : nullptr;
+}
+// x >= 0, 0 <= y < c and x*c+y exact: (x*c+y)//c -> x and (x*c+y)%c -> y. The general rules
+// below find these too, by splitting the sum and rebuilding the quotient; this is the common
+// case of index arithmetic, answered with nodes already there.
+UOpRef split_exact(B& b, bool is_mod) {
+  UOpRef x = b["x"], y = b["y"];
+  i128 c = cval(b["c"]);
+  if (c <= 0 || x->vmin() < 0 || y->vmin() < 0 || y->vmax() >= c || b["s"]->may_wrap()) return nullptr;
+  return keep(b, is_mod ? y : x);
 }
 bool nonzero(const UOpRef& y) { return y->vmin() > 0 || y->vmax() < 0; }
 UOpRef recombine(B& b) { return nonzero(b["y"]) ? keep(b, b["x"]) : nullptr; }
@@ -138,6 +150,8 @@ std::vector<Rule> divmod_rules() {
       // C's definition of %: x == (x//y)*y + x%y, in the ring, for every x and y != 0
       {ints((x / var("y")) * var("y") + x % var("y")), recombine, "(x//y)*y + x%y -> x"},
       {ints(x - (x / var("y")) * var("y")), x_mod_y, "x - (x//y)*y -> x%y"},
+      {ints((x * C + var("y")).named("s") / C), [](B& b) { return split_exact(b, false); }, "(x*c+y)//c -> x when 0 <= y < c"},
+      {ints((x * C + var("y")).named("s") % C), [](B& b) { return split_exact(b, true); }, "(x*c+y)%c -> y when 0 <= y < c"},
       {ints(x / C), fold_div, "x//c: split the sum, pull out multiples of c"},
       {ints(x % C), fold_mod, "x%c: split the sum, drop multiples of c"},
   };

@@ -8,12 +8,34 @@
 namespace mg::sym {
 
 namespace {
-// v modulo 2^bits of dt, as the representative in [-2^(bits-1), 2^(bits-1)).
-i128 ring_rep(DType dt, i128 v) {
-  const int bits = scalar_bits(dt.scalar);
-  using u128 = unsigned __int128;
-  u128 m = u128(v) & ((u128(1) << bits) - 1);
-  return m >> (bits - 1) ? i128(m) - (i128(1) << bits) : i128(m);
+// Arithmetic modulo 2^bits of one dtype; the bit count is looked up once per sum.
+struct Ring {
+  int bits;
+  explicit Ring(DType dt) : bits(scalar_bits(dt.scalar)) {}
+  // v modulo 2^bits, as the representative in [-2^(bits-1), 2^(bits-1)).
+  i128 rep(i128 v) const {
+    using u128 = unsigned __int128;
+    u128 m = u128(v) & ((u128(1) << bits) - 1);
+    return m >> (bits - 1) ? i128(m) - (i128(1) << bits) : i128(m);
+  }
+};
+i128 ring_rep(DType dt, i128 v) { return Ring(dt).rep(v); }
+
+// One bit of a 64-bit filter for a value or a node: a clear bit means "not in the set", so
+// the sets below are searched only on a (rare) hit.
+uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
+uint64_t filter_bit(const UOp* u) { return filter_bit(uint64_t(uintptr_t(u))); }
+
+// l's term v gets c more; `terms` filters l.v
+void add_term(Linear& l, UOp* v, i128 c, uint64_t& terms) {
+  const uint64_t bit = filter_bit(v);
+  size_t i = 0, n = l.v.size();
+  if (terms & bit)
+    while (i < n && l.v[i].get() != v) i++;
+  else i = n;
+  terms |= bit;
+  if (i == n) { l.v.push_back(UOpRef(v)); l.coef.push_back(c); }
+  else l.coef[i] += c;
 }
 }  // namespace
 
@@ -27,63 +49,112 @@ bool Linear::redundant() const {
 void Linear::know(i128 v) {
   if (v < 0) v = -v;
   if (knows(v)) return;
-  if (n_known == kMaxKnown) known_all = true;
-  else known[n_known++] = v;
+  if (n_known == kMaxKnown) { known_all = true; return; }
+  known[n_known++] = v;
+  known_bits |= filter_bit(uint64_t(v));
 }
 
 bool Linear::knows(i128 v) const {
   if (v < 0) v = -v;
   if (known_all) return true;
+  if (!(known_bits & filter_bit(uint64_t(v)))) return false;
   for (size_t i = 0; i < n_known; i++)
     if (known[i] == v) return true;
   return false;
 }
 
-void add_term(Linear& l, const UOpRef& v, i128 c) {
-  size_t i = 0;
-  while (i < l.v.size() && l.v[i] != v) i++;
-  if (i == l.v.size()) { l.v.push_back(v); l.coef.push_back(0); }
-  l.coef[i] += c;
+void Linear::materialize() {
+  if (!mod_of) return;
+  for (UOpRef& t : v)
+    if (!t) t = mod_of->src[0] % mod_of->src[1];
+  mod_of = nullptr;
 }
 
-// Index arithmetic sums have a handful of terms; looking deeper costs every ADD of a long
-// chain a walk down the chain.
-constexpr int kMaxLinearNodes = 24;
+void add_term(Linear& l, const UOpRef& v, i128 c) {
+  size_t i = 0, n = l.v.size();
+  while (i < n && l.v[i] != v) i++;
+  if (i == n) { l.v.push_back(v); l.coef.push_back(c); }
+  else l.coef[i] += c;
+}
 
 bool linearize(const UOpRef& x, Linear& out, bool ring) {
-  const DType dt = x->dtype;
-  auto norm = [&](i128 v) { return ring ? ring_rep(dt, v) : v; };
-  // Each node looked through pushes at most two and pops one, and at most kMaxLinearNodes + 1
-  // are looked through: the stack never holds more than kMaxLinearNodes + 3 entries.
+  if (!is_sum_op(x.get())) return linearize_walk(x.get(), out, ring);
+  // The facts hold the form when it is exact (then the same in the ring) and each node was
+  // looked through once (inner_unique); else walk, with the facts saying what to look through.
+  const SumFacts& f = sum_facts(x.get());
+  if (!f.exact || f.shared || !out.v.empty()) return linearize_walk(x.get(), out, ring);
+  for (const SumTerm& t : f.terms) {
+    out.v.push_back(UOpRef(const_cast<UOp*>(t.u)));
+    out.coef.push_back(t.c);
+  }
+  out.k += f.k;
+  out.inner += f.inner;
+  out.inner_unique += f.inner;
+  out.term_uses += f.term_uses;
+  out.consts += f.consts;
+  out.muls += f.muls;
+  out.negs += f.negs;
+  for (uint32_t i = 0; i < f.n_known; i++) out.know(f.known[i]);
+  out.known_all = out.known_all || f.known_all;
+  return true;
+}
+
+bool linearize_walk(const UOp* x, Linear& out, bool ring) {
+  const Ring rg(x->dtype);
+  auto norm = [&](i128 v) { return ring ? rg.rep(v) : v; };
+  // x's parts are each looked through only if complete (at most kMaxInner nodes each): at most
+  // 2 * kMaxInner + 1 nodes are looked through, each pushing at most two and popping one.
+  constexpr size_t kMaxThrough = 2 * kMaxInner + 1;
   struct Item { UOp* u; i128 s; };
-  Item stack[kMaxLinearNodes + 4];
-  const UOp* seen_inner[kMaxLinearNodes + 2];
+  Item stack[kMaxThrough + 2];
+  const UOp* seen_inner[kMaxThrough];
   size_t top = 0, n_seen = 0;
-  stack[top++] = {x.get(), 1};
-  for (int visited = 0; top > 0; visited++) {
+  uint64_t seen_bits = 0, term_bits = 0;  // filters over seen_inner and out.v
+  for (const UOpRef& t : out.v) term_bits |= filter_bit(t.get());
+  stack[top++] = {const_cast<UOp*>(x), 1};
+  while (top > 0) {
     auto [u, s] = stack[--top];
     if (!small(s)) return false;
-    const std::vector<UOpRef>& src = u->src;
-    // past the budget, what is left is taken whole, as terms (constants still merge)
-    const bool looks_through = visited <= kMaxLinearNodes &&
-                               (u->op == Ops::ADD || u->op == Ops::SUB || u->op == Ops::NEG ||
-                                (u->op == Ops::MUL && (src[0]->is_const() || src[1]->is_const())));
-    out.inner += looks_through;
-    if (looks_through) {
-      size_t i = 0;
-      while (i < n_seen && seen_inner[i] != u) i++;
-      if (i == n_seen) seen_inner[n_seen++] = u;
+    const Ops op = u->op;
+    if (op == Ops::CONST) {
+      const i128 c = norm(cval(*u));
+      out.consts++;
+      out.know(c);
+      out.k = norm(out.k + s * c);
+      if (!small(out.k)) return false;
+      continue;
     }
-    out.muls += u->op == Ops::MUL && looks_through;
-    out.negs += u->op == Ops::NEG;
-    if (u->op == Ops::MUL && looks_through) out.know(norm(cval(src[0]->is_const() ? src[0] : src[1])));
-    if (u->op == Ops::CONST) { out.consts++; out.know(norm(cval(*u))); out.k = norm(out.k + s * norm(cval(*u))); if (!small(out.k)) return false; }
-    else if (!looks_through) { out.term_uses++; add_term(out, UOpRef(u), s); }
-    else if (u->op == Ops::ADD) { stack[top++] = {src[1].get(), s}; stack[top++] = {src[0].get(), s}; }
-    else if (u->op == Ops::SUB) { stack[top++] = {src[1].get(), norm(-s)}; stack[top++] = {src[0].get(), s}; }
-    else if (u->op == Ops::NEG) stack[top++] = {src[0].get(), norm(-s)};
-    else if (u->op == Ops::MUL && src[1]->is_const()) stack[top++] = {src[0].get(), norm(s * norm(cval(src[1])))};
-    else stack[top++] = {src[1].get(), norm(s * norm(cval(src[0])))};  // MUL by a constant on the left
+    // a sum under x is looked through when it is complete; anything else is a term
+    if (!is_sum_op(u) || (u != x && !looked_through(u))) {
+      out.term_uses++;
+      add_term(out, u, s, term_bits);
+      continue;
+    }
+    out.inner++;
+    const uint64_t bit = filter_bit(u);
+    size_t i = 0;
+    if (seen_bits & bit)
+      while (i < n_seen && seen_inner[i] != u) i++;
+    else i = n_seen;
+    seen_bits |= bit;
+    if (i == n_seen) seen_inner[n_seen++] = u;
+    const SrcList& src = u->src;
+    switch (op) {
+      case Ops::ADD: {  // the first source pushed last
+        const bool swap = sum_first(u);
+        stack[top++] = {src[!swap].get(), s};
+        stack[top++] = {src[swap].get(), s};
+        break;
+      }
+      case Ops::SUB: stack[top++] = {src[1].get(), norm(-s)}; stack[top++] = {src[0].get(), s}; break;
+      case Ops::NEG: out.negs++; stack[top++] = {src[0].get(), norm(-s)}; break;
+      default: {  // MUL by a constant, on either side
+        out.muls++;
+        out.know(norm(cval(*src[src[0]->is_const() ? 0 : 1])));
+        const bool right = src[1]->is_const();
+        stack[top++] = {src[right ? 0 : 1].get(), norm(s * norm(cval(*src[right ? 1 : 0])))};
+      }
+    }
   }
   out.inner_unique += n_seen;
   for (i128& c : out.coef) {
@@ -109,7 +180,12 @@ UOpRef scaled(const UOp* like, const UOpRef& v, i128 c) {
 }
 }  // namespace
 
-UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k) {
+UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 k) {
+  if (l.mod_of) {  // make the pending x%c term first
+    Linear m = l;
+    m.materialize();
+    return build(like, m, coef, k);
+  }
   // Terms with positive coefficients first, then the others subtracted: a - b*32 rather than
   // a + b*-32, which unsigned dtypes could not even write.
   UOpRef acc;
@@ -134,6 +210,7 @@ UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i1
 std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
   auto same = [&](i128 a, i128 b) { return ring ? ring_rep(dt, a) == ring_rep(dt, b) : a == b; };
   std::vector<Linear> out;
+  out.reserve(2);
   for (size_t i = 0; i < l.v.size(); i++) {
     const UOp* d = l.v[i].get();
     if (d->op != Ops::IDIV || !d->src[1]->is_const() || l.coef[i] == 0) continue;
@@ -154,7 +231,11 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
     const i128 p = -q / cv;
     Linear f = l;
     f.coef[i] = 0;
-    add_term(f, x % c, p);
+    // x%c: the term already there, or one made only if the form is used (most are not)
+    size_t m = 0;
+    while (m < f.v.size() && !(f.v[m]->op == Ops::MOD && f.v[m]->src[0] == x && f.v[m]->src[1] == c)) m++;
+    if (m < f.v.size()) add_term(f, f.v[m], p);
+    else { f.v.push_back(nullptr); f.coef.push_back(p); f.mod_of = l.v[i]; }
     for (size_t t = 0; t < lx.v.size(); t++) add_term(f, lx.v[t], -p * lx.coef[t]);
     f.k -= p * lx.k;
     out.push_back(std::move(f));
@@ -165,6 +246,9 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
 UOpRef fold_sum(B& b) {
   const UOpRef root(const_cast<UOp*>(b.root));
   const DType dt = root->dtype;
+  // Most sums have nothing to merge; their facts say so without a walk.
+  const SumFacts& facts = sum_facts(root.get());
+  if (facts.exact && !facts.may_divmod && !facts.redundant) return nullptr;
   Linear l;
   if (!linearize(root, l, true)) return nullptr;
   bool has_div = false;  // divmod_forms only reads x//c terms
@@ -173,28 +257,38 @@ UOpRef fold_sum(B& b) {
   std::vector<Linear> forms;
   if (has_div) forms = divmod_forms(l, dt, true);
   if (forms.empty() && !l.redundant()) return nullptr;
-  forms.insert(forms.begin(), l);
   // Only a strictly smaller form: a same-size rewrite would add nodes wherever the sum's inner
   // nodes are shared with the rest of the graph (see docs/symbolic.md).
   UOpRef best = root;
   // root drops at most the inner nodes linearize looked through, each counted once
-  const size_t root_inner = forms[0].inner_unique;
+  const size_t root_inner = l.inner_unique;
   // Constants the candidate may find among root's nodes: those linearize met, and the constant
   // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
   // the candidate adds.
+  const Ring rg(dt);
+  SmallVec<i128, 16> term_consts;  // |values| of the terms' constant sources
+  uint64_t term_const_bits = 0;
+  for (const UOpRef& t : l.v)
+    for (const UOpRef& s : t->src)
+      if (s->is_const() && s->dtype == dt) {
+        i128 w = rg.rep(cval(s));
+        w = w < 0 ? -w : w;
+        term_consts.push_back(w);
+        term_const_bits |= filter_bit(uint64_t(w));
+      }
   auto present = [&](i128 v) {
-    if (forms[0].knows(v)) return true;
-    for (const UOpRef& t : forms[0].v)
-      for (const UOpRef& s : t->src)
-        if (s->is_const() && s->dtype == dt) {
-          i128 w = ring_rep(dt, cval(s));
-          if (w == v || w == -v) return true;
-        }
+    if (l.knows(v)) return true;
+    v = v < 0 ? -v : v;
+    if (!(term_const_bits & filter_bit(uint64_t(v)))) return false;
+    for (i128 w : term_consts)
+      if (w == v) return true;
     return false;
   };
-  for (Linear& f : forms) {
-    for (i128& c : f.coef) c = ring_rep(dt, c);
-    f.k = ring_rep(dt, f.k);
+  // l itself, then the divmod forms
+  for (size_t fi = 0; fi <= forms.size(); fi++) {
+    Linear& f = fi == 0 ? l : forms[fi - 1];
+    for (i128& c : f.coef) c = rg.rep(c);
+    f.k = rg.rep(f.k);
     // Skip forms that cannot pass smaller() before building them: the form needs at least a MUL
     // per coefficient other than +-1 and an ADD/SUB per further term; root can drop at most the
     // inner nodes linearize looked through.

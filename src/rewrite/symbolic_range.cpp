@@ -73,7 +73,7 @@ UOpRef lt_sum(B& b, bool s_left) {
   i128 g = 0;
   for (i128 c : l.coef) g = gcd(g, c);
   if (g == 0 || (l.k == 0 && g == 1)) return nullptr;
-  std::vector<i128> coef;
+  Coefs coef;
   for (i128 c : l.coef) coef.push_back(c / g);
   i128 rest = cval(b["d"]) - l.k;
   UOpRef lhs = build(s.get(), l, coef, 0);

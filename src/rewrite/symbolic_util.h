@@ -2,9 +2,11 @@
 // patterns, constant builders that refuse values a dtype cannot hold, and the rule tables
 // that symbolic.cpp joins.
 #pragma once
+#include <span>
 #include <vector>
 
 #include "rewrite/pattern_matcher.h"
+#include "rewrite/small_vec.h"
 #include "uop/exec_alu.h"
 
 namespace mg::sym {
@@ -26,15 +28,24 @@ inline UPat intlike(const UPat& p) { return p.where(intlike_scalar); }
 OpSet alu_ops();
 
 // ---- building results ----
-inline bool fits(DType dt, i128 v) { return v >= int_min(dt.scalar) && v <= int_max(dt.scalar); }
+inline bool fits(DType dt, i128 v) {
+  if (dt.scalar == Scalar::Index || dt.scalar == Scalar::Int64) return v >= INT64_MIN && v <= INT64_MAX;  // the usual case, inline
+  return v >= int_min(dt.scalar) && v <= int_max(dt.scalar);
+}
 // A CONST of like's dtype holding v exactly; nullptr when v does not fit.
 inline UOpRef int_const(const UOp* like, i128 v) {
   if (!fits(like->dtype, v)) return nullptr;
-  return like->table->make(Ops::CONST, like->dtype, {}, make_const(like->dtype, v));
+  // what make_const makes of an integer that fits: the int64_t (uint64 as its bit pattern)
+  const DType dt = like->dtype;
+  return like->table->make(Ops::CONST, dt, {}, dt.is_float() ? make_const(dt, v) : Arg(int64_t(v)));
 }
 inline UOpRef bool_const(const UOp* like, bool v) { return like->table->cnst(dtypes::bool_, int64_t(v)); }
-// The exact integer value of a CONST (uint64 unpacked).
-inline i128 cval(const UOp& c) { return const_as_int(c.dtype.scalar, c.arg); }
+// The exact integer value of a CONST (uint64 unpacked). Inline: the sum rules read constants in
+// their inner loops.
+inline i128 cval(const UOp& c) {
+  if (const int64_t* i = std::get_if<int64_t>(&c.arg)) return c.dtype.scalar == Scalar::UInt64 ? i128(uint64_t(*i)) : i128(*i);
+  return const_as_int(c.dtype.scalar, c.arg);
+}
 inline i128 cval(const UOpRef& c) { return cval(*c); }
 // A bound node as the result, but only if it keeps the root's dtype (a malformed graph with
 // mixed dtypes is left alone rather than turned into an engine error).
@@ -59,11 +70,26 @@ inline i128 gcd(i128 a, i128 b) {
   return a;
 }
 
+// ---- sums at a glance (symbolic_sumfacts.cpp) ----
+// linearize looks through a sum under the one it is asked about only when that sum has at
+// most kMaxInner such nodes itself; a bigger one is taken whole, as one term. Every walk is
+// bounded that way, and a long chain of additions is seen in pieces.
+constexpr uint32_t kMaxInner = 24;
+
+// ADD, SUB, NEG, and MUL by a constant: the nodes linearize looks through.
+inline bool is_sum_op(const UOp* u) {
+  if (u->op == Ops::ADD || u->op == Ops::SUB || u->op == Ops::NEG) return true;
+  return u->op == Ops::MUL && (u->src[0]->is_const() || u->src[1]->is_const());
+}
+
 // ---- sums with constant coefficients (symbolic_linear.cpp) ----
 // x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
+// Term lists stay inline up to kInlineTerms (sums of index arithmetic have a handful).
+constexpr size_t kInlineTerms = 16;
+using Coefs = SmallVec<i128, kInlineTerms>;
 struct Linear {
-  std::vector<UOpRef> v;
-  std::vector<i128> coef;
+  SmallVec<UOpRef, kInlineTerms> v;
+  Coefs coef;
   i128 k = 0;
   size_t inner = 0;  // ADD, SUB, NEG and MUL-by-constant nodes looked through (with repeats)
   size_t inner_unique = 0;  // the same, each node once
@@ -73,21 +99,80 @@ struct Linear {
   i128 known[kMaxKnown];
   size_t n_known = 0;
   bool known_all = false;
+  uint64_t known_bits = 0;  // a one-word filter over known[]: most values asked for are not there
   void know(i128 v);
   bool knows(i128 v) const;
   size_t term_uses = 0, consts = 0, muls = 0, negs = 0;  // terms and CONST leaves met, MULs, NEGs
+  // divmod_forms' trade form: x%c of this x//c is a term not made yet (its entry in v is
+  // empty); build makes it, materialize() before anything else reads the terms.
+  UOpRef mod_of;
+  void materialize();
   // Rebuilding can only shrink a sum with something to merge: a term met twice, two constants
   // (or one that adds 0), stacked multiplications, or a negation.
   bool redundant() const;
 };
-// Looks through ADD, SUB, NEG and MUL by a constant; anything else is a term (equal terms
-// merge); past 24 nodes what is left is taken as terms. false on big coefficients. ring: coefficients and
-// constant modulo 2^bits (signed representatives), for rules that hold with wrap-around.
+// Looks through x and the sums under it (ADD, SUB, NEG, MUL by a constant) that are complete
+// (SumFacts); anything else is a term (equal terms merge). false on big coefficients. ring:
+// coefficients and constant modulo 2^bits (signed representatives), for rules that hold with
+// wrap-around.
 bool linearize(const UOpRef& x, Linear& out, bool ring = false);
+// The same walk, for sum_facts: the facts of the sums under x must exist already.
+bool linearize_walk(const UOp* x, Linear& out, bool ring);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
+// ---- a sum's linear form, kept with the node (symbolic_sumfacts.cpp) ----
+// One term of it: below 2^62 in magnitude, so an int64_t.
+struct SumTerm {
+  const UOp* u;
+  int64_t c;
+};
+// What linearize finds in a sum, kept with the node (UOp::memo) and made from the facts of
+// the sums under it (O(terms) per node): the sum rule sees that a sum has nothing to merge
+// without walking it, and linearize copies the form instead of walking the nodes again.
+struct SumFacts : UOp::Memo {
+  SumFacts();
+  uint32_t inner = 0;  // nodes looked through, with repeats
+  bool complete() const { return inner <= kMaxInner; }  // a sum above looks through this one
+  // The rest is kept only when `exact`: every multiplier, coefficient and constant linearize
+  // meets on the way (and the sum of the constants' magnitudes) is below 2^62 and 2^(bits-1),
+  // so reducing modulo 2^bits changes nothing and nothing overflows. Else linearize walks.
+  bool exact = true;
+  bool shared = false;  // a node may be looked through twice: Linear::inner_unique would differ
+  SmallVec<SumTerm, 12> terms;  // in linearize's order, equal terms merged
+  int64_t k = 0;
+  uint32_t term_uses = 0, consts = 0, muls = 0, negs = 0;
+  int64_t known[Linear::kMaxKnown];  // as Linear::known (n_known of them)
+  uint32_t n_known = 0;
+  bool known_all = false;
+  uint64_t known_bits = 0;  // a filter over known[]
+  bool redundant = false;   // Linear::redundant() of this form
+  bool may_divmod = false;  // divmod_forms could find something: a term x//c whose coefficient c
+                            // divides, or one with a term x%c beside it
+  // While making it (and for the sums above): filters over the terms and the nodes looked
+  // through, the largest multiplier met, and the sum of the constants' magnitudes.
+  static constexpr size_t kWords = 4;
+  uint64_t term_bits[kWords] = {}, inner_bits[kWords] = {};
+  int64_t max_s = 1, sum_abs_k = 0;
+};
+// u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
+const SumFacts& sum_facts(const UOp* u);
+// x*c with x no sum op: a sum above takes it as the term x times c, and it needs no facts of its
+// own (most terms of a sum are such).
+inline bool scaled_term(const UOp* u) {
+  if (u->op != Ops::MUL) return false;
+  const bool right = u->src[1]->is_const();
+  if (!right && !u->src[0]->is_const()) return false;
+  return !is_sum_op(u->src[right ? 0 : 1].get());
+}
+// A sum op that a sum above looks through (its facts are complete).
+inline bool looked_through(const UOp* u) { return scaled_term(u) || sum_facts(u).complete(); }
+// linearize takes an ADD's second source first when only that one is a sum it looks through:
+// the terms then keep that sum's order (`v + S` lists S's terms, then v), and rebuilding the
+// sum reuses S's nodes up to the first term that changed.
+bool sum_first(const UOp* add);
+
 // sum(coef[i] * v[i]) + k with like's dtype: terms with positive coefficients in order, then
 // the negative ones subtracted, the constant last; nullptr when a constant does not fit.
-UOpRef build(const UOp* like, const Linear& l, const std::vector<i128>& coef, i128 k);
+UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 k);
 // The same sum with (x//c)*c + x%c pairs among its terms folded into x, or q*(x//c) traded for
 // x%c and x's terms; ring: coefficients compared modulo 2^bits.
 std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring);

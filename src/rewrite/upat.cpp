@@ -59,7 +59,14 @@ UPat UPat::rep(UPat s) const {
 UPat UPat::dtype(std::vector<DType> d) const { return edit([&](UPatNode& n) { n.dtypes = std::move(d); }); }
 UPat UPat::arg(Arg a) const { return edit([&](UPatNode& n) { n.arg = std::move(a); }); }
 UPat UPat::arg_if(std::function<bool(const Arg&)> p) const { return edit([&](UPatNode& n) { n.arg_pred = std::move(p); }); }
-UPat UPat::where(std::function<bool(const UOp&)> p) const { return edit([&](UPatNode& n) { n.pred = std::move(p); }); }
+UPat UPat::where(std::function<bool(const UOp&)> p) const {
+  return edit([&](UPatNode& n) {
+    using Fn = bool (*)(const UOp&);
+    const Fn* f = p.target<Fn>();
+    n.pred_fn = f ? *f : nullptr;
+    n.pred = std::move(p);
+  });
+}
 
 std::string UPat::str() const {
   const UPatNode& n = *n_;

@@ -30,6 +30,7 @@ struct UPatNode {
   std::optional<double> value;                // CONST with this value (ints and floats alike)
   std::function<bool(const Arg&)> arg_pred;
   std::function<bool(const UOp&)> pred;       // any other condition on the node
+  bool (*pred_fn)(const UOp&) = nullptr;      // pred, when it is a plain function: called directly
   std::string name;                           // bind the node to this name
   Src src_kind = Src::Any;
   std::vector<UPat> src;

@@ -32,7 +32,7 @@ uint64_t arg_hash(const Arg& a);
 std::string arg_str(const Arg& a);
 
 // Stable 64-bit mixing (no pointers, no std::hash): equal graphs hash equal in every process.
-inline uint64_t hash_mix(uint64_t h, uint64_t v) {
+constexpr uint64_t hash_mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
   h ^= h >> 31; h *= 0xbf58476d1ce4e5b9ull; h ^= h >> 27;
   return h;

@@ -14,6 +14,10 @@ namespace {
 template <class Done, class Compute>
 void bottom_up(const UOp* root, Done done, Compute compute) {
   if (done(root)) return;
+  // Usually only the root is new (its sources were asked first): no stack then.
+  bool srcs_done = true;
+  for (const UOpRef& s : root->src) srcs_done = srcs_done && done(s.get());
+  if (srcs_done) { compute(root); return; }
   std::vector<std::pair<const UOp*, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [u, i] = stack.back();
@@ -33,7 +37,7 @@ struct DerivedFacts {
   static void shape(const UOp* u) {
     u->facts_ |= UOp::kShapeDone;
     std::optional<Shape> s = derive_shape(u);
-    if (s) { u->shape_ = std::move(*s); u->facts_ |= UOp::kHasShape; }
+    if (s) { u->shape_ = std::make_unique<Shape>(std::move(*s)); u->facts_ |= UOp::kHasShape; }
   }
 
   static std::optional<Shape> derive_shape(const UOp* u) {
@@ -196,15 +200,12 @@ struct DerivedFacts {
 
 const Shape* UOp::shape() const {
   bottom_up(this, [](const UOp* u) { return (u->facts_ & kShapeDone) != 0; }, DerivedFacts::shape);
-  return (facts_ & kHasShape) ? &shape_ : nullptr;
+  return (facts_ & kHasShape) ? shape_.get() : nullptr;
 }
 
-i128 UOp::vmin() const {
+void UOp::derive_range() const {
   bottom_up(this, [](const UOp* u) { return (u->facts_ & kRangeDone) != 0; }, DerivedFacts::range);
-  return vmin_;
 }
-i128 UOp::vmax() const { vmin(); return vmax_; }
-bool UOp::may_wrap() const { vmin(); return (facts_ & kWraps) != 0; }
 
 const std::vector<UOp*>& UOp::toposort() const {
   if (topo_) return *topo_;

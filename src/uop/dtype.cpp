@@ -20,6 +20,16 @@ constexpr ScalarInfo kInfo[kNumScalars] = {
 };
 const ScalarInfo& info(Scalar s) { return kInfo[int(s)]; }
 
+// DType's inline predicates (bit masks in dtype.h) agree with this table.
+constexpr bool predicates_agree() {
+  for (int i = 0; i < kNumScalars; i++) {
+    DType d{Scalar(i)};
+    if (d.is_int() != kInfo[i].is_int || d.is_unsigned() != kInfo[i].is_unsigned || d.is_float() != kInfo[i].is_float) return false;
+  }
+  return true;
+}
+static_assert(predicates_agree());
+
 // Immediate parents in the promotion lattice.
 uint32_t parents_of(Scalar s) {
   auto bit = [](Scalar x) { return 1u << int(x); };
@@ -45,9 +55,6 @@ uint32_t ancestors_of(Scalar s) {
 }
 }  // namespace
 
-bool DType::is_int() const { return !is_ptr() && info(scalar).is_int; }
-bool DType::is_unsigned() const { return !is_ptr() && info(scalar).is_unsigned; }
-bool DType::is_float() const { return !is_ptr() && info(scalar).is_float; }
 int scalar_bits(Scalar s) { return info(s).bits; }
 const char* scalar_name(Scalar s) { return info(s).name; }
 

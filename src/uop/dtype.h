@@ -1,6 +1,7 @@
 // DType: scalar kinds, vectors and pointers, with tinygrad's promotion lattice.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -17,6 +18,13 @@ enum class Scalar : uint8_t {
 };
 constexpr int kNumScalars = int(Scalar::Void) + 1;
 
+// A set of scalar kinds as a bit mask.
+constexpr uint32_t scalar_set(std::initializer_list<Scalar> l) {
+  uint32_t m = 0;
+  for (Scalar s : l) m |= 1u << int(s);
+  return m;
+}
+
 enum class AddrSpace : uint8_t { None, Global, Local, Reg };
 
 struct DType {
@@ -28,9 +36,10 @@ struct DType {
   constexpr bool is_ptr() const { return addr != AddrSpace::None; }
   constexpr bool is_vec() const { return count > 1; }
   bool is_bool() const { return !is_ptr() && scalar == Scalar::Bool; }
-  bool is_int() const;       // signed or unsigned integers and Index (not bool)
-  bool is_unsigned() const;
-  bool is_float() const;
+  // Inline (one mask test): the rewrite rules ask these of every node they look at.
+  constexpr bool is_int() const { return !is_ptr() && in(kInts); }  // signed or unsigned integers and Index (not bool)
+  constexpr bool is_unsigned() const { return !is_ptr() && in(kUnsigned); }
+  constexpr bool is_float() const { return !is_ptr() && in(kFloats); }
   bool is_void() const { return scalar == Scalar::Void && !is_ptr(); }
   DType scalar_type() const { return DType{scalar}; }    // element of a vector, pointee's scalar
   DType base() const { return DType{scalar, count}; }     // what a pointer points to
@@ -40,6 +49,12 @@ struct DType {
   std::string name() const;  // "float32", "int32x4", "float32*[16]"
 
   friend bool operator==(const DType&, const DType&) = default;
+
+ private:
+  static constexpr uint32_t kUnsigned = scalar_set({Scalar::UInt8, Scalar::UInt16, Scalar::UInt32, Scalar::UInt64});
+  static constexpr uint32_t kInts = kUnsigned | scalar_set({Scalar::Int8, Scalar::Int16, Scalar::Int32, Scalar::Int64, Scalar::Index});
+  static constexpr uint32_t kFloats = scalar_set({Scalar::Float16, Scalar::BFloat16, Scalar::Float32, Scalar::Float64});
+  constexpr bool in(uint32_t set) const { return (set >> int(scalar)) & 1; }
 };
 
 namespace dtypes {

@@ -30,8 +30,6 @@ bool is_commutative(Ops op) {
   return comm.has(op);
 }
 
-bool is_comparison(Ops op) { return op == Ops::CMPLT || op == Ops::CMPNE || op == Ops::CMPEQ; }
-
 OpSet OpSet::group(OpGroup g) {
   OpSet s;
   for (int i = 0; i < kNumOps; i++)

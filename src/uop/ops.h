@@ -45,7 +45,7 @@ const char* op_name(Ops op);
 OpGroup op_group(Ops op);
 bool is_alu(Ops op);          // unary (except CAST, BITCAST), binary and ternary
 bool is_commutative(Ops op);  // a op b == b op a
-bool is_comparison(Ops op);   // result is bool
+inline bool is_comparison(Ops op) { return op == Ops::CMPLT || op == Ops::CMPNE || op == Ops::CMPEQ; }  // result is bool
 bool is_movement(Ops op);
 
 // A set of ops as a 128-bit mask: membership is one AND.

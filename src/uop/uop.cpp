@@ -1,67 +1,116 @@
 #include "uop/uop.h"
 
+#include <stdexcept>
+
 #include "uop/error.h"
 #include "uop/exec_alu.h"
 
 namespace mg {
 
 namespace {
-UOp* const kTomb = reinterpret_cast<UOp*>(uintptr_t(1));
+constexpr uintptr_t kEmpty = 0, kTomb = 1, kTagMask = 15;
+static_assert(alignof(UOp) >= 16, "the slots of the intern table keep 4 bits of hash in a node's address");
+uintptr_t tag_of(uint64_t h) { return uintptr_t(h >> 60) | 2; }  // never kEmpty or kTomb
+UOp* node_of(uintptr_t slot) { return reinterpret_cast<UOp*>(slot & ~kTagMask); }
 
-uint64_t structural_hash(Ops op, const DType& dt, const std::vector<UOpRef>& src, const Arg& arg) {
+// arg_hash, with the two common cases (no arg, an integer constant) inline.
+uint64_t fast_arg_hash(const Arg& a) {
+  constexpr uint64_t kNone = hash_mix(0x51ed27, 0), kInt = hash_mix(0x51ed27, 1);
+  if (a.index() == 0) return kNone;
+  if (const int64_t* i = std::get_if<int64_t>(&a)) return hash_mix(kInt, uint64_t(*i));
+  return arg_hash(a);
+}
+
+uint64_t structural_hash(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg) {
   uint64_t h = hash_mix(0x6d67, uint64_t(op));
   h = hash_mix(h, uint64_t(dt.scalar) | uint64_t(dt.count) << 8 | uint64_t(dt.addr) << 24);
   h = hash_mix(h, uint64_t(dt.ptr_size));
-  h = hash_mix(h, arg_hash(arg));
-  for (const UOpRef& s : src) h = hash_mix(h, s->hash);
-  return hash_mix(h, src.size());
+  h = hash_mix(h, fast_arg_hash(arg));
+  for (size_t i = 0; i < n; i++) h = hash_mix(h, src[i]->hash);
+  return hash_mix(h, n);
+}
+
+bool same_arg(const Arg& a, const Arg& b) {
+  if (a.index() != b.index()) return false;
+  if (a.index() == 0) return true;
+  if (const int64_t* i = std::get_if<int64_t>(&a)) return *i == *std::get_if<int64_t>(&b);
+  return arg_equal(a, b);
 }
 }  // namespace
 
-UOp::UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table)
-    : op(op), dtype(dt), src(std::move(src)), arg(std::move(arg)), hash(hash), table(table) {}
+// ---- sources ----
+SrcList::SrcList(const UOpRef* src, size_t n) : n_(uint32_t(n)) {
+  if (n > kInline) p_ = static_cast<UOpRef*>(::operator new(n * sizeof(UOpRef)));
+  for (size_t i = 0; i < n; i++) new (p_ + i) UOpRef(src[i]);
+}
+SrcList::SrcList(std::vector<UOpRef>&& src) : n_(uint32_t(src.size())) {
+  if (n_ > kInline) p_ = static_cast<UOpRef*>(::operator new(n_ * sizeof(UOpRef)));
+  for (size_t i = 0; i < n_; i++) new (p_ + i) UOpRef(std::move(src[i]));
+}
+SrcList::SrcList(SrcList&& o) noexcept : n_(o.n_) {
+  if (o.p_ != o.inline_buf()) {
+    p_ = o.p_;
+    o.p_ = o.inline_buf();
+  } else {
+    for (size_t i = 0; i < n_; i++) {
+      new (p_ + i) UOpRef(std::move(o.p_[i]));
+      o.p_[i].~UOpRef();
+    }
+  }
+  o.n_ = 0;
+}
+SrcList::~SrcList() {
+  for (size_t i = n_; i-- > 0;) p_[i].~UOpRef();
+  if (p_ != inline_buf()) ::operator delete(p_);
+}
+const UOpRef& SrcList::at(size_t i) const {
+  if (i >= n_) throw std::out_of_range("SrcList::at: index " + std::to_string(i) + " >= size " + std::to_string(n_));
+  return p_[i];
+}
+
+UOp::UOp(Ops op, DType dt, SrcList&& src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id)
+    : op(op), dtype(dt), src(std::move(src)), arg(std::move(arg)), hash(hash), table(table), id(id) {}
 
 UOpRef UOp::replace_src(std::vector<UOpRef> new_src) { return table->make(op, dtype, std::move(new_src), arg); }
+UOpRef UOp::replace_src(std::span<const UOpRef> new_src) { return table->make(op, dtype, new_src, arg); }
 
-bool UOp::is_const(double v) const {
-  if (op != Ops::CONST) return false;
-  return const_as_double(dtype.scalar, arg) == v;
-}
+bool UOp::const_equals(double v) const { return const_as_double(dtype.scalar, arg) == v; }
 int64_t UOp::const_int() const { return int64_t(const_as_int(dtype.scalar, arg)); }
 double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 
 // ---- intern table ----
-UOpTable::UOpTable() : slots_(1024, Slot{0, nullptr}) {}
+UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(1024, kEmpty) {}
 UOpTable::~UOpTable() = default;
 
-UOp* UOpTable::find(Ops op, const DType& dt, const std::vector<UOpRef>& src, const Arg& arg, uint64_t h) const {
-  size_t mask = slots_.size() - 1;
+UOp* UOpTable::find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const {
+  const size_t mask = slots_.size() - 1;
+  const uintptr_t tag = tag_of(h);
   for (size_t i = h & mask;; i = (i + 1) & mask) {
-    const Slot& sl = slots_[i];
-    if (!sl.node) return nullptr;
-    if (sl.hash != h || sl.node == kTomb) continue;
-    UOp* u = sl.node;
-    if (u->op != op || !(u->dtype == dt) || u->src.size() != src.size()) continue;
+    const uintptr_t sl = slots_[i];
+    if (sl == kEmpty) return nullptr;
+    if ((sl & kTagMask) != tag) continue;  // (kTomb never matches)
+    UOp* u = node_of(sl);
+    if (u->hash != h || u->op != op || !(u->dtype == dt) || u->src.size() != n) continue;
     bool same = true;
-    for (size_t k = 0; k < src.size() && same; k++) same = u->src[k] == src[k];
-    if (same && arg_equal(u->arg, arg)) return u;
+    for (size_t k = 0; k < n && same; k++) same = u->src[k] == src[k];
+    if (same && same_arg(u->arg, arg)) return u;
   }
 }
 
 void UOpTable::insert(UOp* u) {
   if ((used_ + 1) * 2 > slots_.size()) grow();
-  size_t mask = slots_.size() - 1;
+  const size_t mask = slots_.size() - 1;
   size_t i = u->hash & mask;
-  while (slots_[i].node && slots_[i].node != kTomb) i = (i + 1) & mask;
-  if (!slots_[i].node) used_++;
-  slots_[i] = {u->hash, u};
+  while (slots_[i] != kEmpty && slots_[i] != kTomb) i = (i + 1) & mask;
+  if (slots_[i] == kEmpty) used_++;
+  slots_[i] = reinterpret_cast<uintptr_t>(u) | tag_of(u->hash);
   live_++;
 }
 
 void UOpTable::erase(UOp* u) {
-  size_t mask = slots_.size() - 1;
-  for (size_t i = u->hash & mask; slots_[i].node; i = (i + 1) & mask)
-    if (slots_[i].node == u) { slots_[i].node = kTomb; live_--; return; }
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = u->hash & mask; slots_[i] != kEmpty; i = (i + 1) & mask)
+    if (slots_[i] != kTomb && node_of(slots_[i]) == u) { slots_[i] = kTomb; live_--; return; }
 }
 
 void UOpTable::grow() {
@@ -69,20 +118,67 @@ void UOpTable::grow() {
   size_t n = slots_.size();
   while (live_ * 4 > n) n *= 2;
   while (n > 1024 && live_ * 16 < n) n /= 2;
-  std::vector<Slot> old(n, Slot{0, nullptr});
+  std::vector<uintptr_t> old(n, kEmpty);
   old.swap(slots_);
   used_ = live_ = 0;
-  for (const Slot& sl : old)
-    if (sl.node && sl.node != kTomb) insert(sl.node);
+  for (uintptr_t sl : old)
+    if (sl != kEmpty && sl != kTomb) insert(node_of(sl));
 }
 
-UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {
-  uint64_t h = structural_hash(op, dt, src, arg);
-  if (UOp* u = find(op, dt, src, arg, h)) return UOpRef(u);
-  UOp* u = new UOp(op, dt, std::move(src), std::move(arg), h, this);
+UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned, Arg&& arg) {
+  uint64_t h = structural_hash(op, dt, src, n, arg);
+  if (UOp* u = find(op, dt, src, n, arg, h)) return UOpRef(u);
+  SrcList s = owned ? SrcList(std::move(*owned)) : SrcList(src, n);
+  UOp* u = new (alloc_node()) UOp(op, dt, std::move(s), std::move(arg), h, this, next_id_++);
   insert(u);
   return UOpRef(u);
 }
+
+UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.data(), src.size(), &src, std::move(arg));
+}
+UOpRef UOpTable::make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.begin(), src.size(), nullptr, std::move(arg));
+}
+UOpRef UOpTable::make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.data(), src.size(), nullptr, std::move(arg));
+}
+
+// Under AddressSanitizer every node gets its own allocation, so a use after free is still caught.
+#if defined(__SANITIZE_ADDRESS__)
+void* UOpTable::alloc_node() { return ::operator new(sizeof(UOp)); }
+void UOpTable::free_node(UOp* u) { ::operator delete(static_cast<void*>(u)); }
+#else
+void* UOpTable::alloc_node() { return nodes_->alloc(); }
+void UOpTable::free_node(UOp* u) { nodes_->free(u); }
+#endif
+
+void UOp::MemoDelete::operator()(Memo* m) const {
+  UOpTable* t = m->table_;
+  const size_t bytes = m->bytes_;
+  m->~Memo();
+  t->free_memo(m, bytes);
+}
+
+// Memos come in 64-byte size classes.
+constexpr size_t kMemoStep = 64;
+
+#if defined(__SANITIZE_ADDRESS__)
+void* UOpTable::alloc_memo(size_t bytes) { return ::operator new(bytes); }
+void UOpTable::free_memo(void* p, size_t) { ::operator delete(p); }
+#else
+void* UOpTable::alloc_memo(size_t bytes) {
+  const size_t cls = (bytes + kMemoStep - 1) / kMemoStep;
+  if (cls > kMemoClasses) return ::operator new(bytes);
+  if (!memos_[cls]) memos_[cls] = std::make_unique<Slab>(cls * kMemoStep);
+  return memos_[cls]->alloc();
+}
+void UOpTable::free_memo(void* p, size_t bytes) {
+  const size_t cls = (bytes + kMemoStep - 1) / kMemoStep;
+  if (cls > kMemoClasses) return ::operator delete(p);
+  memos_[cls]->free(p);
+}
+#endif
 
 void UOpTable::release(UOp* u) {
   dying_.push_back(u);
@@ -93,7 +189,8 @@ void UOpTable::release(UOp* u) {
     dying_.pop_back();
     erase(d);
     if (hook_ops_.has(d->op)) hook_(d);
-    delete d;  // drops its sources; those reaching zero land in dying_
+    d->~UOp();  // drops its sources; those reaching zero land in dying_
+    free_node(d);
   }
   releasing_ = false;
 }
@@ -108,12 +205,24 @@ UOpRef UOpTable::var(const std::string& name, int64_t lo, int64_t hi, DType dt) 
 }
 
 // ---- builders ----
-UOpRef alu(Ops op, std::vector<UOpRef> src) {
-  if (src.empty()) fail(ErrorKind::Invalid, std::string("alu ") + op_name(op) + ": no operands");
-  DType dt = op == Ops::WHERE ? src.at(1)->dtype : src[0]->dtype;
+namespace {
+DType alu_dtype(Ops op, const UOpRef* src, size_t n) {
+  if (n == 0) fail(ErrorKind::Invalid, std::string("alu ") + op_name(op) + ": no operands");
+  if (op == Ops::WHERE && n < 2) fail(ErrorKind::Invalid, "alu WHERE: needs a condition and two values");
+  DType dt = op == Ops::WHERE ? src[1]->dtype : src[0]->dtype;
   if (is_comparison(op)) dt = DType{Scalar::Bool, dt.count};
+  return dt;
+}
+}  // namespace
+
+UOpRef alu(Ops op, std::vector<UOpRef> src) {
+  DType dt = alu_dtype(op, src.data(), src.size());
   UOpTable* t = src[0]->table;
   return t->make(op, dt, std::move(src));
+}
+UOpRef alu(Ops op, std::initializer_list<UOpRef> src) {
+  DType dt = alu_dtype(op, src.begin(), src.size());
+  return src.begin()[0]->table->make(op, dt, src);
 }
 UOpRef const_like(const UOpRef& x, double v) { return x->table->cnst(x->dtype, v); }
 UOpRef const_like(const UOpRef& x, int64_t v) { return x->table->cnst(x->dtype, v); }
@@ -130,9 +239,10 @@ UOpRef sink(std::vector<UOpRef> src) {
   return t->make(Ops::SINK, dtypes::void_, std::move(src));
 }
 
-UOpRef operator+(const UOpRef& a, const UOpRef& b) { return alu(Ops::ADD, {a, b}); }
-UOpRef operator-(const UOpRef& a, const UOpRef& b) { return alu(Ops::SUB, {a, b}); }
-UOpRef operator*(const UOpRef& a, const UOpRef& b) { return alu(Ops::MUL, {a, b}); }
+// The arithmetic operators take their left operand's dtype, as alu does, without its checks.
+UOpRef operator+(const UOpRef& a, const UOpRef& b) { return a->table->make(Ops::ADD, a->dtype, {a, b}); }
+UOpRef operator-(const UOpRef& a, const UOpRef& b) { return a->table->make(Ops::SUB, a->dtype, {a, b}); }
+UOpRef operator*(const UOpRef& a, const UOpRef& b) { return a->table->make(Ops::MUL, a->dtype, {a, b}); }
 UOpRef operator/(const UOpRef& a, const UOpRef& b) { return alu(a->dtype.is_float() ? Ops::FDIV : Ops::IDIV, {a, b}); }
 UOpRef operator%(const UOpRef& a, const UOpRef& b) { return alu(Ops::MOD, {a, b}); }
 UOpRef operator-(const UOpRef& a) { return alu(Ops::NEG, {a}); }

@@ -1,10 +1,13 @@
 // UOp: the one IR node. Immutable, interned per UOpTable (equal structure = same pointer),
 // reference counted without atomics (a table is used by one thread at a time).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -13,6 +16,7 @@
 #include "uop/arg.h"
 #include "uop/dtype.h"
 #include "uop/ops.h"
+#include "uop/slab.h"
 
 namespace mg {
 
@@ -46,32 +50,111 @@ struct UOpRefHash {
   size_t operator()(const UOpRef& r) const { return std::hash<const void*>()(r.get()); }
 };
 
+// A node's sources: read like a const std::vector<UOpRef> (size, [], at, iterators, front,
+// back; converts to a vector). Up to two live inside the node, so most nodes are made without
+// an allocation of their own.
+class SrcList {
+ public:
+  SrcList() = default;
+  SrcList(const UOpRef* src, size_t n);
+  SrcList(std::vector<UOpRef>&& src);
+  SrcList(const SrcList& o) : SrcList(o.data(), o.size()) {}
+  SrcList(SrcList&& o) noexcept;
+  SrcList& operator=(const SrcList&) = delete;
+  ~SrcList();
+
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const UOpRef* data() const { return p_; }
+  const UOpRef* begin() const { return p_; }
+  const UOpRef* end() const { return p_ + n_; }
+  const UOpRef& operator[](size_t i) const { return p_[i]; }
+  const UOpRef& at(size_t i) const;  // out of range: std::out_of_range, as vector::at
+  const UOpRef& front() const { return p_[0]; }
+  const UOpRef& back() const { return p_[n_ - 1]; }
+  operator std::vector<UOpRef>() const { return std::vector<UOpRef>(begin(), end()); }
+  friend bool operator==(const SrcList& a, const SrcList& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+  friend bool operator==(const SrcList& a, const std::vector<UOpRef>& b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+ private:
+  static constexpr size_t kInline = 2;
+  UOpRef* inline_buf() { return reinterpret_cast<UOpRef*>(buf_); }
+  UOpRef* p_ = inline_buf();
+  uint32_t n_ = 0;
+  alignas(UOpRef) unsigned char buf_[kInline * sizeof(UOpRef)];
+};
+
 class UOp {
  public:
   const Ops op;
+
+ private:
+  // Here, in the padding after op, so that the node stays 192 bytes (three cache lines).
+  mutable uint8_t facts_ = 0;
+  mutable uint32_t refs_ = 0;
+
+ public:
   const DType dtype;
-  const std::vector<UOpRef> src;
+  const SrcList src;
   const Arg arg;
   const uint64_t hash;   // stable structural hash: the same graph hashes the same in any process
   UOpTable* const table;
+  // Unique in its table and never reused (unlike the node's address): maps that must not keep
+  // a node alive key on it. Nodes made later have larger ids.
+  const uint64_t id;
 
   // Derived facts, computed once and cached on the node.
   const Shape* shape() const;   // tensor-level shape; nullptr for ops that have none
-  i128 vmin() const;            // value range of integer and bool expressions
-  i128 vmax() const;
-  bool may_wrap() const;        // some integer op at or under this node may have wrapped around
+  i128 vmin() const { if (!(facts_ & kRangeDone)) derive_range(); return vmin_; }  // value range of integer and bool expressions
+  i128 vmax() const { if (!(facts_ & kRangeDone)) derive_range(); return vmax_; }
+  bool may_wrap() const { if (!(facts_ & kRangeDone)) derive_range(); return (facts_ & kWraps) != 0; }  // some integer op at or under this node may have wrapped around
   const std::vector<UOp*>& toposort() const;  // every node under this one, sources first, this last
 
   // Constants
   bool is_const() const { return op == Ops::CONST; }
-  bool is_const(double v) const;            // a CONST equal to v (ints and floats compare by value)
+  bool is_const(double v) const {           // a CONST equal to v (ints and floats compare by value)
+    if (op != Ops::CONST) return false;
+    if (const int64_t* i = std::get_if<int64_t>(&arg))  // the usual case, inline
+      return (dtype.scalar == Scalar::UInt64 ? double(uint64_t(*i)) : double(*i)) == v;
+    return const_equals(v);
+  }
   int64_t const_int() const;                // CONST of an int or bool dtype
   double const_float() const;               // CONST of any dtype, as a double
 
+  // Data that a later layer derives from the node and keeps with it, made on first use (the
+  // symbolic rules keep a summary of each integer sum here: docs/symbolic.md). Each user
+  // finds its own by a key of its own (the address of a constant it owns). Memos live in their
+  // table's memo memory and are freed with the node.
+  struct Memo;
+  struct MemoDelete {
+    void operator()(Memo* m) const;
+  };
+  struct Memo {
+    explicit Memo(const void* k) : key(k) {}
+    virtual ~Memo() = default;
+    const void* const key;
+    std::unique_ptr<Memo, MemoDelete> next;  // another user's memo of the same node
+
+   private:
+    friend class UOp;
+    friend struct MemoDelete;
+    UOpTable* table_ = nullptr;
+    size_t bytes_ = 0;
+  };
+  Memo* memo(const void* key) const {
+    for (Memo* m = memo_.get(); m; m = m->next.get())
+      if (m->key == key) return m;
+    return nullptr;
+  }
+  // A new T (a Memo) kept with this node.
+  template <class T, class... A>
+  T& add_memo(A&&... a) const;
+
   UOpRef ref() const { return UOpRef(const_cast<UOp*>(this)); }  // refs_ is mutable: a node stays immutable
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
+  UOpRef replace_src(std::span<const UOpRef> new_src);
 
-  UOp(Ops op, DType dt, std::vector<UOpRef> src, Arg arg, uint64_t hash, UOpTable* table);
+  UOp(Ops op, DType dt, SrcList&& src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id);
   UOp(const UOp&) = delete;
   UOp& operator=(const UOp&) = delete;
 
@@ -80,10 +163,11 @@ class UOp {
   friend class UOpTable;
   friend struct DerivedFacts;
   enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8 };
-  mutable uint32_t refs_ = 0;
-  mutable uint8_t facts_ = 0;
+  void derive_range() const;  // the range of this node and of every node under it not yet done
+  bool const_equals(double v) const;
+  mutable std::unique_ptr<Memo, MemoDelete> memo_;
   mutable i128 vmin_ = 0, vmax_ = 0;
-  mutable Shape shape_;
+  mutable std::unique_ptr<Shape> shape_;  // a pointer: only tensor-level nodes have one
   mutable std::unique_ptr<std::vector<UOp*>> topo_;
 };
 
@@ -97,11 +181,20 @@ class UOpTable {
   UOpTable& operator=(const UOpTable&) = delete;
 
   UOpRef make(Ops op, DType dt, std::vector<UOpRef> src = {}, Arg arg = {});
+  // The same for a braced list of sources ({a, b}): most makes find an existing node, and
+  // this way those allocate nothing.
+  UOpRef make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg = {});
+  UOpRef make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg = {});
   size_t live() const { return live_; }
+  uint64_t next_id() const { return next_id_; }  // the id the next new node gets
 
   // Called with each node of these ops just before it is freed (the runtime frees the memory
   // behind a BUFFER node this way). One hook per table.
   void on_free(OpSet ops, std::function<void(const UOp*)> hook) { hook_ops_ = ops; hook_ = std::move(hook); }
+
+  // Memory for UOp::Memo objects: freed blocks are reused by the next memo of the same size.
+  void* alloc_memo(size_t bytes);
+  void free_memo(void* p, size_t bytes);
 
   UOpRef cnst(DType dt, int64_t v);   // wrapped to dt's width; floats converted
   UOpRef cnst(DType dt, double v);    // rounded to dt's precision; ints truncated toward zero
@@ -110,19 +203,40 @@ class UOpTable {
  private:
   friend class UOpRef;
   void release(UOp* u);
-  UOp* find(Ops op, const DType& dt, const std::vector<UOpRef>& src, const Arg& arg, uint64_t h) const;
+  // src is either owned (moved into a new node) or the n sources at src_ptr (copied into one).
+  UOpRef make_node(Ops op, DType dt, const UOpRef* src_ptr, size_t n, std::vector<UOpRef>* owned, Arg&& arg);
+  UOp* find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const;
   void insert(UOp* u);
   void erase(UOp* u);
   void grow();
+  // Node and memo memory (slab.h): the many short-lived nodes of a rewrite do not go through
+  // malloc each time.
+  void* alloc_node();
+  void free_node(UOp* u);
+  std::unique_ptr<Slab> nodes_;
+  static constexpr size_t kMemoClasses = 16;   // memos of up to 16 * 64 bytes have slabs
+  std::unique_ptr<Slab> memos_[kMemoClasses + 1];  // per size class (64-byte steps)
 
-  struct Slot { uint64_t hash; UOp* node; };  // the hash beside the pointer: probes touch no node
-  std::vector<Slot> slots_;  // open addressing; node nullptr: empty, kTomb: deleted
+  // Open addressing, one word a slot: the node's address with 4 bits of its hash in the low
+  // bits (nodes are 16-byte aligned), so probes mostly touch no node; 0: empty, 1: deleted.
+  std::vector<uintptr_t> slots_;
   size_t used_ = 0, live_ = 0;
+  uint64_t next_id_ = 0;
   std::vector<UOp*> dying_;  // freed iteratively: dropping a long chain must not recurse
   bool releasing_ = false;
   OpSet hook_ops_;
   std::function<void(const UOp*)> hook_;
 };
+
+template <class T, class... A>
+T& UOp::add_memo(A&&... a) const {
+  T* m = new (table->alloc_memo(sizeof(T))) T(std::forward<A>(a)...);
+  m->table_ = table;
+  m->bytes_ = sizeof(T);
+  m->next = std::move(memo_);
+  memo_.reset(m);
+  return *m;
+}
 
 inline UOpRef::UOpRef(UOp* p) : p_(p) { if (p_) p_->refs_++; }
 inline UOpRef::UOpRef(const UOpRef& o) : p_(o.p_) { if (p_) p_->refs_++; }
@@ -132,6 +246,7 @@ inline UOpRef& UOpRef::operator=(UOpRef&& o) noexcept { std::swap(p_, o.p_); ret
 
 // ---- building expressions (used by rules, tests and the layers above) ----
 UOpRef alu(Ops op, std::vector<UOpRef> src);  // dtype: bool for comparisons, else the operands'
+UOpRef alu(Ops op, std::initializer_list<UOpRef> src);  // alu(Ops::ADD, {a, b}) allocates nothing
 UOpRef const_like(const UOpRef& x, double v);  // a CONST of x's dtype
 UOpRef const_like(const UOpRef& x, int64_t v);
 inline UOpRef const_like(const UOpRef& x, int v) { return const_like(x, int64_t(v)); }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 
 #include "uop/error.h"
@@ -197,4 +198,64 @@ TEST_CASE("value ranges stay exact at the edges of uint64; variables must fit th
   CHECK_THROWS_WITH_AS(t.var("b", 0, 2, dtypes::bool_), doctest::Contains("do not fit bool"), Error);
   CHECK(render(t.cnst(dtypes::uint64, int64_t(-1))) == "18446744073709551615");
   CHECK(print_graph(t.cnst(dtypes::uint64, int64_t(-1))) == "%0 = CONST uint64 18446744073709551615\n");
+}
+
+TEST_CASE("sources read like a vector; up to two live in the node, more beside it") {
+  UOpTable t;
+  UOpRef a = t.var("a", 0, 9), b = t.var("b", 0, 9), c = t.var("c", 0, 9);
+  UOpRef two = a + b, three = sink({a, b, c, a});
+  CHECK(two->src.size() == 2);
+  CHECK(three->src.size() == 4);
+  CHECK(three->src[3] == a);
+  CHECK(three->src.front() == a);
+  CHECK(three->src.back() == a);
+  CHECK(two->src.at(1) == b);
+  CHECK_THROWS_AS(two->src.at(2), std::out_of_range);
+  std::vector<UOpRef> v = three->src;  // converts, as a vector would copy
+  CHECK(v.size() == 4);
+  CHECK(three->src == v);
+  CHECK(std::vector<UOpRef>(two->src.begin(), two->src.end()) == std::vector<UOpRef>{a, b});
+  size_t n = 0;
+  for (const UOpRef& s : three->src) n += s == a;
+  CHECK(n == 2);
+  CHECK(t.var("z", 0, 1)->src.empty());
+  // the sources are held: dropping the expressions frees what only they used
+  size_t live = t.live();
+  { UOpRef tmp = sink({a + c, b + c, a + b + c}); }
+  CHECK(t.live() == live);
+}
+
+TEST_CASE("memos: kept with their node by key, freed with it") {
+  struct Note : UOp::Memo {
+    explicit Note(const void* key, int v, int* freed) : UOp::Memo(key), v(v), freed(freed) {}
+    ~Note() override { ++*freed; }
+    int v;
+    int* freed;
+  };
+  static const char key_a = 0, key_b = 0;  // keys: addresses only (never written)
+  UOpTable t;
+  int freed = 0;
+  {
+    UOpRef x = t.var("x", 0, 9) + 1;
+    CHECK(x->memo(&key_a) == nullptr);
+    x->add_memo<Note>(&key_a, 1, &freed);
+    x->add_memo<Note>(&key_b, 2, &freed);
+    CHECK(static_cast<Note*>(x->memo(&key_a))->v == 1);
+    CHECK(static_cast<Note*>(x->memo(&key_b))->v == 2);
+    CHECK(freed == 0);
+  }
+  CHECK(freed == 2);
+}
+
+TEST_CASE("ids are unique and grow; a freed node's id is not reused") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9);
+  uint64_t first = t.next_id();
+  UOpRef y = x + 1;
+  CHECK(y->id >= first);
+  CHECK(t.next_id() > y->id);
+  uint64_t old = y->id;
+  y = nullptr;
+  UOpRef z = x + 1;  // the same structure again, maybe at the same address: a new id
+  CHECK(z->id > old);
 }

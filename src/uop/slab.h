@@ -1,0 +1,38 @@
+// Slab: memory for objects of one size, carved from 64 KiB blocks. A freed object is reused
+// by the next allocation of its block (still in cache), so the many short-lived nodes of a
+// rewrite do not go through malloc each; a block whose objects are all freed goes back to the
+// system, so dropping a big graph returns its memory.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mg {
+
+class Slab {
+ public:
+  explicit Slab(size_t object_bytes);
+  ~Slab();
+  Slab(const Slab&) = delete;
+  Slab& operator=(const Slab&) = delete;
+
+  void* alloc();
+  void free(void* p);
+
+ private:
+  static constexpr size_t kBlockBytes = 64 * 1024;  // a power of two: a block is found from its objects
+  struct Block {
+    Block *prev, *next;  // in the list of blocks with room
+    void* free_list;     // freed objects, linked through their first bytes
+    uint32_t live = 0, carved = 0;
+    bool listed = false;
+  };
+  static constexpr size_t kHeader = (sizeof(Block) + 63) / 64 * 64;
+  Block* block_of(void* p) const { return reinterpret_cast<Block*>(uintptr_t(p) & ~uintptr_t(kBlockBytes - 1)); }
+  void list(Block* b);
+  void unlist(Block* b);
+
+  size_t size_, per_block_;
+  Block* room_ = nullptr;  // blocks with room, the one freed into last first
+};
+
+}  // namespace mg
