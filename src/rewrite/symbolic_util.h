@@ -70,7 +70,7 @@ inline i128 gcd(i128 a, i128 b) {
   return a;
 }
 
-// ---- sums at a glance (symbolic_sumfacts.cpp) ----
+// ---- what linearize looks through ----
 // linearize looks through a sum under the one it is asked about only when that sum has at
 // most kMaxInner such nodes itself; a bigger one is taken whole, as one term. Every walk is
 // bounded that way, and a long chain of additions is seen in pieces.
@@ -116,9 +116,11 @@ struct Linear {
 // coefficients and constant modulo 2^bits (signed representatives), for rules that hold with
 // wrap-around.
 bool linearize(const UOpRef& x, Linear& out, bool ring = false);
-// The same walk, for sum_facts: the facts of the sums under x must exist already.
+// The walk itself, never the facts' copy (linearize walks when the facts are not exact; the
+// tests compare the two). The facts of the sums under x must exist already.
 bool linearize_walk(const UOp* x, Linear& out, bool ring);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
+
 // ---- a sum's linear form, kept with the node (symbolic_sumfacts.cpp) ----
 // One term of it: below 2^62 in magnitude, so an int64_t.
 struct SumTerm {
