@@ -88,18 +88,6 @@ void CpuDevice::free(void* ptr, size_t nbytes) noexcept {
 void CpuDevice::copy_in(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }
 void CpuDevice::copy_out(void* dst, const void* src, size_t nbytes) { std::memcpy(dst, src, nbytes); }
 
-namespace {
-// The rendered text of each kernel in todo (ks[i] was rendered as rendered[i]).
-std::vector<RenderedKernel> rendered_of(std::span<const codegen::Kernel* const> ks, const std::vector<RenderedKernel>& rendered,
-                                        const std::vector<const codegen::Kernel*>& todo) {
-  std::vector<RenderedKernel> out;
-  for (const codegen::Kernel* k : todo)
-    for (size_t i = 0; i < ks.size(); i++)
-      if (ks[i] == k) { out.push_back(rendered[i]); break; }
-  return out;
-}
-}  // namespace
-
 // One module per thread (kernels dealt out in order, so a rerun makes the same modules and hits
 // the disk cache), compiled at once, then loaded.
 void CpuDevice::compile_modules(const std::vector<const codegen::Kernel*>& todo, const std::vector<RenderedKernel>& rendered,
@@ -158,8 +146,8 @@ std::unique_ptr<Program> CpuDevice::compile(const codegen::Kernel& k) {
 }
 
 std::vector<std::unique_ptr<Program>> CpuDevice::compile_batch(std::span<const codegen::Kernel* const> ks) {
-  std::vector<RenderedKernel> rendered;
-  std::vector<const codegen::Kernel*> todo;  // not loaded yet: they go into the module
+  std::vector<RenderedKernel> rendered, todo_rendered;
+  std::vector<const codegen::Kernel*> todo;  // not loaded yet: they go into the modules
   std::vector<std::string> names;
   for (const codegen::Kernel* k : ks) {
     try {
@@ -169,10 +157,11 @@ std::vector<std::unique_ptr<Program>> CpuDevice::compile_batch(std::span<const c
     }
     if (!loaded_.count(k->fn_name) && std::find(names.begin(), names.end(), k->fn_name) == names.end()) {
       todo.push_back(k);
+      todo_rendered.push_back(rendered.back());
       names.push_back(k->fn_name);
     }
   }
-  if (!todo.empty()) compile_modules(todo, rendered_of(ks, rendered, todo), names);
+  if (!todo.empty()) compile_modules(todo, todo_rendered, names);
   std::vector<std::unique_ptr<Program>> out;
   for (size_t i = 0; i < ks.size(); i++) {
     std::string ir = render_module(std::span<const RenderedKernel>(&rendered[i], 1));

@@ -14,12 +14,6 @@ struct ExpandCtx {
   const UOp* lane;
 };
 
-bool uses(const UOp* g, const UOp* x) {
-  for (const UOp* u : g->toposort())
-    if (u == x) return true;
-  return false;
-}
-
 UOpRef replace_lane(const UOpRef& x, const UOp* lane, int64_t v) {
   return simplify(substitute(x, {{lane, lane->table->cnst(dtypes::index, v)}}));
 }
@@ -28,7 +22,7 @@ UOpRef contiguous_access(B& b) {
   const UOp& i = *b.root;
   const UOp* lane = b.ctx_as<ExpandCtx>().lane;
   const UOpRef& idx = i.src[1];
-  if (!uses(idx.get(), lane)) return {};
+  if (!in_graph(idx.get(), lane)) return {};
   UOpRef base = replace_lane(idx, lane, 0);
   if (simplify(idx - base).get() != lane) return {};
   return i.table->make(Ops::INDEX, i.dtype, {i.src[0], base, i.src[2], lane->ref()});

@@ -132,10 +132,6 @@ class Linearizer {
       if (std::find(open_.begin(), open_.end(), r) == open_.end()) return false;
     return true;
   }
-  static bool contains(const UOp* a, const UOp* b) {
-    const auto& t = a->toposort();
-    return std::find(t.begin(), t.end(), b) != t.end();
-  }
 
   // Reductions over the same loops that can run now and do not feed one another (copies of
   // one made by unrolling an output axis) share those loops: one pass over them updates
@@ -151,7 +147,7 @@ class Linearizer {
       deps(v);
       if (!all_open(v) || deps_depth(v) != depth) continue;
       bool free = true;
-      for (const UOp* w : group) free = free && !contains(w, v) && !contains(v, w);
+      for (const UOp* w : group) free = free && !in_graph(w, v) && !in_graph(v, w);
       if (free) group.push_back(v);
     }
     return group;

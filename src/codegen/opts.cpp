@@ -21,11 +21,6 @@ constexpr int64_t kLaneIds = 1 << 20;  // lane RANGE ids: apart from loop ids
 
 UOpRef iconst(UOpTable& t, int64_t v) { return t.cnst(dtypes::index, v); }
 int64_t size_of(const UOp* r) { return r->src[0]->const_int(); }
-bool uses(const UOp* g, const UOp* x) {
-  const auto& topo = g->toposort();
-  return std::find(topo.begin(), topo.end(), x) != topo.end();
-}
-
 // g with the node `from` replaced by `to` everywhere, as a named rewrite (VIZ shows it). `to`
 // must not contain `from`.
 UOpRef substitute(const UOpRef& g, const UOp* from, const UOpRef& to, std::string_view name, RewriteTrace* trace) {
@@ -35,7 +30,7 @@ UOpRef substitute(const UOpRef& g, const UOp* from, const UOpRef& to, std::strin
 
 // How far idx moves when r goes up by one; nullopt when that is not one constant (div/mod).
 std::optional<int64_t> stride(const UOpRef& idx, const UOp* r) {
-  if (!uses(idx.get(), r)) return 0;
+  if (!in_graph(idx.get(), r)) return 0;
   UOpRef next = mg::substitute(idx, {{r, r->ref() + iconst(*r->table, 1)}});
   UOpRef d = simplify(next - idx);
   if (d->op != Ops::CONST) return std::nullopt;

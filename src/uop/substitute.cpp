@@ -24,4 +24,10 @@ UOpRef substitute(const UOpRef& root, const std::unordered_map<const UOp*, UOpRe
   return it != done.end() ? it->second : root;
 }
 
+bool in_graph(const UOp* root, const UOp* x) {
+  for (const UOp* u : root->toposort())
+    if (u == x) return true;
+  return false;
+}
+
 }  // namespace mg

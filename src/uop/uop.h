@@ -284,6 +284,8 @@ MG_UOP_SCALAR_OPS(+) MG_UOP_SCALAR_OPS(-) MG_UOP_SCALAR_OPS(*) MG_UOP_SCALAR_OPS
 // root with each key of subs replaced by its value; the result is rebuilt once, bottom up,
 // and replacements are not looked into again (x -> x+1 is fine).
 UOpRef substitute(const UOpRef& root, const std::unordered_map<const UOp*, UOpRef>& subs);
+// x is root or one of the nodes under it.
+bool in_graph(const UOp* root, const UOp* x);
 
 // ---- printing ----
 std::string print_graph(const UOpRef& root);  // one line per node, shared nodes named once
