@@ -40,6 +40,13 @@ RefValue reshape(Device& dev, const RefValue& v, const Shape& s) {
   c.view = *c.view.reshape(s);
   return c;
 }
+
+RefValue window(Device& dev, const RefValue& v, const std::vector<int64_t>& k_s_d) {
+  if (std::optional<RefView> r = v.view.window(k_s_d)) return with_view(v, std::move(*r));
+  RefValue c = materialize(dev, v);  // padded: copy, then window the plain buffer
+  c.view = *c.view.window(k_s_d);
+  return c;
+}
 }  // namespace
 
 size_t value_src_count(const UOp* u) {
@@ -78,6 +85,7 @@ RefValue eval_node(Device& dev, const UOp* u, std::span<const RefValue* const> s
     case Ops::PAD: return with_view(*srcs[0], srcs[0]->view.pad(ints(u)));
     case Ops::SHRINK: return with_view(*srcs[0], srcs[0]->view.shrink(ints(u)));
     case Ops::FLIP: return with_view(*srcs[0], srcs[0]->view.flip(ints(u)));
+    case Ops::WINDOW: return window(dev, *srcs[0], ints(u));
     case Ops::CONTIGUOUS: case Ops::DETACH: case Ops::COPY: return *srcs[0];
     case Ops::BITCAST: {
       // Same bits read as another type: only the dtype changes (padding stays all-zero bits).

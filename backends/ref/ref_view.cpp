@@ -161,6 +161,15 @@ RefView RefView::flip(const std::vector<int64_t>& axes) const {
   return out;
 }
 
+std::optional<RefView> RefView::window(const std::vector<int64_t>& k_s_d) const {
+  if (!mask.empty()) return std::nullopt;
+  const size_t n = k_s_d.size() / 3, pre = shape.size() - n;
+  RefView out{window_shape(shape, k_s_d), std::vector<int64_t>(strides.begin(), strides.begin() + int64_t(pre)), offset, {}};
+  for (size_t j = 0; j < n; j++) out.strides.push_back(strides[pre + j] * k_s_d[3 * j + 1]);
+  for (size_t j = 0; j < n; j++) out.strides.push_back(strides[pre + j] * k_s_d[3 * j + 2]);
+  return out;
+}
+
 RefView RefView::simplified(std::vector<int64_t>* also) const {
   RefView out{{}, {}, offset, {}};
   std::vector<int64_t> also_out;

@@ -30,6 +30,8 @@ struct RefView {
   RefView pad(const std::vector<int64_t>& before_after) const;
   RefView shrink(const std::vector<int64_t>& begin_end) const;
   RefView flip(const std::vector<int64_t>& axes) const;
+  // Sliding windows (WINDOW's arg): nullopt when padded, as a window mixes positions of a dim.
+  std::optional<RefView> window(const std::vector<int64_t>& k_s_d) const;
 
   // The same positions in the same row-major order with fewer dims (at least one): size-1 dims
   // dropped and unmasked dims that step through memory as one merged. Reading loops run faster

@@ -367,9 +367,9 @@ end
 -- ---- pooling windows ----
 -- The windows of the last #k dims: {..., i1, i2} -> {..., o1, o2, k1, k2}, where window (p, q)
 -- holds x[.., p*s1 + a*d1, q*s2 + b*d2] for a < k1, b < k2 (0-based), o = (i - d(k-1) - 1)//s + 1.
--- No overlap and no dilation: view each dim as {o, s} and keep the first k. Otherwise repeat
--- the dim e times, view the repeat as rows of length i + d (row a then starts at a*d mod i),
--- and take every s-th element of the first o*s of each row.
+-- No overlap and no dilation: view each dim as {o, s} and keep the first k. Otherwise the
+-- WINDOW primitive, whose indices are affine (o*s + a*d) forward and backward, where the
+-- reshape tricks (repeat, view as longer rows) would leave // and % in the gradient's kernels.
 local function pool(x, k, s, d)
   local shape = x.shape
   local n = #k
@@ -393,29 +393,9 @@ local function pool(x, k, s, d)
     for j = 1, n do perm[np + n + j] = np + 2 * (j - 1) + 1 end
     return movement("permute", x, perm)
   end
-  local ones, rep, flat, rows = slice(pre, 1), slice(pre, 1), slice(pre, 1), slice(pre, 1)
-  for j = 1, n do
-    local e = math.ceil(k[j] * (i[j] + d[j]) / i[j])
-    ones[#ones + 1] = 1; ones[#ones + 1] = i[j]
-    rep[#rep + 1] = e; rep[#rep + 1] = i[j]
-    flat[#flat + 1] = e * i[j]
-    rows[#rows + 1] = k[j]; rows[#rows + 1] = i[j] + d[j]
-  end
-  x = movement("expand", movement("reshape", x, ones), rep)
-  x = movement("reshape", x, flat)
-  for j = 1, n do x = take_first(x, np + j, k[j] * (i[j] + d[j])) end
-  x = movement("reshape", x, rows)
-  for j = 1, n do x = fit_dim(x, np + 2 * j, o[j] * s[j]) end
-  local v = slice(pre, 1)
-  for j = 1, n do v[#v + 1] = k[j]; v[#v + 1] = o[j]; v[#v + 1] = s[j] end
-  x = movement("reshape", x, v)
-  for j = 1, n do x = take_first(x, np + 3 * j, 1) end
-  local kv = slice(pre, 1)
-  for j = 1, n do kv[#kv + 1] = k[j]; kv[#kv + 1] = o[j] end
-  x = movement("reshape", x, kv)
-  for j = 1, n do perm[np + j] = np + 2 * (j - 1) + 1 end
-  for j = 1, n do perm[np + n + j] = np + 2 * (j - 1) end
-  return movement("permute", x, perm)
+  local arg = {}
+  for j = 1, n do arg[#arg + 1] = k[j]; arg[#arg + 1] = s[j]; arg[#arg + 1] = d[j] end
+  return movement("window", x, arg)
 end
 Tensor._pool = function(x, k, s, d) return pool(x, k, s or k, d or filled(#k, 1)) end
 

@@ -334,7 +334,7 @@ function Tensor.bitcast(t, dt)
   return new(C.mg_tensor_bitcast(ctx, t.h, dt.id, out))
 end
 
-local move_ids = { reshape = C.MG_RESHAPE, expand = C.MG_EXPAND, permute = C.MG_PERMUTE, pad = C.MG_PAD, shrink = C.MG_SHRINK, flip = C.MG_FLIP }
+local move_ids = { reshape = C.MG_RESHAPE, expand = C.MG_EXPAND, permute = C.MG_PERMUTE, pad = C.MG_PAD, shrink = C.MG_SHRINK, flip = C.MG_FLIP, window = C.MG_WINDOW }
 local function movement(op, t, arg)
   local p, n = fill(arg, op)
   return new(C.mg_tensor_movement(ctx, move_ids[op], t.h, p, n, out))

@@ -115,7 +115,9 @@ typedef enum mg_movement_op {
   MG_PERMUTE,     /* arg: the order of the dims */
   MG_PAD,         /* arg: {before, after} per dim, flattened; pads with zeros */
   MG_SHRINK,      /* arg: {begin, end} per dim, flattened, half-open */
-  MG_FLIP         /* arg: the axes to reverse */
+  MG_FLIP,        /* arg: the axes to reverse */
+  MG_WINDOW       /* arg: {k, stride, dilation} per windowed trailing dim, flattened:
+                     {..., i...} -> {..., o..., k...}, o = (i - dilation*(k-1) - 1)//stride + 1 */
 } mg_movement_op;
 
 size_t mg_dtype_size(mg_dtype dt);       /* bytes per element; 0 if dt is not a dtype */

@@ -136,8 +136,8 @@ mg_status mg_tensor_reduce(mg_ctx* ctx, mg_reduce_op op, mg_tensor* x, const int
 
 mg_status mg_tensor_movement(mg_ctx* ctx, mg_movement_op op, mg_tensor* x, const int64_t* arg, int narg, mg_tensor** out) {
   return make(ctx, "mg_tensor_movement", out, [&](mg::Engine& e) {
-    static constexpr mg::Ops kOps[] = {mg::Ops::RESHAPE, mg::Ops::EXPAND, mg::Ops::PERMUTE, mg::Ops::PAD, mg::Ops::SHRINK, mg::Ops::FLIP};
-    if (int(op) < 0 || int(op) > 5) mg::fail(mg::ErrorKind::Invalid, "unknown movement op " + std::to_string(int(op)));
+    static constexpr mg::Ops kOps[] = {mg::Ops::RESHAPE, mg::Ops::EXPAND, mg::Ops::PERMUTE, mg::Ops::PAD, mg::Ops::SHRINK, mg::Ops::FLIP, mg::Ops::WINDOW};
+    if (int(op) < 0 || int(op) > 6) mg::fail(mg::ErrorKind::Invalid, "unknown movement op " + std::to_string(int(op)));
     return T::movement(e, kOps[int(op)], x, to_shape(arg, narg, "arg"));
   });
 }

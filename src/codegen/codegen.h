@@ -49,6 +49,8 @@ UOpRef lower_indexing(const UOpRef& ast, RewriteTrace* trace = nullptr);
 // Heuristic optimizations (opts.cpp) on a lowered, simplified kernel: unroll small reductions,
 // upcast the output's innermost axis into vector lanes, unroll an output axis of reduction
 // kernels. Returns the new graph; sets lane/width and appends to applied.
+// Addresses of gated loads simplified with the loop bounds their gates imply.
+UOpRef simplify_gated_indices(const UOpRef& g, RewriteTrace* trace);
 UOpRef apply_opts(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* trace);
 
 // Accesses contiguous in the lane axis become vector loads and stores (expand.cpp).

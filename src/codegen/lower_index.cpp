@@ -133,6 +133,20 @@ UOpRef flip(B& b) {
   return at(x->src[0], idx, gate_of(i));
 }
 
+// Windows: position o_j*s_j + k_j*d_j of each windowed dim.
+UOpRef window(B& b) {
+  const UOp& i = *b["i"];
+  const UOpRef& x = b["x"];
+  UOpTable& t = *i.table;
+  Idx idx = idx_of(i);
+  const auto& a = ints(*x);
+  const size_t n = a.size() / 3, pre = idx.size() - 2 * n;
+  Idx in(idx.begin(), idx.begin() + int64_t(pre));
+  for (size_t j = 0; j < n; j++)
+    in.push_back(idx[pre + j] * iconst(t, a[3 * j + 1]) + idx[pre + n + j] * iconst(t, a[3 * j + 2]));
+  return at(x->src[0], in, gate_of(i));
+}
+
 // Padding: the value where every index is inside the source, else 0; reads outside are gated.
 UOpRef pad(B& b) {
   const UOp& i = *b["i"];
@@ -189,6 +203,7 @@ const PatternMatcher& lower_rules() {
       {index_of(UPat(Ops::SHRINK)), shrink, "shrink"},
       {index_of(UPat(Ops::FLIP)), flip, "flip"},
       {index_of(UPat(Ops::PAD)), pad, "pad"},
+      {index_of(UPat(Ops::WINDOW)), window, "window"},
       {index_of(UPat(Ops::REDUCE_AXIS)), reduce, "reduce"},
       {index_of(UPat(OpSet{Ops::CONTIGUOUS, Ops::DETACH})), passthrough, "passthrough"},
   });

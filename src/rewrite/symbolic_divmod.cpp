@@ -5,6 +5,7 @@
 // graph smaller than the one it replaces.
 #include <algorithm>
 
+#include "rewrite/symbolic.h"
 #include "rewrite/symbolic_util.h"
 
 namespace mg::sym {
@@ -116,6 +117,17 @@ UOpRef div_div(B& b) {
   UOpRef k = int_const(b.root, c1 * c2);
   return k ? keep(b, b["x"] / k) : nullptr;
 }
+// x >= 0: (x//c1)%c2 -> (x%(c1*c2))//c1, taken when that simplifies to something smaller (an
+// index read through two reshapes, x = 25*w - 24 + ..., whose x%25 is a constant).
+UOpRef div_mod(B& b) {
+  i128 c1 = cval(b["c1"]), c2 = cval(b["c2"]);
+  const UOpRef& x = b["x"];
+  if (c1 <= 0 || c2 <= 0 || !small(c1) || !small(c2) || x->vmin() < 0 || x->may_wrap()) return nullptr;
+  UOpRef k = int_const(b.root, c1 * c2);
+  if (!k) return nullptr;
+  UOpRef cand = simplify(simplify(x % k) / b["c1"]);
+  return smaller(cand, b.root->ref()) ? keep(b, cand) : nullptr;
+}
 // c1 > 0 divides c2 and x*c1 is exact: (x*c1)//c2 -> x//(c2/c1), and since (x*c1)%c2 is
 // c1*(x%(c2/c1)), ((x*c1)%c2)//c1 -> x%(c2/c1). Truncation or floor alike.
 UOpRef mul_div(B& b, Ops op) {
@@ -145,6 +157,7 @@ std::vector<Rule> divmod_rules() {
   return {
       {ints((x % c1) % c2), mod_mod, "(x%c1)%c2 -> x%c2 when c2 | c1"},
       {ints((x / c1) / c2), div_div, "(x//c1)//c2 -> x//(c1*c2)"},
+      {ints((x / c1) % c2), div_mod, "(x//c1)%c2 -> (x%(c1*c2))//c1 when x >= 0 and that is smaller"},
       {ints((x * c1).named("m") / c2), [](B& b) { return mul_div(b, Ops::IDIV); }, "(x*c1)//c2 -> x//(c2/c1)"},
       {ints(((x * c1).named("m") % c2) / c1), [](B& b) { return mul_div(b, Ops::MOD); }, "((x*c1)%c2)//c1 -> x%(c2/c1)"},
       // C's definition of %: x == (x//y)*y + x%y, in the ring, for every x and y != 0

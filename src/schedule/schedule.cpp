@@ -10,6 +10,16 @@
 namespace mg::schedule {
 
 namespace {
+// Movement that reads some source values more than once: an expand, overlapping windows.
+bool repeats(const UOp* u) {
+  if (u->op == Ops::EXPAND) return true;
+  if (u->op != Ops::WINDOW) return false;
+  const auto& a = std::get<std::vector<int64_t>>(u->arg);
+  for (size_t j = 0; j < a.size(); j += 3)
+    if (a[j] > a[j + 1]) return true;
+  return false;
+}
+
 bool is_input(const UOp* u) { return u->op == Ops::BUFFER && !u->src.empty() && u->src[0]->op == Ops::DEFINE_GLOBAL; }
 
 int64_t numel_of(const UOp* u) {
@@ -45,29 +55,41 @@ struct Graph {
     for (const UOpRef& r : sink->src) roots.insert(r.get());
   }
 
-  // A reduction is fused into what consumes it when everything above it, up to one kernel
-  // output, is elementwise or movement that does not repeat values (not EXPAND), with no
-  // other reduction: then each of its values is computed once, in that one kernel. Paths may
-  // branch and meet again (relu uses its input twice).
-  bool fuses_up(const UOp* r) const {
-    std::unordered_set<const UOp*> seen{r};
+  bool is_output(const UOp* u) const { return roots.count(u) || realized.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY; }
+  // A node whose value would be read repeatedly or by another reduction above it.
+  bool feeds_stop(const UOp* u) const {
+    auto it = parents.find(u);
+    if (it == parents.end()) return false;
+    for (const UOp* p : it->second)
+      if (repeats(p) || p->op == Ops::REDUCE_AXIS) return true;
+    return false;
+  }
+
+  // Where a reduction's values are stored. Walking up from it through elementwise ops and
+  // movement that does not repeat values, the walk ends at kernel outputs and at nodes read by
+  // an expand, an overlapping window or another reduction (the frontier). With one frontier
+  // node, each value of the reduction is computed once, in that node's kernel: nullptr when it
+  // is an output anyway, else that node, which is realized in place of the reduction (a
+  // convolution's input gradient is stored after its windows are summed, not before). With
+  // several, the reduction is stored. Paths may branch and meet again (relu uses its input twice).
+  const UOp* home(const UOp* r) const {
+    std::unordered_set<const UOp*> seen{r}, frontier;
     std::vector<const UOp*> todo{r};
-    const UOp* output = nullptr;
-    while (!todo.empty()) {
+    while (!todo.empty() && frontier.size() < 2) {
       const UOp* u = todo.back();
       todo.pop_back();
-      if (u != r && (roots.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY)) {
-        if (output && output != u) return false;
-        output = u;
+      if ((u != r && is_output(u)) || feeds_stop(u)) {
+        frontier.insert(u);
         continue;
       }
-      if (u->op == Ops::EXPAND || (u != r && u->op == Ops::REDUCE_AXIS)) return false;
       auto it = parents.find(u);
       if (it == parents.end()) continue;
       for (const UOp* p : it->second)
         if (seen.insert(p).second) todo.push_back(p);
     }
-    return true;
+    if (frontier.size() != 1) return r;
+    const UOp* f = *frontier.begin();
+    return f != r && is_output(f) ? nullptr : f;
   }
 
   // ALU ops that fusing x into a consumer would compute per element (up to realized nodes).
@@ -89,12 +111,13 @@ struct Graph {
   void decide() {
     for (const UOp* u : topo) {
       if (roots.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY) realized.insert(u);
-      else if (u->op == Ops::REDUCE_AXIS && !fuses_up(u)) realized.insert(u);
+      else if (u->op == Ops::REDUCE_AXIS)
+        if (const UOp* h = home(u)) realized.insert(h);
     }
     // An expand repeats each value of its source many times: a source that is costly to
     // compute is computed once into a buffer instead of once per repeat.
     for (const UOp* u : topo) {
-      if (u->op != Ops::EXPAND) continue;
+      if (!repeats(u)) continue;
       const UOp* x = u->src[0].get();
       if (realized.count(x) || is_input(x) || numel_of(u) < kRepeats * std::max<int64_t>(numel_of(x), 1)) continue;
       if (fused_cost(x) >= kCostlyOps) realized.insert(x);

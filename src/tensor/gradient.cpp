@@ -51,6 +51,49 @@ bool is_float(const UOpRef& x) { return x->dtype.is_float(); }
 
 using Rule = Grads (*)(Builder& b, const UOpRef& ret, const UOpRef& g);
 
+// WINDOW sends each window position back where it was read: for every offset a in the window
+// (a_j < k_j), the slice g[..., :, a] spread out by the stride and shifted by a*d. One term per
+// offset keeps every index affine (no // or %), so the kernels reading it stay vectorizable.
+Grads window_grad(Builder& b, const UOpRef& r, const UOpRef& g) {
+  const auto& a = ints(*r);
+  const Shape& in = *r->src[0]->shape();
+  const Shape& gs = *g->shape();
+  const size_t n = a.size() / 3, pre = in.size() - n;
+  std::vector<int64_t> at(n, 0);  // the offset of the current term
+  UOpRef sum;
+  for (;;) {
+    std::vector<int64_t> sh;
+    for (size_t i = 0; i < gs.size(); i++) {
+      int64_t lo = i < pre + n ? 0 : at[i - pre - n];
+      sh.push_back(lo);
+      sh.push_back(i < pre + n ? gs[i] : lo + 1);
+    }
+    UOpRef t = b.mv(Ops::RESHAPE, b.mv(Ops::SHRINK, g, sh), Shape(gs.begin(), gs.begin() + int64_t(pre + n)));
+    std::vector<int64_t> pd(2 * pre, 0);
+    for (size_t j = 0; j < n; j++) {
+      int64_t o = gs[pre + j], s = a[3 * j + 1], len = (o - 1) * s + 1;
+      if (s > 1) {  // o -> {o, 1} -> {o, s} -> o*s, keep the first (o-1)*s + 1
+        Shape one = *t->shape(), flat = one;
+        one.insert(one.begin() + int64_t(pre + j) + 1, 1);
+        std::vector<int64_t> spread(2 * one.size(), 0), keep;
+        spread[2 * (pre + j + 1) + 1] = s - 1;
+        flat[pre + j] = o * s;
+        for (size_t i = 0; i < flat.size(); i++) { keep.push_back(0); keep.push_back(i == pre + j ? len : flat[i]); }
+        t = b.mv(Ops::SHRINK, b.mv(Ops::RESHAPE, b.mv(Ops::PAD, b.mv(Ops::RESHAPE, t, one), spread), flat), keep);
+      }
+      int64_t before = at[j] * a[3 * j + 2];
+      pd.push_back(before);
+      pd.push_back(in[pre + j] - before - len);
+    }
+    t = b.mv(Ops::PAD, t, pd);
+    sum = sum ? sum + t : t;
+    size_t j = n;  // next offset, the last dim fastest
+    while (j-- > 0 && ++at[j] == a[3 * j]) at[j] = 0;
+    if (j == size_t(-1)) break;
+  }
+  return {sum};
+}
+
 // d/dx of each op. ret is the node, g the gradient flowing into it (same shape and dtype).
 const std::array<Rule, kNumOps>& rules() {
   static const std::array<Rule, kNumOps> table = [] {
@@ -131,6 +174,7 @@ const std::array<Rule, kNumOps>& rules() {
       return {b.mv(Ops::PAD, g, pd)};
     });
     set(Ops::FLIP, [](Builder& b, const UOpRef& r, const UOpRef& g) -> Grads { return {b.mv(Ops::FLIP, g, ints(*r))}; });
+    set(Ops::WINDOW, window_grad);
     // ---- graph ----
     set(Ops::CONTIGUOUS, [](Builder&, const UOpRef&, const UOpRef& g) -> Grads { return {g}; });
     set(Ops::COPY, [](Builder& b, const UOpRef& r, const UOpRef& g) -> Grads {

@@ -56,6 +56,7 @@ struct DerivedFacts {
       case Ops::CONST: case Ops::DEFINE_VAR: return Shape{};
       case Ops::RESHAPE: case Ops::EXPAND: need_src(); return ints();
       case Ops::FLIP: return need_src();
+      case Ops::WINDOW: return window_shape(need_src(), ints());
       case Ops::PERMUTE: {
         const Shape& s = need_src();
         const auto& p = ints();

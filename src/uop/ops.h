@@ -13,7 +13,7 @@ enum class OpGroup : uint8_t { Define, Movement, Unary, Binary, Ternary, Reduce,
   X(DEFINE_GLOBAL, Define) X(DEFINE_LOCAL, Define) X(DEFINE_REG, Define) X(DEVICE, Define)          \
   X(UNIQUE, Define)                                                                                 \
   X(RESHAPE, Movement) X(PERMUTE, Movement) X(EXPAND, Movement) X(PAD, Movement)                    \
-  X(SHRINK, Movement) X(FLIP, Movement)                                                             \
+  X(SHRINK, Movement) X(FLIP, Movement) X(WINDOW, Movement)                                          \
   X(EXP2, Unary) X(LOG2, Unary) X(SIN, Unary) X(SQRT, Unary) X(RECIPROCAL, Unary) X(NEG, Unary)     \
   X(TRUNC, Unary) X(CAST, Unary) X(BITCAST, Unary)                                                  \
   X(ADD, Binary) X(SUB, Binary) X(MUL, Binary) X(FDIV, Binary) X(IDIV, Binary) X(MOD, Binary)       \

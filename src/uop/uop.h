@@ -287,6 +287,10 @@ UOpRef substitute(const UOpRef& root, const std::unordered_map<const UOp*, UOpRe
 // x is root or one of the nodes under it.
 bool in_graph(const UOp* root, const UOp* x);
 
+// WINDOW: out[..., o_1..o_n, k_1..k_n] = x[..., o_j*s_j + k_j*d_j] over the last n dims of x,
+// arg {k_1, s_1, d_1, ..., k_n, s_n, d_n}: the out shape, or an error naming what is wrong.
+Shape window_shape(const Shape& in, const std::vector<int64_t>& arg);
+
 // ---- printing ----
 std::string print_graph(const UOpRef& root);  // one line per node, shared nodes named once
 std::string render(const UOpRef& root);       // an expression: "((x*4)+y)//4"
