@@ -57,6 +57,28 @@ bool contiguous_in(const UOpRef& g, const UOp* r) {
   return true;
 }
 
+// Lanes for an axis of n, at most `most`: the most that divide it among most and most/2, else
+// the whole axis when it is no longer (10 = 8+2 lanes beats none), else 4 at a time.
+int64_t lane_count(int64_t n, int64_t most) {
+  for (int64_t w = most; w >= std::max<int64_t>(most / 2, 4); w /= 2)
+    if (n % w == 0) return w;
+  if (n >= 3 && n <= most) return n;
+  return n % 4 == 0 ? 4 : 1;
+}
+
+// The loads inside reductions that do not depend on r (each copy of an unroll of r shares them),
+// counted by lanes: a vector load counts as wide as it is.
+int64_t shared_loads(const UOpRef& g, const UOp* r, const UOp* lane) {
+  int64_t n = 0;
+  for (UOp* u : g->toposort()) {
+    if (u->op != Ops::LOAD) continue;
+    const UOp* addr = u->src[0]->src[1].get();
+    if (in_graph(addr, r)) continue;
+    n += lane && in_graph(addr, lane) ? size_of(lane) : 1;
+  }
+  return n;
+}
+
 UOpRef fold(Ops op, const std::vector<UOpRef>& xs) {
   UOpRef acc = xs[0];
   for (size_t i = 1; i < xs.size(); i++) acc = alu(op, {acc, xs[i]});
@@ -119,9 +141,8 @@ UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrac
   if (!out.empty() && target.vector_bytes > 0) {
     const UOp* r = out.back();
     int item = g->src[0]->src[1]->dtype.itemsize();
-    int64_t w = std::min<int64_t>(16, target.vector_bytes / std::max(item, 1));
-    while (w >= 4 && size_of(r) % w) w /= 2;
-    if (w >= 4 && contiguous_in(g, r)) {
+    int64_t w = lane_count(size_of(r), std::max<int64_t>(target.vector_bytes / std::max(item, 1), 1));
+    if (w > 1 && contiguous_in(g, r)) {
       UOpRef lane = t.make(Ops::RANGE, dtypes::index, {iconst(t, w)}, kLaneIds + std::get<int64_t>(r->arg));
       UOpRef to = size_of(r) == w ? lane : t.make(Ops::RANGE, dtypes::index, {iconst(t, size_of(r) / w)}, r->arg) * iconst(t, w) + lane;
       k.opts.push_back("UPCAST " + std::to_string(std::get<int64_t>(r->arg)) + " x" + std::to_string(w));
@@ -130,13 +151,20 @@ UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrac
       k.width = int(w);
     }
   }
-  // unroll an outer output axis of a reduction kernel (not the only loop left to split)
+  // unroll an output axis of a reduction kernel (not the only loop left to split): the one whose
+  // copies share the most loads, the vector loads counting for their lanes
   if (has_reduce) {
-    for (const UOp* r : output_ranges(g)) {
+    const UOp* best = nullptr;
+    int64_t best_shared = -1;
+    std::vector<const UOp*> outs = output_ranges(g);
+    for (const UOp* r : outs) {
       if (size_of(r) % kUnrollOutput || size_of(r) < 2 * kUnrollOutput) continue;
-      k.opts.push_back("UNROLL " + std::to_string(std::get<int64_t>(r->arg)) + " x" + std::to_string(kUnrollOutput));
-      g = unroll_output(g, r, kUnrollOutput, trace);
-      break;
+      int64_t shared = shared_loads(g, r, lane_of);
+      if (shared > best_shared) best = r, best_shared = shared;
+    }
+    if (best) {
+      k.opts.push_back("UNROLL " + std::to_string(std::get<int64_t>(best->arg)) + " x" + std::to_string(kUnrollOutput));
+      g = unroll_output(g, best, kUnrollOutput, trace);
     }
   }
   g = graph_rewrite(g, symbolic(), nullptr, {.name = "symbolic after opts", .bottom_up = true, .trace = trace});
