@@ -63,7 +63,9 @@ CpuOptions cpu_options_from_env() {
 }
 
 CpuDevice::CpuDevice(Runtime& rt, const CpuOptions& o)
-    : Device("CPU", rt), programs_(o.cache_dir, o.cache_level), pool_(threads_or_cores(o.threads)) {}
+    : Device("CPU", rt), programs_(o.cache_dir, o.cache_level), pool_(threads_or_cores(o.threads)) {
+  target_.read_slack_bytes = int(kReadSlackBytes);
+}
 
 CpuDevice::~CpuDevice() {
   blocks_.drain([&](void* p, size_t) { runtime().host().release(p); });

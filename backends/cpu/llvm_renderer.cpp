@@ -556,15 +556,34 @@ class Renderer {
     std::string x = val(val_node, v), align = std::to_string(d.itemsize());
     if (d.is_bool()) { std::string z = fresh(); line(z + " = zext " + reg(d, v).str() + " " + x + " to " + m.str()); x = z; }
     else if (is_bf16(d)) x = bitcast(d, dtypes::int16, v, x);
+    // a gate masks the lanes past the end of a padded upcast
+    const UOp* gate = idx->src.size() > 2 ? idx->src[2].get() : nullptr;
+    bool always = !gate || (gate->op == Ops::CONST && gate->const_int());
+    std::string mask = always ? m.with("i1").c("true") : val(gate, true);
     if (v && !contiguous(idx)) {
       Ty ptrs = m.with("ptr");
       std::string name = "llvm.masked.scatter." + m.sfx() + "." + ptrs.sfx();
       declare("declare void @" + name + "(" + m.str() + ", " + ptrs.str() + ", i32, " + m.with("i1").str() + ")");
       line("call void @" + name + "(" + m.str() + " " + x + ", " + ptrs.str() + " " + val(idx) + ", i32 " + align + ", " +
-           m.with("i1").str() + " " + m.with("i1").c("true") + ")");
+           m.with("i1").str() + " " + mask + ")");
       return;
     }
+    if (always) {
+      line("store " + m.str() + " " + x + ", ptr " + val(idx) + ", align " + align);
+      return;
+    }
+    if (v) {
+      std::string name = "llvm.masked.store." + m.sfx() + ".p0";
+      declare("declare void @" + name + "(" + m.str() + ", ptr, i32, " + m.with("i1").str() + ")");
+      line("call void @" + name + "(" + m.str() + " " + x + ", ptr " + val(idx) + ", i32 " + align + ", " + m.with("i1").str() + " " + mask + ")");
+      return;
+    }
+    std::string id = std::to_string(n_++);  // one gate for the whole value: branch around the store
+    line("br i1 " + val(gate) + ", label %st" + id + ", label %stj" + id);
+    label("st" + id);
     line("store " + m.str() + " " + x + ", ptr " + val(idx) + ", align " + align);
+    line("br label %stj" + id);
+    label("stj" + id);
   }
 
   void op(const UOp* u) {

@@ -23,6 +23,8 @@ struct Target {
   bool threads = true;     // the outermost output loop runs over [begin, end) given at launch
   int vector_bytes = 64;   // widest vector register (0: no vector ops, upcast nothing)
   bool opts = true;        // heuristic optimizations (NOOPT=1 turns them off)
+  int read_slack_bytes = 0;   // loads may read this far past a buffer's end (its allocator leaves
+                              // it): padded vector lanes then need no mask on their loads
 };
 
 struct Kernel {

@@ -6,6 +6,7 @@
 //   unroll          in reduction kernels, an outer output axis becomes 4 copies of the kernel
 //                   body (4 accumulators sharing each load of the other operand): r -> r_o*4 + c
 #include <algorithm>
+#include <unordered_set>
 
 #include "codegen/codegen.h"
 #include "rewrite/graph_rewrite.h"
@@ -58,12 +59,35 @@ bool contiguous_in(const UOpRef& g, const UOp* r) {
 }
 
 // Lanes for an axis of n, at most `most`: the most that divide it among most and most/2, else
-// the whole axis when it is no longer (10 = 8+2 lanes beats none), else 4 at a time.
+// most/2 lanes over the axis padded up to a multiple of them (20 as 3 x 8, the last 4 lanes
+// masked), else 4 when they divide it.
 int64_t lane_count(int64_t n, int64_t most) {
   for (int64_t w = most; w >= std::max<int64_t>(most / 2, 4); w /= 2)
     if (n % w == 0) return w;
-  if (n >= 3 && n <= most) return n;
+  if (n >= 5 && most >= 8) return most / 2;
   return n % 4 == 0 ? 4 : 1;
+}
+
+// Padded lanes (r -> r_o*w + lane over more than the n positions of r): stores are masked to the
+// real positions, and so are the loads that could otherwise read past their buffer's end and its
+// slack (the others read what is there, into lanes that are never stored).
+UOpRef mask_padded_lanes(const UOpRef& g, const UOpRef& pos, int64_t n, const Target& target, RewriteTrace* trace) {
+  UOpTable& t = *g->table;
+  UOpRef valid = lt(pos, iconst(t, n));
+  std::unordered_set<const UOp*> stores;
+  for (const UOpRef& st : g->src) stores.insert(st->src[0].get());
+  const UOp* lane_dep = pos.get();
+  PatternMatcher pm({{UPat(Ops::INDEX).where([&](const UOp& u) { return u.dtype.is_ptr() && in_graph(u.src[1].get(), lane_dep); }),
+                      [&](B& b) -> UOpRef {
+                        const UOp& i = *b.root;
+                        if (in_graph(i.src[2].get(), valid.get())) return nullptr;  // masked already
+                        bool store = stores.count(&i) > 0;
+                        int64_t slack = target.read_slack_bytes / std::max(i.dtype.base().itemsize(), 1);
+                        if (!store && i.src[1]->vmin() >= 0 && i.src[1]->vmax() < i.dtype.ptr_size + slack) return nullptr;
+                        return t.make(Ops::INDEX, i.dtype, {i.src[0], i.src[1], i.src[2] & valid});
+                      },
+                      "mask padded lanes"}});
+  return graph_rewrite(g, pm, nullptr, {.name = "mask padded lanes", .trace = trace});
 }
 
 // The loads inside reductions that do not depend on r (each copy of an unroll of r shares them),
@@ -141,12 +165,14 @@ UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrac
   if (!out.empty() && target.vector_bytes > 0) {
     const UOp* r = out.back();
     int item = g->src[0]->src[1]->dtype.itemsize();
-    int64_t w = lane_count(size_of(r), std::max<int64_t>(target.vector_bytes / std::max(item, 1), 1));
+    int64_t n = size_of(r), w = lane_count(n, std::max<int64_t>(target.vector_bytes / std::max(item, 1), 1));
     if (w > 1 && contiguous_in(g, r)) {
+      int64_t groups = (n + w - 1) / w;
       UOpRef lane = t.make(Ops::RANGE, dtypes::index, {iconst(t, w)}, kLaneIds + std::get<int64_t>(r->arg));
-      UOpRef to = size_of(r) == w ? lane : t.make(Ops::RANGE, dtypes::index, {iconst(t, size_of(r) / w)}, r->arg) * iconst(t, w) + lane;
-      k.opts.push_back("UPCAST " + std::to_string(std::get<int64_t>(r->arg)) + " x" + std::to_string(w));
+      UOpRef to = groups == 1 ? lane : t.make(Ops::RANGE, dtypes::index, {iconst(t, groups)}, r->arg) * iconst(t, w) + lane;
+      k.opts.push_back("UPCAST " + std::to_string(std::get<int64_t>(r->arg)) + " x" + std::to_string(w) + (groups * w != n ? " padded" : ""));
       g = substitute(g, r, to, "upcast", trace);
+      if (groups * w != n) g = mask_padded_lanes(g, to, n, target, trace);
       lane_of = lane.get();
       k.width = int(w);
     }

@@ -18,10 +18,9 @@ Buffer::~Buffer() {
 }
 
 void* HostAllocator::allocate(size_t n) const {
-  // 64-byte alignment suits every vector width the CPU backend uses; zero-size asks get a
-  // real (tiny) block so every buffer has a distinct address.
-  size_t size = (n + 63) / 64 * 64;
-  if (size == 0) size = 64;
+  // 64-byte alignment suits every vector width the CPU backend uses; the slack makes zero-size
+  // asks real (tiny) blocks too, so every buffer has a distinct address.
+  size_t size = (n + 63) / 64 * 64 + kReadSlackBytes;
   void* p = alloc ? alloc(user, size, 64) : std::aligned_alloc(64, size);
   if (!p) fail(ErrorKind::OOM, "out of memory allocating " + std::to_string(n) + " bytes");
   return p;

@@ -33,6 +33,10 @@ class Buffer {
 using BufferRef = std::shared_ptr<Buffer>;
 
 // Where host-memory devices get their bytes: the embedding host's callbacks, or the heap.
+// Host memory for buffers: 64-byte aligned, with at least kReadSlackBytes readable past the end,
+// so that a vector load of a kernel's padded lanes may run past the last element (see
+// codegen::Target::read_slack_bytes).
+constexpr size_t kReadSlackBytes = 64;
 struct HostAllocator {
   void* user = nullptr;
   void* (*alloc)(void* user, size_t size, size_t align) = nullptr;

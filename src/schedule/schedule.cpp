@@ -89,7 +89,11 @@ struct Graph {
     }
     if (frontier.size() != 1) return r;
     const UOp* f = *frontier.begin();
-    return f != r && is_output(f) ? nullptr : f;
+    if (f != r && is_output(f)) return nullptr;
+    // Stored before movement ops rather than after: a max pool's windows would otherwise put
+    // the window axes innermost in the stored layout (all paths from r reach f through its source).
+    while (f != r && op_group(f->op) == OpGroup::Movement) f = f->src[0].get();
+    return f;
   }
 
   // ALU ops that fusing x into a consumer would compute per element (up to realized nodes).

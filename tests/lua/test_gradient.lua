@@ -94,6 +94,11 @@ local cases = {
   { "softmax and log_softmax", function(a) return a:softmax(2) + a:log_softmax(1) end, { { 3, 4 } } },
   { "conv2d", function(x, w, b) return x:conv2d(w, b, { padding = 1 }) end, { { 1, 2, 4, 4 }, { 3, 2, 3, 3 }, { 3 } } },
   { "max_pool2d and avg_pool2d", function(x) return x:max_pool2d(2) + x:avg_pool2d(2) end, { { 1, 1, 4, 4 } } },
+  -- overlapping windows go through WINDOW, whose gradient spreads each offset back by stride and dilation
+  { "conv2d with stride and dilation", function(x, w) return x:conv2d(w, nil, { stride = { 2, 1 }, dilation = { 1, 2 }, padding = 1 }) end,
+    { { 2, 2, 5, 6 }, { 2, 2, 3, 2 } } },
+  { "overlapping avg_pool2d and max_pool2d", function(x) return x:avg_pool2d(3, 1) + x:max_pool2d(3, 1) end, { { 1, 2, 5, 5 } } },
+  { "overlapping strided pooling", function(x) return x:avg_pool2d(3, 2) * x:max_pool2d(3, 2) end, { { 1, 2, 5, 5 } } },
   { "layernorm", function(x) return x:layernorm({ 4 }) end, { { 3, 4 } } },
   { "contiguous and a shared node", function(a) local c = (a * a):contiguous(); return c + c:flip(1) end, { { 4 } } },
 }
