@@ -1,4 +1,6 @@
 -- Creation from ranges: arange, linspace, eye.
+local ffi = require("ffi")
+local core = require("moongrad.core")
 local T = require("moongrad.tensor")
 local dtypes = T.dtypes
 local Tensor = T.Tensor
@@ -10,6 +12,15 @@ local function check_count(op, n)
   if n > MAX_HOST_ELEMENTS then
     error(string.format("%s: %.0f elements is more than the %d it builds on the host", op, n, MAX_HOST_ELEMENTS), 3)
   end
+end
+
+-- {1, ..., n} without a buffer: the ones in a window sliding over n-1 zeros then n ones, a sum
+-- that codegen folds to the loop position, so that a one-hot gather through it (x[idx]) folds to
+-- one load. REF evaluates op by op, where that sum would cost n^2: it gets host-built values.
+local function lazy_count(n, dt, device)
+  local ones = T.movement("pad", T.full_raw({ n }, 1, dt, device), { n - 1, 0 })
+  local w = T.movement("window", ones, { n, 1, 1 })
+  return T.movement("reshape", T.reduce("sum", w, { 1 }), { n })
 end
 
 -- Half-open like tinygrad: arange(3) is {0, 1, 2}; arange(start, stop, step).
@@ -24,6 +35,12 @@ function Tensor.arange(start, stop, step, opts)
   check_count("arange", n)
   local all_int = start == math.floor(start) and step == math.floor(step)
   local dt = opts and opts.dtype and dtypes.get(opts.dtype) or (all_int and dtypes.int32 or T.default_float)
+  local device = opts and opts.device or ffi.string(core.C.mg_default_device(core.ctx))
+  if all_int and not dt.is_float and n > 0 and device ~= "REF" then
+    local r = lazy_count(n, dt, device)
+    if step ~= 1 then r = (r - 1) * step + start elseif start ~= 1 then r = r + (start - 1) end
+    return r
+  end
   local list = {}
   for i = 1, n do list[i] = start + (i - 1) * step end
   return T.from_list(list, { n }, dt, opts and opts.device)

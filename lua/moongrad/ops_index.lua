@@ -245,7 +245,9 @@ local function index_values(plan, op)
   for i, ti in ipairs(plan.tensors) do
     local idx = ti.idx
     if idx.dtype ~= dtypes.int32 then idx = idx:cast(dtypes.int32) end
-    idx = Tensor.where(idx:lt(0), idx + (ti.n + 1), idx)
+    -- stored (one value per index): the one-hot mask compares it with every position, and
+    -- compiled kernels fold that mask's sum to one load when the compared value is plain
+    idx = Tensor.where(idx:lt(0), idx + (ti.n + 1), idx):contiguous()
     vals[i] = T.broadcast_to(idx, b)
   end
   return vals, b

@@ -1,6 +1,7 @@
 // Codegen: a kernel AST (schedule::Item::ast) -> lowered, linear UOps a renderer walks.
 // Each pass is a named graph_rewrite (VIZ shows them). See docs/codegen.md.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,16 @@ UOpRef lower_indexing(const UOpRef& ast, RewriteTrace* trace = nullptr);
 // Heuristic optimizations (opts.cpp) on a lowered, simplified kernel: unroll small reductions,
 // upcast the output's innermost axis into vector lanes, unroll an output axis of reduction
 // kernels. Returns the new graph; sets lane/width and appends to applied.
+// How far the integer expression idx moves when loop r goes up by one; nullopt when that is not
+// one constant (division or modulo by r, a product of loops).
+std::optional<int64_t> index_stride(const UOpRef& idx, const UOp* r);
+
+// Reductions with a closed form (fold_reduce.cpp): a sum of a constant over the positions of a
+// loop that satisfy bounds is that constant times their count (a lazy arange is such a count);
+// a sum over r of where(f(r) == v, x(r), 0) with f linear in r is the one term where f(r) = v
+// (a one-hot gather, x[idx], becomes one load).
+UOpRef fold_reductions(const UOpRef& g, RewriteTrace* trace);
+
 // Addresses of gated loads simplified with the loop bounds their gates imply.
 UOpRef simplify_gated_indices(const UOpRef& g, RewriteTrace* trace);
 UOpRef apply_opts(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* trace);

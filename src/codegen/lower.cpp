@@ -32,6 +32,7 @@ Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace) {
   k.ast = ast;
   UOpRef g = lower_indexing(ast, trace);
   g = graph_rewrite(g, symbolic(), nullptr, {.name = "symbolic", .bottom_up = true, .trace = trace});
+  g = fold_reductions(g, trace);
   g = simplify_gated_indices(g, trace);
   k.name = kernel_name(ast, g);  // before opts: the kernel as written, not as unrolled
   g = apply_opts(g, target, k, trace);

@@ -29,15 +29,6 @@ UOpRef substitute(const UOpRef& g, const UOp* from, const UOpRef& to, std::strin
   return graph_rewrite(g, pm, nullptr, {.name = name, .trace = trace});
 }
 
-// How far idx moves when r goes up by one; nullopt when that is not one constant (div/mod).
-std::optional<int64_t> stride(const UOpRef& idx, const UOp* r) {
-  if (!in_graph(idx.get(), r)) return 0;
-  UOpRef next = mg::substitute(idx, {{r, r->ref() + iconst(*r->table, 1)}});
-  UOpRef d = simplify(next - idx);
-  if (d->op != Ops::CONST) return std::nullopt;
-  return d->const_int();
-}
-
 // The loops of the output: the ranges the stores' addresses use (lanes excluded), outer first.
 std::vector<const UOp*> output_ranges(const UOpRef& g) {
   std::vector<const UOp*> out;
@@ -52,7 +43,7 @@ std::vector<const UOp*> output_ranges(const UOpRef& g) {
 bool contiguous_in(const UOpRef& g, const UOp* r) {
   for (UOp* u : g->toposort()) {
     if (u->op != Ops::INDEX || !u->dtype.is_ptr()) continue;
-    std::optional<int64_t> s = stride(u->src[1], r);
+    std::optional<int64_t> s = index_stride(u->src[1], r);
     if (!s || (*s != 0 && *s != 1)) return false;
   }
   return true;
@@ -134,6 +125,14 @@ UOpRef unroll_output(const UOpRef& g, const UOp* r, int64_t k, RewriteTrace* tra
   return sink(std::move(stores));
 }
 }  // namespace
+
+std::optional<int64_t> index_stride(const UOpRef& idx, const UOp* r) {
+  if (!in_graph(idx.get(), r)) return 0;
+  UOpRef next = mg::substitute(idx, {{r, r->ref() + iconst(*r->table, 1)}});
+  UOpRef d = simplify(next - idx);
+  if (d->op != Ops::CONST) return std::nullopt;
+  return d->const_int();
+}
 
 UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrace* trace) {
   if (!target.opts) return g0;

@@ -41,9 +41,15 @@ struct Graph {
   std::unordered_map<const UOp*, std::vector<const UOp*>> parents;  // distinct consumers
   std::unordered_set<const UOp*> realized;
   std::unordered_set<const UOp*> roots;
+  // Nodes computed from constants alone (an arange, ones summed): codegen folds their reductions
+  // to closed forms, so they are recomputed where used, never stored.
+  std::unordered_set<const UOp*> constant;
 
   explicit Graph(const UOpRef& sink) : topo(sink->toposort()) {
     for (const UOp* u : topo) {
+      bool c = u->op == Ops::CONST || (!u->src.empty() && u->op != Ops::BUFFER && u->op != Ops::COPY && u != sink.get());
+      for (const UOpRef& s : u->src) c = c && (constant.count(s.get()) || s->op == Ops::DEVICE);
+      if (c) constant.insert(u);
       if (u == sink.get()) continue;
       for (size_t i = 0; i < u->src.size(); i++) {
         const UOp* s = u->src[i].get();
@@ -104,7 +110,7 @@ struct Graph {
     while (!todo.empty() && cost < kCostlyOps) {
       const UOp* u = todo.back();
       todo.pop_back();
-      if (realized.count(u) || is_input(u)) continue;
+      if (realized.count(u) || is_input(u) || constant.count(u)) continue;
       if (is_alu(u->op) || u->op == Ops::REDUCE_AXIS) cost++;
       for (const UOpRef& s : u->src)
         if (seen.insert(s.get()).second) todo.push_back(s.get());
@@ -115,7 +121,7 @@ struct Graph {
   void decide() {
     for (const UOp* u : topo) {
       if (roots.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY) realized.insert(u);
-      else if (u->op == Ops::REDUCE_AXIS)
+      else if (u->op == Ops::REDUCE_AXIS && !constant.count(u))
         if (const UOp* h = home(u)) realized.insert(h);
     }
     // An expand repeats each value of its source many times: a source that is costly to
