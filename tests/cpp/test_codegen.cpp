@@ -163,3 +163,109 @@ TEST_CASE("CPU device: a kernel that cannot be compiled is an Error(Compile) nam
     CHECK(std::string(e.what()).find("THREEFRY") != std::string::npos);
   }
 }
+
+TEST_CASE("index lowering: WINDOW reads position o*stride + k*dilation") {
+  UOpTable t;
+  UOpRef w = mv(Ops::WINDOW, input(t, 1, {10}), {3, 2, 2});  // o = (10 - 2*2 - 1)//2 + 1 = 3
+  CHECK(*w->shape() == Shape{3, 3});
+  UOpRef g = lowered(w);
+  std::string idx;
+  for (UOp* u : g->toposort())
+    if (u->op == Ops::INDEX && u->dtype.is_ptr() && std::get<int64_t>(u->src[0]->arg) == 1) idx = render(u->src[1]);
+  CHECK(idx == "((range(3, 0)*2)+(range(3, 1)*2))");
+  CHECK(count_ops(g, {Ops::IDIV, Ops::MOD}) == 0);
+  CHECK_THROWS_AS(mv(Ops::WINDOW, input(t, 1, {4}), {3, 1, 2})->shape(), Error);  // 5 positions wide
+  CHECK_THROWS_AS(mv(Ops::WINDOW, input(t, 1, {4}), {3, 0, 1})->shape(), Error);
+  CHECK_THROWS_AS(mv(Ops::WINDOW, input(t, 1, {4}), {3, 1})->shape(), Error);
+}
+
+TEST_CASE("gated indices: an address folds under its gate's loop bounds; an address always inside loses its gate") {
+  UOpTable t;
+  UOpRef dg = t.make(Ops::DEFINE_GLOBAL, dtypes::float32.ptr(20), {}, int64_t(1));
+  UOpRef r = t.make(Ops::RANGE, dtypes::index, {t.cnst(dtypes::index, int64_t(24))}, int64_t(0));
+  auto k = [&](int64_t v) { return t.cnst(dtypes::index, v); };
+  auto load_at = [&](const UOpRef& addr, const UOpRef& gate) {
+    UOpRef ld = t.make(Ops::LOAD, dtypes::float32, {t.make(Ops::INDEX, dg->dtype, {dg, addr, gate})});
+    UOpRef out = t.make(Ops::DEFINE_GLOBAL, dtypes::float32.ptr(24), {}, int64_t(0));
+    return sink({t.make(Ops::STORE, dtypes::void_, {t.make(Ops::INDEX, out->dtype, {out, r, t.cnst(dtypes::bool_, int64_t(1))}), ld, r})});
+  };
+  auto index_of_load = [](const UOpRef& g) {
+    for (UOp* u : g->toposort())
+      if (u->op == Ops::LOAD) return u->src[0];
+    return UOpRef();
+  };
+  // r < 20 under the gate: r//20 is 0 and r%20 is r; the address can reach 23, so the gate stays
+  UOpRef a = index_of_load(codegen::simplify_gated_indices(load_at((r / k(20)) * k(7) + r % k(20), lt(r, k(20))), nullptr));
+  CHECK(render(a->src[1]) == "range(24, 0)");
+  CHECK(render(a->src[2]) == "(range(24, 0)<20)");
+  // r%5 is inside the 20 elements whatever r is: read without a gate
+  UOpRef b = index_of_load(codegen::simplify_gated_indices(load_at(r % k(5), lt(r, k(30))), nullptr));
+  CHECK(b->src[2]->is_const());
+}
+
+TEST_CASE("fold reductions: a lazy arange is its loop position, and a one-hot sum through it is one gated load") {
+  UOpTable t;
+  auto ones = [&](int64_t n) { return mv(Ops::EXPAND, mv(Ops::RESHAPE, t.cnst(dtypes::int32, int64_t(1)), {1}), {n}); };
+  // {1..6}: the ones in a window of 6 sliding over 5 zeros then 6 ones (ops_create.lua's arange)
+  UOpRef count = mv(Ops::RESHAPE, t.make(Ops::REDUCE_AXIS, dtypes::int32, {mv(Ops::WINDOW, mv(Ops::PAD, ones(6), {5, 0}), {6, 1, 1})}, ReduceArg{Ops::ADD, {1}}), {6});
+  codegen::Kernel k1 = codegen::lower(kernel_ast(count), codegen::Target{.threads = false, .vector_bytes = 0});
+  CHECK(count_ops(k1.lowered, {Ops::REDUCE}) == 0);
+  // x {6, 2} gathered by idx {3} (1-based): sum over positions p of where(idx == p, x[p], 0)
+  UOpRef idx = mv(Ops::EXPAND, mv(Ops::RESHAPE, input(t, 1, {3}, dtypes::int32), {3, 1, 1}), {3, 6, 2});
+  UOpRef pos = mv(Ops::EXPAND, mv(Ops::RESHAPE, count, {1, 6, 1}), {3, 6, 2});
+  UOpRef x = mv(Ops::EXPAND, mv(Ops::RESHAPE, input(t, 2, {6, 2}), {1, 6, 2}), {3, 6, 2});
+  UOpRef zero = mv(Ops::EXPAND, mv(Ops::RESHAPE, t.cnst(dtypes::float32, 0.0), {1, 1, 1}), {3, 6, 2});
+  UOpRef picked = t.make(Ops::REDUCE_AXIS, dtypes::float32, {where(eq(idx, pos), x, zero)}, ReduceArg{Ops::ADD, {1}});
+  codegen::Kernel k2 = codegen::lower(kernel_ast(mv(Ops::RESHAPE, picked, {3, 2})), codegen::Target{.threads = false, .vector_bytes = 0});
+  CHECK(count_ops(k2.lowered, {Ops::REDUCE}) == 0);
+  CHECK(count_ops(k2.lowered, {Ops::LOAD}) == 2);
+  for (UOp* u : k2.lowered->toposort())  // the gathered load happens only where idx is in 1..6
+    if (u->op == Ops::INDEX && u->dtype.is_ptr() && std::get<int64_t>(u->src[0]->arg) == 2) CHECK(!u->src[2]->is_const());
+  // and it computes the gather
+  Runtime rt(HostAllocator{});
+  cpu::CpuDevice dev(rt, cpu::CpuOptions{1, "", 0});
+  std::unique_ptr<Program> p = dev.compile(k2);
+  std::vector<float> out(6, -1), xs{10, 11, 20, 21, 30, 31, 40, 41, 50, 51, 60, 61};
+  std::vector<int32_t> is{6, 1, 9};  // 9 matches no position: zeros
+  void* bufs[] = {out.data(), is.data(), xs.data()};
+  p->run(bufs);
+  CHECK(out == std::vector<float>{60, 61, 10, 11, 0, 0});
+}
+
+TEST_CASE("scheduler: a reduction is stored at its one frontier node, before movement ops") {
+  UOpTable t;
+  UOpRef a = tensor_input(t, 1, {4, 8});
+  // g {4, 1}, padded to {4, 2} and added to itself: the sum is what a second reduction reads,
+  // so it is stored (8 values) with g computed inside its kernel, not g (4 values) on its own
+  UOpRef g = t.make(Ops::REDUCE_AXIS, dtypes::float32, {a * a}, ReduceArg{Ops::ADD, {1}});
+  UOpRef s = mv(Ops::PAD, g, {0, 0, 0, 1});
+  s = s + s;
+  UOpRef total = t.make(Ops::REDUCE_AXIS, dtypes::float32, {s}, ReduceArg{Ops::ADD, {0}});
+  schedule::Schedule sch = schedule::make_schedule(schedule::normalize(std::vector<UOpRef>{total}).sink);
+  REQUIRE(sch.items.size() == 2);
+  CHECK(sch.items[0].numel == 8);
+  // the same through a permute: the value before the movement op is stored, in its own layout
+  UOpRef p = mv(Ops::PERMUTE, mv(Ops::RESHAPE, s, {2, 2, 2}), {2, 1, 0});
+  UOpRef total2 = t.make(Ops::REDUCE_AXIS, dtypes::float32, {p}, ReduceArg{Ops::ADD, {0}});
+  schedule::Schedule sch2 = schedule::make_schedule(schedule::normalize(std::vector<UOpRef>{total2}).sink);
+  REQUIRE(sch2.items.size() == 2);
+  const UOp* stored = sch2.items[0].ast->src[0]->src[1].get();
+  CHECK(stored->op == Ops::ADD);
+}
+
+TEST_CASE("CPU device: padded lanes (an axis of 20 as 3 x 8) mask the stores past the end") {
+  Runtime rt(HostAllocator{});
+  cpu::CpuDevice dev(rt, cpu::CpuOptions{1, "", 0});
+  UOpTable t;
+  UOpRef x = input(t, 1, {3, 20});
+  codegen::Kernel k = codegen::lower(kernel_ast(x * x + x), *dev.target());
+  REQUIRE(k.opts.size() == 1);
+  CHECK(k.opts[0] == "UPCAST 1 x8 padded");
+  std::unique_ptr<Program> p = dev.compile(k);
+  std::vector<float> out(60 + 8, -7), xs(60);
+  for (int i = 0; i < 60; i++) xs[size_t(i)] = float(i) * 0.5f;
+  void* bufs[] = {out.data(), xs.data()};
+  p->run(bufs);
+  for (int i = 0; i < 60; i++) CHECK(out[size_t(i)] == xs[size_t(i)] * xs[size_t(i)] + xs[size_t(i)]);
+  for (int i = 60; i < 68; i++) CHECK(out[size_t(i)] == -7);  // past the end: untouched
+}

@@ -710,3 +710,13 @@ TEST_CASE("symbolic: random expressions keep their value (sources first)") {
   CHECK(st.failures == 0);
   CHECK(st.grew <= st.exprs / 200);
 }
+
+TEST_CASE("symbolic: (x//c1)%c2 -> (x%(c1*c2))//c1 for x >= 0, taken when smaller") {
+  UOpTable t;
+  UOpRef v = t.var("v", 1, 20), w = t.var("w", 0, 20), k = t.var("k", 0, 3);
+  auto c = [&](int64_t n) { return t.cnst(dtypes::index, n); };
+  // x = 25v - 24 + 500k >= 1: x%25 is 1, so (x//5)%5 is 0 (an index through two reshapes)
+  CHECK(simp(((v * c(25) + c(-24) + k * c(500)) / c(5)) % c(5)) == "0");
+  // w = 0 makes x negative: no fold
+  CHECK(simp(((w * c(25) + c(-24)) / c(5)) % c(5)) != "0");
+}

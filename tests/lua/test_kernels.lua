@@ -182,4 +182,36 @@ return {
     local m = kernels(function() return (cheap * 3):totable() end)
     t.eq(m, 1)
   end,
+
+  ["a convolution's input gradient is one kernel: its windows are summed where they are computed"] = function(t)
+    compiled(t)
+    mg.manual_seed(3)
+    local x, w, dy = Tensor.rand(2, 3, 7, 7):realize(), Tensor.rand(4, 3, 3, 3):realize(), Tensor.rand(2, 4, 5, 5):realize()
+    local g = (x:conv2d(w) * dy):sum():gradient(x)
+    local n, v = kernels(function() return g:totable() end)
+    t.eq(n, 1)
+    -- dx[n][c][i][j] = sum over o, a, b of dy[n][o][i-a][j-b] * w[o][c][a][b]
+    local X, W, D = x:totable(), w:totable(), dy:totable()
+    for b = 1, 2 do for c = 1, 3 do for i = 1, 7 do for j = 1, 7 do
+      local want = 0
+      for o = 1, 4 do for a = 1, 3 do for q = 1, 3 do
+        local y, z = i - a + 1, j - q + 1
+        if y >= 1 and y <= 5 and z >= 1 and z <= 5 then want = want + D[b][o][y][z] * W[o][c][a][q] end
+      end end end
+      t.near(v[b][c][i][j], want, 1e-4)
+    end end end end
+    t.truthy(X, "x realized")
+  end,
+
+  ["x[idx] over a long dim is one load per element: the one-hot sum folds"] = function(t)
+    compiled(t)
+    local n = 200000
+    local y = Tensor.arange(n):reshape(n / 2, 2):realize()  -- lazy arange: folded to positions too
+    local idx = Tensor({ 5, n / 2, 1, -1 }, { dtype = mg.int32 })
+    local k, v = kernels(function() return y[idx]:totable() end)
+    t.eq(v, { { 8, 9 }, { n - 2, n - 1 }, { 0, 1 }, { n - 2, n - 1 } })
+    t.eq(k, 2, "the normalized indices, then the gather")
+    local s = Tensor.arange(50000):sum():item()
+    t.eq(s, 50000 * 49999 / 2)
+  end,
 }

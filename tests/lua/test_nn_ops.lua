@@ -188,6 +188,19 @@ end
 local T = function(tbl) return Tensor(tbl, { dtype = mg.float32 }) end
 
 return {
+  -- ---- WINDOW, the primitive under pooling and convolution ----
+  ["window: sliding windows of the last dims, and clear errors for bad triples"] = function(t)
+    local movement = require("moongrad.tensor").movement
+    local x = Tensor({ { 1, 2, 3, 4, 5 }, { 6, 7, 8, 9, 10 } }, { dtype = mg.float32 })
+    -- k=2, stride 2, dilation 2 over 5: windows start at 0 and 2 and hold positions {0, 2}, {2, 4}
+    t.eq(movement("window", x, { 2, 2, 2 }):totable(), { { { 1, 3 }, { 3, 5 } }, { { 6, 8 }, { 8, 10 } } })
+    t.eq(movement("window", x, { 2, 1, 1, 3, 1, 1 }).shape, { 1, 3, 2, 3 })
+    t.raises(function() movement("window", x, { 3, 1, 3 }) end, "does not fit in a dim of size 5")
+    t.raises(function() movement("window", x, { 2, 0, 1 }) end, "at least 1")
+    t.raises(function() movement("window", x, { 2, 1 }) end, "triple")
+    t.raises(function() movement("window", x, { 1, 1, 1, 1, 1, 1, 1, 1, 1 }) end, "more windowed dims")
+  end,
+
   -- ---- matmul, linear ----
   ["matmul 2-D, 1-D and batched with broadcasting"] = function(t)
     local a, b = data({ 2, 3 }, 1), data({ 3, 4 }, 2)
