@@ -51,12 +51,12 @@ bool contiguous_in(const UOpRef& g, const UOp* r) {
 
 // Lanes for an axis of n, at most `most`: the most that divide it among most and most/2, else
 // most/2 lanes over the axis padded up to a multiple of them (20 as 3 x 8, the last 4 lanes
-// masked), else 4 when they divide it.
+// masked), else 4 lanes (3 as 4, one masked).
 int64_t lane_count(int64_t n, int64_t most) {
   for (int64_t w = most; w >= std::max<int64_t>(most / 2, 4); w /= 2)
     if (n % w == 0) return w;
   if (n >= 5 && most >= 8) return most / 2;
-  return n % 4 == 0 ? 4 : 1;
+  return n >= 3 && most >= 4 ? 4 : 1;
 }
 
 // Padded lanes (r -> r_o*w + lane over more than the n positions of r): stores are masked to the
@@ -176,20 +176,23 @@ UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrac
       k.width = int(w);
     }
   }
-  // unroll an output axis of a reduction kernel (not the only loop left to split): the one whose
-  // copies share the most loads, the vector loads counting for their lanes
+  // unroll output axes of a reduction kernel (not the only loop left to split): by 4 the one
+  // whose copies share the most loads (vector loads counting for their lanes), then by 2 the
+  // next one, when its copies share some: a register tile of 4 x 2 vectors
   if (has_reduce) {
-    const UOp* best = nullptr;
-    int64_t best_shared = -1;
-    std::vector<const UOp*> outs = output_ranges(g);
-    for (const UOp* r : outs) {
-      if (size_of(r) % kUnrollOutput || size_of(r) < 2 * kUnrollOutput) continue;
-      int64_t shared = shared_loads(g, r, lane_of);
-      if (shared > best_shared) best = r, best_shared = shared;
-    }
-    if (best) {
-      k.opts.push_back("UNROLL " + std::to_string(std::get<int64_t>(best->arg)) + " x" + std::to_string(kUnrollOutput));
-      g = unroll_output(g, best, kUnrollOutput, trace);
+    int64_t done = -1;  // the axis unrolled by 4 (its outer part keeps the id)
+    for (int64_t by : {kUnrollOutput, int64_t(2)}) {
+      const UOp* best = nullptr;
+      int64_t best_shared = by == kUnrollOutput ? -1 : 0;
+      for (const UOp* r : output_ranges(g)) {
+        if (size_of(r) % by || size_of(r) < 2 * by || std::get<int64_t>(r->arg) == done) continue;
+        int64_t shared = shared_loads(g, r, lane_of);
+        if (shared > best_shared) best = r, best_shared = shared;
+      }
+      if (!best) break;
+      k.opts.push_back("UNROLL " + std::to_string(std::get<int64_t>(best->arg)) + " x" + std::to_string(by));
+      done = std::get<int64_t>(best->arg);
+      g = unroll_output(g, best, by, trace);
     }
   }
   g = graph_rewrite(g, symbolic(), nullptr, {.name = "symbolic after opts", .bottom_up = true, .trace = trace});
