@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs the C++ (doctest) and Lua test suites and the differential fuzzer of one
+# Runs the C++ (doctest) and Lua test suites, the VIZ program tests and the differential fuzzer of one
 # build config and prints, as its last line, "N passed, N failed[, N skipped]" over all.
 # usage: [CONFIG=debug] [FUZZ_TIME=s] [FUZZ_SEED=n] tests/run_all.sh   (after `make build`)
 # The fuzzer runs FUZZ_TIME seconds (default 20) of cases from seed FUZZ_SEED (default 1)
