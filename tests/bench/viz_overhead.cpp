@@ -3,9 +3,11 @@
 //   layout     laying out a few-thousand-node graph vs a plain toposort-and-walk of it
 //   compile    the executor's compile path with VIZ unset vs the same codegen + LLVM calls made
 //              directly, without the executor's hooks (target: within 1.05)
-//   run        a realize of a compiled schedule with VIZ unset vs allocating its buffer and
-//              running its program directly (target: within 1.05)
+//   run        a realize of a compiled schedule with VIZ unset vs the same steps (normalize,
+//              cache lookups, allocate, run) written out without the executor's hooks
+//              (target: within 1.05)
 //   trace      the compile path with VIZ=1 (rewrite trace + profile) vs VIZ unset (target <= 2)
+//   passes     codegen's passes alone (LLVM left out) with the rewrite trace on vs off
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -162,43 +164,68 @@ struct Bench {
 };
 
 void bench_compile(Bench& b) {
-  std::vector<double> r_off, r_trace;
-  double t_off = 0, t_direct = 0, t_trace = 0;
   double c = 1;
-  for (int i = 0; i < 9; i++) {
-    // executor path, VIZ unset
-    std::vector<mg::UOpRef> a1 = b.asts(c++);
-    b.e->runtime.profile.on = false;
+  // Each compiles a schedule of its own (a new constant: nothing is in any cache).
+  auto executor = [&](bool viz) {
+    std::vector<mg::UOpRef> a = b.asts(c++);
+    b.e->runtime.profile.on = viz;
     auto t0 = Clock::now();
-    mg::compile_programs(b.e->runtime, *b.dev, a1, nullptr);
-    auto t1 = Clock::now();
-    // the same work, called directly
-    std::vector<mg::UOpRef> a2 = b.asts(c++);
-    auto t2 = Clock::now();
-    std::vector<mg::codegen::Kernel> ks;
-    for (const mg::UOpRef& a : a2) ks.push_back(mg::codegen::lower(a, *b.dev->target(), nullptr));
-    std::vector<const mg::codegen::Kernel*> kp;
-    for (const auto& k : ks) kp.push_back(&k);
-    auto progs = b.dev->compile_batch(kp);
-    auto t3 = Clock::now();
-    // executor path, VIZ=1: trace and profile on
-    std::vector<mg::UOpRef> a3 = b.asts(c++);
-    b.e->runtime.profile.on = true;
-    auto t4 = Clock::now();
-    mg::compile_programs(b.e->runtime, *b.dev, a3, &b.e->trace);
-    auto t5 = Clock::now();
+    mg::compile_programs(b.e->runtime, *b.dev, a, viz ? &b.e->trace : nullptr);
+    const double t = secs(t0, Clock::now());
     b.e->runtime.profile.on = false;
     b.e->trace.clear();
     b.e->runtime.profile.clear();
-    r_off.push_back(secs(t0, t1) / secs(t2, t3));
-    r_trace.push_back(secs(t4, t5) / secs(t0, t1));
-    t_off += secs(t0, t1), t_direct += secs(t2, t3), t_trace += secs(t4, t5);
+    return t;
+  };
+  auto direct = [&]() {  // the same codegen and LLVM calls, without the executor
+    std::vector<mg::UOpRef> a = b.asts(c++);
+    auto t0 = Clock::now();
+    std::vector<mg::codegen::Kernel> ks;
+    for (const mg::UOpRef& x : a) ks.push_back(mg::codegen::lower(x, *b.dev->target(), nullptr));
+    std::vector<const mg::codegen::Kernel*> kp;
+    for (const auto& k : ks) kp.push_back(&k);
+    auto progs = b.dev->compile_batch(kp);
+    return secs(t0, Clock::now());
+  };
+  std::vector<double> r_off, r_trace;
+  double t_off = 0, t_direct = 0, t_trace = 0;
+  for (int i = 0; i < 12; i++) {
+    double off = 0, dir = 0, on = 0;
+    switch (i % 3) {  // rotate the order, so that none always runs first
+      case 0: off = executor(false), dir = direct(), on = executor(true); break;
+      case 1: dir = direct(), on = executor(true), off = executor(false); break;
+      default: on = executor(true), off = executor(false), dir = direct(); break;
+    }
+    r_off.push_back(off / dir);
+    r_trace.push_back(on / off);
+    t_off += off, t_direct += dir, t_trace += on;
   }
   const double n = double(r_off.size());
   line("compile", "compile, VIZ unset vs direct codegen+LLVM calls", median(r_off), "target <= 1.05", median(r_off) <= 1.05,
        fmt("%.2f ms vs %.2f ms per schedule", t_off / n * 1e3, t_direct / n * 1e3));
   line("trace", "compile, VIZ=1 (trace + profile) vs VIZ unset", median(r_trace), "target <= 2", median(r_trace) <= 2.0,
        fmt("%.2f ms vs %.2f ms per schedule", t_trace / n * 1e3, t_off / n * 1e3));
+}
+
+// Codegen's passes alone (no LLVM), with the rewrite trace on and off: the part tracing slows.
+void bench_passes(Bench& b) {
+  std::vector<double> r;
+  double t_on = 0, t_off = 0;
+  double c = 1000;
+  for (int i = 0; i < 15; i++) {
+    std::vector<mg::UOpRef> a = b.asts(c++);
+    auto t0 = Clock::now();
+    for (const mg::UOpRef& x : a) mg::codegen::lower(x, *b.dev->target(), nullptr);
+    auto t1 = Clock::now();
+    for (const mg::UOpRef& x : a) mg::codegen::lower(x, *b.dev->target(), &b.e->trace);
+    auto t2 = Clock::now();
+    b.e->trace.clear();
+    r.push_back(secs(t1, t2) / secs(t0, t1));
+    t_off += secs(t0, t1), t_on += secs(t1, t2);
+  }
+  const double n = double(r.size());
+  line("passes", "codegen passes only, rewrite trace on vs off", median(r), "target <= 2", median(r) <= 2.0,
+       fmt("%.3f ms vs %.3f ms per schedule", t_on / n * 1e3, t_off / n * 1e3));
 }
 
 void bench_run(Bench& b) {
@@ -215,36 +242,42 @@ void bench_run(Bench& b) {
   mg::UOpRef root = y->uop;
   std::span<const mg::UOpRef> roots(&root, 1);
   mg::realize_compiled(b.e->runtime, *b.dev, roots, nullptr);  // compiles; later runs hit the caches
-  mg::schedule::Normalized norm = mg::schedule::normalize(roots);
-  const auto& sched = b.e->runtime.schedules.at(norm.sink.get()).s;
-  const auto& item = sched.items.at(0);
-  auto& cp = b.e->runtime.programs.at({b.dev, item.ast.get()});
-  std::vector<double> r, r_prof;
-  double t_off = 0, t_direct = 0;
-  for (int i = 0; i < 15; i++) {
-    b.e->runtime.profile.on = false;
+  // The same steps without the executor's hooks: normalize, find the schedule and the program
+  // in the caches, allocate the output, run. Returns seconds; buffers are freed untimed.
+  auto direct = [&]() {
+    std::vector<mg::BufferRef> outs;
     auto t0 = Clock::now();
-    auto out = mg::realize_compiled(b.e->runtime, *b.dev, roots, nullptr);
-    auto t1 = Clock::now();
-    out.clear();
-    auto t2 = Clock::now();
-    {
-      auto buf = std::make_shared<mg::Buffer>(b.dev, size_t(item.numel) * 4);
+    mg::schedule::Normalized norm = mg::schedule::normalize(roots);
+    const mg::schedule::Schedule& sched = b.e->runtime.schedules.at(norm.sink.get()).s;
+    for (const mg::schedule::Item& item : sched.items) {
+      auto& cp = b.e->runtime.programs.at({b.dev, item.ast.get()});
+      outs.push_back(std::make_shared<mg::Buffer>(b.dev, size_t(item.numel) * size_t(item.dtype.itemsize())));
       std::vector<void*> ptrs;
       for (const mg::schedule::Slot& sl : item.bufs)
-        ptrs.push_back(sl.kind == mg::schedule::Slot::Input ? b.e->runtime.buffer(norm.inputs.at(size_t(sl.index)))->ptr() : buf->ptr());
+        ptrs.push_back(sl.kind == mg::schedule::Slot::Input ? b.e->runtime.buffer(norm.inputs.at(size_t(sl.index)))->ptr() : outs.back()->ptr());
       cp.program->run(ptrs.data());
     }
-    auto t3 = Clock::now();
-    b.e->runtime.profile.on = true;
-    auto t4 = Clock::now();
-    out = mg::realize_compiled(b.e->runtime, *b.dev, roots, nullptr);
-    auto t5 = Clock::now();
-    out.clear();
+    return secs(t0, Clock::now());
+  };
+  auto executor = [&](bool profile) {
+    b.e->runtime.profile.on = profile;
+    auto t0 = Clock::now();
+    auto out = mg::realize_compiled(b.e->runtime, *b.dev, roots, nullptr);
+    const double t = secs(t0, Clock::now());
     b.e->runtime.profile.on = false;
-    r.push_back(secs(t0, t1) / secs(t2, t3));
-    r_prof.push_back(secs(t4, t5) / secs(t0, t1));
-    t_off += secs(t0, t1), t_direct += secs(t2, t3);
+    return t;
+  };
+  std::vector<double> r, r_prof;
+  double t_off = 0, t_direct = 0;
+  for (int i = 0; i < 21; i++) {
+    // Alternate which goes first, so neither always finds the caches the other left.
+    const double a = i % 2 ? direct() : executor(false);
+    const double d = i % 2 ? executor(false) : direct();
+    const double off = i % 2 ? d : a, dir = i % 2 ? a : d;
+    const double on = executor(true);
+    r.push_back(off / dir);
+    r_prof.push_back(on / off);
+    t_off += off, t_direct += dir;
   }
   const double n = double(r.size());
   line("run", "realize of a cached 16 MiB kernel, VIZ unset vs direct", median(r), "target <= 1.05", median(r) <= 1.05,
@@ -262,6 +295,7 @@ int main() {
     return 0;
   }
   bench_compile(b);
+  bench_passes(b);
   bench_run(b);
   return 0;
 }
