@@ -16,6 +16,7 @@ App::App(Trace t) : trace(std::move(t)) {
 void App::select(Selection s) {
   if (!(s == sel)) {
     if (s.ctx != sel.ctx || s.step != sel.step) fit = true;
+    if (s.match >= 0) recentre = true;
     sel = s;
     scroll_tree = true;
   }

@@ -1,6 +1,7 @@
 // The C entry points of libmoongrad_viz (moongrad_viz.h): nothing thrown across them.
 #include "viz/moongrad_viz.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -36,7 +37,10 @@ extern "C" mg_status mgviz_save_trace(mg_ctx* ctx, const char* path) {
   if (!path || !*path) return fail(ctx, MG_ERR_INVALID, "mgviz_save_trace: path must be a non-empty string");
   return guarded(ctx, "mgviz_save_trace", [&]() -> mg_status {
     std::string err;
-    if (!mg::viz::save_trace(mg::viz::trace_from_engine(ctx->engine), path, &err))
+    // VIZ_ASM=0 leaves disassembly out: making it compiles every kernel again.
+    const char* asm_env = std::getenv("VIZ_ASM");
+    const bool with_asm = !(asm_env && std::string(asm_env) == "0");
+    if (!mg::viz::save_trace(mg::viz::trace_from_engine(ctx->engine, {.assembly = with_asm}), path, &err))
       return fail(ctx, MG_ERR_IO, ("mgviz_save_trace: " + err).c_str());
     return MG_OK;
   });
@@ -57,7 +61,19 @@ extern "C" mg_status mgviz_save_profile(mg_ctx* ctx, const char* path) {
 extern "C" mg_status mgviz_show(mg_ctx* ctx, const char* screenshot) {
   if (!ctx) return MG_ERR_INVALID;
   return guarded(ctx, "mgviz_show", [&]() -> mg_status {
-    mg::viz::App app(mg::viz::trace_from_engine(ctx->engine));
+    mg::viz::App app(mg::viz::trace_from_engine(ctx->engine, {.assembly = false}));
+    const mg::Engine& eng = ctx->engine;  // alive while the window is open: this call blocks
+    app.disassemble = [&eng](const mg::viz::Context& c) -> std::string {
+      for (const auto& [key, cp] : eng.runtime.programs)
+        if (cp.kernel.fn_name == c.kernel) {
+          try {
+            return cp.program->assembly();
+          } catch (const std::exception& e) {
+            return std::string("(no disassembly: ") + e.what() + ")";
+          }
+        }
+      return "";
+    };
     std::string err;
     if (!mg::viz::run_window(app, window_opts(screenshot), &err)) return fail(ctx, MG_ERR_DEVICE, ("mgviz_show: " + err).c_str());
     return MG_OK;

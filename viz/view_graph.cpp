@@ -78,11 +78,29 @@ void draw_graph(App& a) {
   size.x = std::max(size.x, 50.f), size.y = std::max(size.y, 50.f);
   ImGui::InvisibleButton("graph_canvas", size, ImGuiButtonFlags_MouseButtonLeft);
   const bool hovered = ImGui::IsItemHovered();
+  // Where to look: the whole graph if it fits at a readable size, else the sink's end (the
+  // right) at the smallest zoom that still shows labels; then the selected match, if any.
+  constexpr float kReadable = 0.8f;
   if (a.fit) {
-    a.zoom = std::clamp(std::min(size.x / (L.width + 40), size.y / (L.height + 40)), 0.02f, 1.5f);
-    a.pan_x = (size.x / a.zoom - L.width) / 2;
+    const float whole = std::min(size.x / (L.width + 40), size.y / (L.height + 40));
+    a.zoom = std::clamp(whole, kReadable, 1.5f);
+    a.pan_x = whole >= kReadable ? (size.x / a.zoom - L.width) / 2 : size.x / a.zoom - L.width - 20;
     a.pan_y = (size.y / a.zoom - L.height) / 2;
     a.fit = false;
+    a.recentre = a.sel.match >= 0;
+  }
+  if (a.recentre) {
+    a.recentre = false;
+    if (a.sel.match >= 0) {
+      const Match& m = st.matches[size_t(a.sel.match)];
+      const uint32_t want = a.show_output ? m.after : m.before;
+      auto it = std::lower_bound(v->sg.nodes.begin(), v->sg.nodes.end(), want);  // sg.nodes is sorted
+      if (it != v->sg.nodes.end() && *it == want) {
+        const size_t i = size_t(it - v->sg.nodes.begin());
+        a.pan_x = size.x / a.zoom / 2 - (L.pos[i].x + L.w[i] / 2);
+        a.pan_y = size.y / a.zoom / 2 - (L.pos[i].y + L.h / 2);
+      }
+    }
   }
   ImGuiIO& io = ImGui::GetIO();
   if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left)) {
@@ -107,7 +125,7 @@ void draw_graph(App& a) {
     for (const Point& p : e.points) pts.push_back(to_screen(p));
     dl->AddPolyline(pts.data(), int(pts.size()), IM_COL32(140, 140, 150, 160), 0, 1.0f);
   }
-  const bool text = a.zoom > 0.35f;
+  const bool text = ImGui::GetFontSize() * a.zoom >= 5.5f;  // smaller is unreadable
   int hover = -1;
   for (size_t i = 0; i < v->sg.nodes.size(); i++) {
     const uint32_t id = v->sg.nodes[i];
@@ -120,7 +138,10 @@ void draw_graph(App& a) {
     if (text) {
       std::string lab = node_label(nd);
       if (lab.size() > 40) lab = lab.substr(0, 37) + "...";
-      dl->AddText(ImVec2(q0.x + 5 * a.zoom, q0.y + 3 * a.zoom), IM_COL32(235, 235, 235, 255), lab.c_str());
+      // Text scales with the zoom: node widths were sized for the font at zoom 1.
+      const ImVec4 clip(q0.x, q0.y, q1.x, q1.y);
+      dl->AddText(ImGui::GetFont(), ImGui::GetFontSize() * a.zoom, ImVec2(q0.x + 5 * a.zoom, q0.y + 3 * a.zoom), IM_COL32(235, 235, 235, 255),
+                  lab.c_str(), nullptr, 0, &clip);
     }
     if (hovered && io.MousePos.x >= q0.x && io.MousePos.x <= q1.x && io.MousePos.y >= q0.y && io.MousePos.y <= q1.y) hover = int(i);
   }

@@ -45,7 +45,14 @@ void draw_rule(App& a) {
 
 void draw_code(App& a, CentreTab which) {
   if (a.sel.ctx < 0) return;
-  const Context& c = a.trace.contexts[size_t(a.sel.ctx)];
+  Context& c = a.trace.contexts[size_t(a.sel.ctx)];
+  if (which == CentreTab::Assembly && c.code.assembly.empty() && a.disassemble && !c.kernel.empty()) {
+    a.asked.resize(a.trace.contexts.size(), false);
+    if (!a.asked[size_t(a.sel.ctx)]) {
+      a.asked[size_t(a.sel.ctx)] = true;
+      c.code.assembly = a.disassemble(c);
+    }
+  }
   const std::string& s = which == CentreTab::Source ? c.code.source : which == CentreTab::Linear ? c.code.linear : c.code.assembly;
   if (s.empty()) {
     ImGui::TextDisabled(c.kernel.empty() ? "%s is not a kernel: no code." : "%s: none recorded.", c.name.c_str());
