@@ -18,12 +18,13 @@ build: deps
 	premake4 --file=premake5.lua gmake
 	@# premake's makefiles do not relink when a source file goes away: drop the
 	@# linked outputs whenever the set of sources changes (objects are kept).
-	@find src backends tests/cpp tests/bench -name '*.cpp' 2>/dev/null | sort > build/sources.$(CONFIG).new
-	@cmp -s build/sources.$(CONFIG).new build/sources.$(CONFIG) || rm -f $(OUT)/lib/*.so $(BIN)/moongrad_tests $(BIN)/bench_*
+	@find src backends viz tests/cpp tests/bench -name '*.cpp' 2>/dev/null | sort > build/sources.$(CONFIG).new
+	@cmp -s build/sources.$(CONFIG).new build/sources.$(CONFIG) || rm -f $(OUT)/lib/*.so $(OUT)/lib/*.a $(BIN)/moongrad_tests $(BIN)/bench_*
 	@mv build/sources.$(CONFIG).new build/sources.$(CONFIG)
 	$(MAKE) -C build config=$(CONFIG) -j2
 	mkdir -p build/lua/moongrad
 	luajit src/capi/gen_cdef.lua src/capi/moongrad.h build/lua/moongrad/cdef.lua
+	luajit src/capi/gen_cdef.lua viz/moongrad_viz.h build/lua/moongrad/viz_cdef.lua
 	sh third_party/mk_launcher.sh $(CONFIG) > $(BIN)/moongrad.tmp
 	chmod +x $(BIN)/moongrad.tmp && mv $(BIN)/moongrad.tmp $(BIN)/moongrad
 

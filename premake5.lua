@@ -61,10 +61,30 @@ project("moongrad")
   links({ "LLVM-19" })
   dirs("moongrad", "lib")
 
+-- VIZ (viz/, on top of the engine; nothing in src/ or backends/ includes it). Its data model
+-- has no ImGui in it: a static library that the tests link on their own.
+project("moongrad_vizmodel")
+  kind("StaticLib")
+  files({ "viz/model/*.cpp" })
+  buildoptions({ "-fPIC" })  -- it goes into libmoongrad_viz.so
+  dirs("moongrad_vizmodel", "lib")
+
+-- The window: Debian's libimgui-dev ships the GLFW and OpenGL 3 backends compiled into
+-- libimgui.a (headers in /usr/include/imgui/backends), which needs libstb for its font code.
+project("moongrad_viz")
+  kind("SharedLib")
+  files({ "viz/*.cpp" })
+  buildoptions({ "-fPIC", "-isystem /usr/include/imgui" })
+  links({ "moongrad_vizmodel", "moongrad", "imgui", "stb", "glfw", "GL", "z", "dl" })
+  linkoptions({ "-Wl,-rpath,'$$ORIGIN'" })  -- libmoongrad.so sits next to it
+  dirs("moongrad_viz", "lib")
+
 project("moongrad_tests")
   kind("ConsoleApp")
   files({ "tests/cpp/**.cpp" })
+  links({ "moongrad_vizmodel" })
   links_moongrad()
+  links({ "z" })
   dirs("moongrad_tests", "bin")
 
 -- One executable per benchmark source: tests/bench/foo.cpp -> bin/bench_foo.
@@ -73,6 +93,8 @@ for _, src in ipairs(os.matchfiles("tests/bench/*.cpp")) do
   project(name)
     kind("ConsoleApp")
     files({ src })
+    links({ "moongrad_vizmodel" })
     links_moongrad()
+    links({ "z" })
     dirs(name, "bin")
 end

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs the C++ (doctest) and Lua test suites and the differential fuzzer of one
+# Runs the C++ (doctest) and Lua test suites, the VIZ program tests and the differential fuzzer of one
 # build config and prints, as its last line, "N passed, N failed[, N skipped]" over all.
 # usage: [CONFIG=debug] [FUZZ_TIME=s] [FUZZ_SEED=n] tests/run_all.sh   (after `make build`)
 # The fuzzer runs FUZZ_TIME seconds (default 20) of cases from seed FUZZ_SEED (default 1)
@@ -17,7 +17,8 @@ case "$CONFIG" in
 esac
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+XVFB_PID=
+trap 'rm -f "$log"; [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null' EXIT
 passed=0 failed=0 skipped=0
 
 # run NAME CMD...: shows the output, adds the counts of the summary line that
@@ -40,6 +41,34 @@ run() {
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
+# "viz: 5 passed, 0 failed[, 1 skipped]" -> "5 0 1"
+extract_viz() {
+  sed -n 's/^viz: \([0-9]*\) passed, \([0-9]*\) failed\(, \([0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p' | tail -n 1 |
+    awk '{ print $1, $2, ($3 == "" ? 0 : $3) }' | grep .
+}
+
+# The VIZ window tests need a display: without one, start Xvfb for them (and only them: the
+# other runners keep the environment they were given). If it cannot start, they skip.
+# Sets VIZ_DISPLAY (empty when there is none) and XVFB_PID (the server to stop at the end).
+start_viz_display() {
+  VIZ_DISPLAY=${DISPLAY:-}
+  [ -n "$VIZ_DISPLAY" ] && return
+  command -v Xvfb >/dev/null 2>&1 || return
+  local n
+  for n in $(seq 90 120); do
+    if [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; then continue; fi
+    Xvfb ":$n" -screen 0 1600x1200x24 -nolisten tcp >/dev/null 2>&1 &
+    XVFB_PID=$!
+    for _ in $(seq 1 50); do
+      if [ -e "/tmp/.X11-unix/X$n" ]; then VIZ_DISPLAY=":$n"; return; fi
+      kill -0 "$XVFB_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$XVFB_PID" 2>/dev/null
+    XVFB_PID=
+  done
+}
+
 # "[doctest] test cases: 7 | 7 passed | 0 failed | 0 skipped" -> "7 0 0"
 extract_doctest() {
   sed -n 's/^\[doctest\] test cases: *[0-9]* | *\([0-9]*\) passed | *\([0-9]*\) failed | *\([0-9]*\) skipped.*/\1 \2 \3/p' | tail -n 1 | grep .
@@ -58,6 +87,9 @@ run doctest "$BIN/moongrad_tests" --no-intro
 # Every Lua test runs on each backend: CPU (compiled) and REF (the oracle it is checked against).
 run lua "$BIN/moongrad" tests/lua/run.lua --dev=CPU
 run lua "$BIN/moongrad" tests/lua/run.lua --dev=REF
+start_viz_display
+[ -z "$VIZ_DISPLAY" ] && echo "run_all: no display and Xvfb could not start: the VIZ window tests will skip"
+DISPLAY=$VIZ_DISPLAY CONFIG=$CONFIG run viz "$BIN/moongrad" tests/viz/run.lua
 run fuzz "$BIN/moongrad" tests/fuzz/fuzz.lua --seed="${FUZZ_SEED:-1}" --time="${FUZZ_TIME:-20}" --model-time=5
 
 summary="$passed passed, $failed failed"

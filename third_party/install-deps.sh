@@ -2,7 +2,7 @@
 # Installs the Debian packages moongrad needs, only those that are missing.
 # Run as root on Debian 12 (make run / make test call it).
 set -e
-PKGS="luajit libluajit-5.1-dev llvm-19-dev doctest-dev libimgui-dev libglfw3-dev premake4 dataset-fashion-mnist xvfb zlib1g-dev"
+PKGS="luajit libluajit-5.1-dev llvm-19-dev doctest-dev libimgui-dev libstb-dev libglfw3-dev libgl-dev libgl1-mesa-dri premake4 dataset-fashion-mnist xvfb zlib1g-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -60,8 +60,18 @@ end
 
 -- One context per Lua state: this module is loaded once per state, and the
 -- context is freed when the state closes (or the module is collected).
+-- before_destroy: functions run (each under pcall) just before the context is destroyed, at
+-- the latest when the program ends. VIZ's window and PROFILE's JSON read the context's trace,
+-- so they hook in here (viz.lua).
+M.before_destroy = {}
 local out = ffi.new("mg_ctx*[1]")
 check(C.mg_ctx_create(nil, out), "mg_ctx_create")
-M.ctx = ffi.gc(out[0], C.mg_ctx_destroy)
+M.ctx = ffi.gc(out[0], function(p)
+  for _, f in ipairs(M.before_destroy) do
+    local ok, err = pcall(f)
+    if not ok then io.stderr:write("moongrad: ", tostring(err), "\n") end
+  end
+  C.mg_ctx_destroy(p)
+end)
 
 return M

@@ -41,6 +41,10 @@ mg.training = mg.nn.training
 mg.train = mg.nn.train
 mg.state = require("moongrad.state")
 mg.datasets = require("moongrad.datasets")
+local viz = require("moongrad.viz")
+mg.viz = setmetatable({ save = viz.save, save_profile = viz.save_profile, check_file = viz.check_file },
+  { __call = function() viz.viz() end })
+mg.marker = viz.marker
 
 -- mg.default_float reads and sets the dtype that float data and results default to.
 return setmetatable(mg, {

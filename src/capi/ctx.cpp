@@ -65,6 +65,8 @@ extern "C" mg_status mg_ctx_create(const mg_ctx_opts* opts, mg_ctx** out) {
     ctx = new (mem) mg_ctx(o);
     const char* viz = std::getenv("VIZ");
     ctx->engine.tracing = viz && *viz && std::string(viz) != "0";
+    const char* profile = std::getenv("PROFILE");
+    ctx->engine.runtime.profile.on = ctx->engine.tracing || (profile && *profile && std::string(profile) != "0");
     register_builtin_backends(*ctx);
   } catch (...) {
     if (ctx) ctx->~mg_ctx();

@@ -55,6 +55,6 @@ local eq = "="
 while cdef:find("]" .. eq .. "]", 1, true) do eq = eq .. "=" end
 
 local f = assert(io.open(out_path, "wb"))
-f:write("-- Generated from src/capi/moongrad.h by src/capi/gen_cdef.lua at build time. Do not edit.\n",
+f:write("-- Generated from " .. hdr_path .. " by src/capi/gen_cdef.lua at build time. Do not edit.\n",
   "return [", eq, "[\n", cdef, "]", eq, "]\n")
 f:close()

@@ -217,6 +217,18 @@ mg_status mg_ctx_stats(const mg_ctx* ctx, mg_stats* out);
  * NULL) and returns how many there are in all. */
 size_t mg_ctx_compile_times(const mg_ctx* ctx, double* passes_ms, double* backend_ms, size_t cap);
 
+/* Recording for VIZ (viz/): the rewrite trace (every graph_rewrite of scheduling and
+ * codegen) and the profile (kernel runs, copies, compiles, buffer allocations and frees,
+ * markers). mg_ctx_create turns both on when VIZ is set (not "0"), the profile alone when
+ * PROFILE is. Each argument: 1 on, 0 off, -1 unchanged. Turning one on starts nothing
+ * over: what was recorded stays. */
+mg_status mg_set_recording(mg_ctx* ctx, int trace, int profile);
+/* Whether each is on now (either pointer may be NULL). */
+mg_status mg_recording(const mg_ctx* ctx, int* trace, int* profile);
+/* A user marker on the profile's "user" track at this moment (ignored while the profile
+ * is off). MG_ERR_INVALID when name is NULL, empty or longer than 1024 bytes. */
+mg_status mg_marker(mg_ctx* ctx, const char* name);
+
 #ifdef __cplusplus
 }
 #endif

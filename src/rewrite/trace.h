@@ -29,12 +29,14 @@ struct TraceContext {
   std::string name;
   std::deque<TraceStep> steps;  // a deque: a rewrite nested in a rule's callback adds steps while
                                 // an outer step is still being filled
+  std::string kernel;  // a kernel's codegen: its fn_name, which finds its program (code tabs)
+  std::string device;  // ... and the device it was compiled for
 };
 
 class RewriteTrace {
  public:
   // Later graph_rewrites go into a new context of this name.
-  void begin_context(std::string name) { contexts.push_back({std::move(name), {}}); }
+  void begin_context(std::string name) { contexts.push_back({std::move(name), {}, {}, {}}); }
   TraceStep& add_step(std::string name, bool bottom_up, UOpRef input);
   void clear() { contexts.clear(); }
   size_t match_count() const;

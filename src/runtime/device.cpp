@@ -9,12 +9,12 @@
 namespace mg {
 
 Buffer::Buffer(Device* dev, size_t nbytes) : dev_(dev), nbytes_(nbytes), ptr_(dev->alloc(nbytes)) {
-  dev_->runtime().count_alloc(nbytes_);
+  dev_->runtime().count_alloc(*dev_, nbytes_);
 }
 
 Buffer::~Buffer() {
   dev_->free(ptr_, nbytes_);
-  dev_->runtime().count_free(nbytes_);
+  dev_->runtime().count_free(*dev_, nbytes_);
 }
 
 void* HostAllocator::allocate(size_t n) const {

@@ -17,6 +17,23 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 
   return s;
 }
 
+// A span event from t0 (now_s() seconds) to now. The profile's clock is the same steady clock.
+void profile_span(Runtime& rt, ProfileEvent::Kind kind, const std::string& name, const std::string& device,
+                  const std::string& kernel, double t0, double flops = 0, double bytes = 0) {
+  Profile& p = rt.profile;
+  ProfileEvent e;
+  e.kind = kind;
+  e.name = p.intern(name);
+  e.device = p.intern(device);
+  e.kernel = kernel.empty() ? 0 : p.intern(kernel);
+  const int64_t end = p.now_ns();
+  e.dur_ns = std::max<int64_t>(0, int64_t((now_s() - t0) * 1e9));
+  e.start_ns = end - e.dur_ns;
+  e.flops = flops;
+  e.bytes = bytes;
+  p.add(e);
+}
+
 void copy_between(Buffer& dst, const Buffer& src, size_t n) {
   if (!n) return;
   if (src.device()->host_visible()) { dst.device()->copy_in(dst.ptr(), src.ptr(), n); return; }
@@ -42,7 +59,13 @@ void compile_programs(Runtime& rt, Device& dev, std::span<const UOpRef> asts, Re
     ks.push_back(codegen::lower(ast, *dev.target(), trace));
     passes_ms.push_back((now_s() - t0) * 1e3);
     const codegen::Kernel& k = ks.back();
-    if (trace) trace->contexts.back().name = "kernel " + k.name;
+    if (trace) {
+      TraceContext& c = trace->contexts.back();
+      c.name = "kernel " + k.name;
+      c.kernel = k.fn_name;
+      c.device = dev.name();
+    }
+    if (rt.profile.on) profile_span(rt, ProfileEvent::Compile, "codegen " + k.name, "compiler", k.fn_name, t0);
     if (rt.debug >= 5) rt.debug_line("kernel " + k.name + " AST:\n" + print_graph(ast));
     if (rt.debug >= 6) rt.debug_line("kernel " + k.name + " linearized:\n" + codegen::lin_str(k));
     if (rt.debug >= 3 && !k.opts.empty()) {
@@ -56,6 +79,8 @@ void compile_programs(Runtime& rt, Device& dev, std::span<const UOpRef> asts, Re
   double t1 = now_s();
   std::vector<std::unique_ptr<Program>> progs = dev.compile_batch(kp);
   double backend_ms = (now_s() - t1) * 1e3 / double(ks.size());  // one module for all: shared evenly
+  if (rt.profile.on)
+    profile_span(rt, ProfileEvent::Compile, "compile " + std::to_string(ks.size()) + " kernel(s) for " + dev.name(), "compiler", "", t1);
   for (size_t i = 0; i < ks.size(); i++) {
     codegen::Kernel& k = ks[i];
     rt.stats.kernels_compiled++;
@@ -77,7 +102,12 @@ std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<cons
   auto found = rt.schedules.find(norm.sink.get());
   bool hit = found != rt.schedules.end();
   if (!hit) {
-    if (trace) trace->begin_context("schedule");
+    if (trace) {
+      // The scheduler runs no graph_rewrite of its own yet: its context shows the graph it
+      // was given, as one step.
+      trace->begin_context("schedule");
+      trace->add_step("schedule input", false, norm.sink).output = norm.sink;
+    }
     found = rt.schedules.emplace(norm.sink.get(), Runtime::CachedSchedule{norm.sink, schedule::make_schedule(norm.sink)}).first;
     rt.stats.schedules_made++;
   } else {
@@ -109,15 +139,19 @@ std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<cons
     size_t nbytes = size_t(it.numel) * size_t(it.dtype.itemsize());
     if (!out) out = std::make_shared<Buffer>(&dev, nbytes);
     if (it.kind == schedule::Item::Copy) {
+      double c0 = rt.profile.on ? now_s() : 0;
       copy_between(*out, *slot_buffer(it.bufs[1]), nbytes);
       rt.stats.copies++;
+      if (rt.profile.on) profile_span(rt, ProfileEvent::Copy, "copy", dev.name(), "", c0, 0, double(nbytes));
     } else if (it.numel > 0) {
       Runtime::CachedProgram& cp = rt.programs.at(std::make_pair(static_cast<const Device*>(&dev), static_cast<const UOp*>(it.ast.get())));
       ptrs.clear();
       for (const schedule::Slot& sl : it.bufs) ptrs.push_back(slot_buffer(sl)->ptr());
-      double k0 = rt.debug >= 2 ? now_s() : 0;
+      const bool timed = rt.debug >= 2 || rt.profile.on;
+      double k0 = timed ? now_s() : 0;
       cp.program->run(ptrs.data());
       rt.stats.kernels_run++;
+      if (rt.profile.on) profile_span(rt, ProfileEvent::Kernel, cp.kernel.name, dev.name(), cp.kernel.fn_name, k0, cp.kernel.flops, cp.kernel.bytes);
       if (rt.debug >= 2) {
         double dt = now_s() - k0;
         rt.debug_line("  " + cp.kernel.name +

@@ -16,6 +16,21 @@ void Runtime::debug_line(const std::string& s) const {
   else std::fprintf(stderr, "%s\n", s.c_str());
 }
 
+void Runtime::profile_buffer(ProfileEvent::Kind k, const Device& d, size_t n) noexcept {
+  try {  // a profile that cannot grow must not fail the free that called it
+    ProfileEvent e;
+    e.kind = k;
+    e.name = profile.intern(k == ProfileEvent::Alloc ? "alloc" : "free");
+    e.device = profile.intern(d.name());
+    e.start_ns = profile.now_ns();
+    e.bytes = double(n);
+    e.in_use = bytes_;
+    profile.add(e);
+  } catch (...) {
+    profile.dropped++;
+  }
+}
+
 void Runtime::add_device(std::unique_ptr<Device> d) { devices_.push_back(std::move(d)); }
 
 Device* Runtime::device(const std::string& name) const {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/device.h"
+#include "runtime/profile.h"
 #include "schedule/schedule.h"
 
 namespace mg {
@@ -41,14 +42,23 @@ class Runtime {
   // Bytes of all live buffers, and the most there ever were.
   size_t bytes_in_use() const { return bytes_; }
   size_t peak_bytes() const { return peak_; }
-  void count_alloc(size_t n) { bytes_ += n; if (bytes_ > peak_) peak_ = bytes_; }
-  void count_free(size_t n) noexcept { bytes_ -= n; }
+  void count_alloc(const Device& d, size_t n) {
+    bytes_ += n;
+    if (bytes_ > peak_) peak_ = bytes_;
+    if (profile.on) profile_buffer(ProfileEvent::Alloc, d, n);
+  }
+  void count_free(const Device& d, size_t n) noexcept {
+    bytes_ -= n;
+    if (profile.on) profile_buffer(ProfileEvent::Free, d, n);
+  }
 
   // DEBUG level (0: quiet) and where its lines go.
   int debug = 0;
   std::function<void(const std::string&)> log;
   void debug_line(const std::string& s) const;
   RuntimeStats stats;
+  // Profile events (VIZ=1, PROFILE=1): kernel runs, copies, compiles, buffers, markers.
+  Profile profile;
 
   // Schedules by the structure of their graph (schedule::normalize), programs by device and
   // kernel AST. Each entry holds its key node, so the address cannot be reused.
@@ -58,6 +68,7 @@ class Runtime {
   std::map<std::pair<const Device*, const UOp*>, CachedProgram> programs;
 
  private:
+  void profile_buffer(ProfileEvent::Kind k, const Device& d, size_t n) noexcept;
   HostAllocator host_;
   std::vector<std::unique_ptr<Device>> devices_;
   std::unordered_map<const UOp*, BufferRef> buffers_;
