@@ -142,7 +142,7 @@ class Linearizer {
     std::vector<const UOp*> group{u};
     const size_t depth = deps_depth(u);
     for (const UOp* v : reduces_) {
-      if (v == u || memo_.count(v) || v->src.size() != u->src.size()) continue;
+      if (v == u || memo_.count(v) || claimed_.count(v) || v->src.size() != u->src.size()) continue;
       if (!std::equal(v->src.begin() + 1, v->src.end(), u->src.begin() + 1)) continue;
       deps(v);
       if (!all_open(v) || deps_depth(v) != depth) continue;
@@ -158,6 +158,7 @@ class Linearizer {
   // than that (another reduction being emitted) are set aside meanwhile.
   void emit_reduce(const UOp* u) {
     std::vector<const UOp*> group = reduce_group(u);
+    claimed_.insert(group.begin(), group.end());  // a reduction nested in a member's value must not take them again
     const size_t d = deps_depth(u);
     for (const UOp* v : group) place(LinItem{LinItem::AccInit, v}, d);
     std::vector<const UOp*> saved_open(open_.begin() + long(d) + 1, open_.end());
@@ -193,6 +194,7 @@ class Linearizer {
   std::vector<double> trips_;                   // iterations of each open loop's body
   std::unordered_map<const UOp*, Ranges> deps_;
   std::unordered_set<const UOp*> memo_;
+  std::unordered_set<const UOp*> claimed_;       // reductions already in a group being emitted
   std::unordered_map<const UOp*, bool> lane_dep_;
   double flops_ = 0;
 };

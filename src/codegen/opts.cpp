@@ -109,6 +109,7 @@ UOpRef unroll_reduce(const UOpRef& g, const UOp* r, RewriteTrace* trace) {
                         std::vector<UOpRef> src{fold(std::get<Ops>(red.arg), copies)};
                         for (size_t i = 1; i < red.src.size(); i++)
                           if (red.src[i].get() != r) src.push_back(red.src[i]);
+                        if (src.size() == 1) return src[0];  // no loop left: the folded value
                         return red.table->make(Ops::REDUCE, red.dtype, std::move(src), red.arg);
                       },
                       "unroll reduce"}});
