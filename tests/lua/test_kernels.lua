@@ -214,4 +214,12 @@ return {
     local s = Tensor.arange(50000):sum():item()
     t.eq(s, 50000 * 49999 / 2)
   end,
+
+  ["reductions of constants nest inside other reductions (each accumulator updated once)"] = function(t)
+    -- fuzz seed 671: min of constants inside cumsum inside log_softmax, all in one kernel
+    local x = Tensor.full({ 3 }, -2, { dtype = mg.float32 })
+    local c = x:min(-1, { keepdim = true }):cumsum(1)
+    t.eq(c:reshape(1, 1, 1, 1):log_softmax(3):item(), 0)
+    t.eq((Tensor.ones(4, 5):sum(2):max() + Tensor.arange(6):sum()):item(), 20)
+  end,
 }
