@@ -28,8 +28,9 @@ build: deps
 	sh third_party/mk_launcher.sh $(CONFIG) > $(BIN)/moongrad.tmp
 	chmod +x $(BIN)/moongrad.tmp && mv $(BIN)/moongrad.tmp $(BIN)/moongrad
 
+# The flagship sample: a CNN trained on Fashion-MNIST (70 steps, about 80 s on 2 cores).
 run: build
-	$(BIN)/moongrad samples/hello.lua
+	$(BIN)/moongrad samples/beautiful_mnist.lua
 
 test: build
 	CONFIG=$(CONFIG) bash tests/run_all.sh
