@@ -127,6 +127,52 @@ M["matmul: dA = G B^T and dB = A^T G"] = function(t)
   t.eq(gb:totable(), { { 4, 4 }, { 6, 6 } })
 end
 
+M["conv2d: dW sums the input under each tap, dx sums the taps that read each input"] = function(t)
+  -- loss = sum(conv2d(x, w)) with x {1, 1, 4, 4} = 1..16 and w {1, 1, 2, 2}: the output is 3 x 3
+  local xs = {}
+  for i = 1, 4 do xs[i] = {} for j = 1, 4 do xs[i][j] = (i - 1) * 4 + j end end
+  local x = Tensor({ { xs } }, F64)
+  local w = Tensor({ { { { 1, -2 }, { 0.5, 3 } } } }, F64)
+  local gx, gw = x:conv2d(w):sum():gradient(x, w)
+  local W = { { 1, -2 }, { 0.5, 3 } }
+  local want_w, want_x = {}, {}
+  for a = 1, 2 do
+    want_w[a] = {}
+    for b = 1, 2 do
+      local s = 0
+      for i = 1, 3 do for j = 1, 3 do s = s + xs[i + a - 1][j + b - 1] end end
+      want_w[a][b] = s
+    end
+  end
+  for i = 1, 4 do
+    want_x[i] = {}
+    for j = 1, 4 do
+      local s = 0
+      for a = 1, 2 do for b = 1, 2 do
+        local oi, oj = i - a + 1, j - b + 1
+        if oi >= 1 and oi <= 3 and oj >= 1 and oj <= 3 then s = s + W[a][b] end
+      end end
+      want_x[i][j] = s
+    end
+  end
+  t.eq(gw:totable(), { { want_w } })
+  t.eq(gx:totable(), { { want_x } })
+end
+
+M["layernorm: dx = (g - mean(g) - xhat * mean(g * xhat)) / sigma"] = function(t)
+  local xv, gv = { 1, 2, 4, 7 }, { 0.5, -1, 2, 0.25 }
+  local x, g = Tensor({ xv }, F64), Tensor({ gv }, F64)
+  local eps = 1e-5
+  local dx = (x:layernorm({ 4 }, { eps = eps }) * g):sum():gradient(x):totable()[1]
+  local mean, var = 0, 0
+  for i = 1, 4 do mean = mean + xv[i] / 4 end
+  for i = 1, 4 do var = var + (xv[i] - mean) ^ 2 / 4 end
+  local sigma = math.sqrt(var + eps)
+  local mg_, mgx = 0, 0
+  for i = 1, 4 do mg_ = mg_ + gv[i] / 4; mgx = mgx + gv[i] * (xv[i] - mean) / sigma / 4 end
+  for i = 1, 4 do t.near(dx[i], (gv[i] - mg_ - (xv[i] - mean) / sigma * mgx) / sigma, 1e-9) end
+end
+
 M["max_pool2d sends the gradient to the maximum; ties share it"] = function(t)
   local x = Tensor({ { { { 1, 5 }, { 5, 2 } } } }, F64)
   t.eq(x:max_pool2d(2):sum():gradient(x):totable(), { { { { 0, 0.5 }, { 0.5, 0 } } } })
