@@ -48,6 +48,12 @@ class Linearizer {
 
  private:
   static int64_t size_of(const UOp* r) { return r->src[0]->const_int(); }
+  // Arithmetic on values, not on addresses or loop bounds (index math is not a FLOP).
+  static bool counts_as_flop(const UOp* u) {
+    if (!is_alu(u->op)) return false;
+    const UOp* operand = u->op == Ops::WHERE ? u->src[1].get() : u->src[0].get();
+    return u->dtype.scalar != Scalar::Index && operand->dtype.scalar != Scalar::Index;
+  }
 
   const Ranges& deps(const UOp* u) {
     auto it = deps_.find(u);
@@ -101,7 +107,7 @@ class Linearizer {
   void place(LinItem it, size_t depth) {
     blocks_[depth].push_back(it);
     if (depth > 0) emitted_at_[depth - 1].push_back(it.u);
-    if ((is_alu(it.u->op) && it.kind == LinItem::Op) || it.kind == LinItem::AccUpdate)
+    if ((it.kind == LinItem::Op && counts_as_flop(it.u)) || it.kind == LinItem::AccUpdate)
       flops_ += (depth ? trips_[depth - 1] : 1.0) * (on_lane(it.u) ? double(lane_->src[0]->const_int()) : 1.0);
   }
 
