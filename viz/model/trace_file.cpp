@@ -38,20 +38,16 @@ class Reader {
     if (left() < n) fail(std::string("the file ends inside ") + what + " (truncated?)");
   }
   uint8_t u8(const char* what) { need(1, what); return uint8_t(s_[pos_++]); }
-  uint32_t u32(const char* what) {
-    need(4, what);
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= uint32_t(uint8_t(s_[pos_ + size_t(i)])) << (8 * i);
-    pos_ += 4;
+  // A little-endian unsigned integer of sizeof(U) bytes.
+  template <class U> U uint_le(const char* what) {
+    need(sizeof(U), what);
+    U v = 0;
+    for (size_t i = 0; i < sizeof(U); i++) v |= U(uint8_t(s_[pos_ + i])) << (8 * i);
+    pos_ += sizeof(U);
     return v;
   }
-  uint64_t u64(const char* what) {
-    need(8, what);
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= uint64_t(uint8_t(s_[pos_ + size_t(i)])) << (8 * i);
-    pos_ += 8;
-    return v;
-  }
+  uint32_t u32(const char* what) { return uint_le<uint32_t>(what); }
+  uint64_t u64(const char* what) { return uint_le<uint64_t>(what); }
   int64_t i64(const char* what) { return int64_t(u64(what)); }
   double f64(const char* what) { uint64_t b = u64(what); double v; std::memcpy(&v, &b, 8); return v; }
   std::string str(const char* what) {
