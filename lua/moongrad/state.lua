@@ -280,4 +280,7 @@ function M.safe_save(tensors, path, metadata)
   w:commit()
 end
 
+-- gguf_load(path, opts) -> tensors, metadata: llama.cpp's GGUF files (gguf.lua).
+M.gguf_load = require("moongrad.gguf").gguf_load
+
 return M
