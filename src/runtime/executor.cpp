@@ -103,13 +103,21 @@ std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<cons
   bool hit = found != rt.schedules.end();
   if (!hit) {
     if (trace) {
-      // The scheduler runs no graph_rewrite of its own yet: its context shows the graph it
-      // was given, as one step.
+      // The scheduler runs no graph_rewrite of its own: its context shows the graph it was
+      // given, then the kernels it cut it into, one step each (the fusion decisions).
       trace->begin_context("schedule");
       trace->add_step("schedule input", false, norm.sink).output = norm.sink;
     }
     found = rt.schedules.emplace(norm.sink.get(), Runtime::CachedSchedule{norm.sink, schedule::make_schedule(norm.sink)}).first;
     rt.stats.schedules_made++;
+    if (trace) {
+      const schedule::Schedule& made = found->second.s;
+      for (size_t i = 0; i < made.items.size(); i++) {
+        const schedule::Item& it = made.items[i];
+        if (it.kind != schedule::Item::Kernel) continue;
+        trace->add_step("item " + std::to_string(i) + ": kernel of " + std::to_string(it.numel) + " " + it.dtype.name(), false, it.ast).output = it.ast;
+      }
+    }
   } else {
     rt.stats.schedule_cache_hits++;
   }
