@@ -41,8 +41,7 @@ struct Graph {
   std::unordered_map<const UOp*, std::vector<const UOp*>> parents;  // distinct consumers
   std::unordered_set<const UOp*> realized;
   std::unordered_set<const UOp*> roots;
-  // Nodes computed from constants alone (an arange, ones summed): codegen folds their reductions
-  // to closed forms, so they are recomputed where used, never stored.
+  // Nodes computed from constants alone (an arange, ones summed).
   std::unordered_set<const UOp*> constant;
 
   explicit Graph(const UOpRef& sink) : topo(sink->toposort()) {
@@ -59,6 +58,12 @@ struct Graph {
       }
     }
     for (const UOpRef& r : sink->src) roots.insert(r.get());
+  }
+
+  // An integer sum of constants alone: codegen folds it to a closed form (a count), so it is
+  // recomputed where used, never stored.
+  bool counts(const UOp* u) const {
+    return constant.count(u) && std::get<ReduceArg>(u->arg).op == Ops::ADD && u->dtype.is_int();
   }
 
   bool is_output(const UOp* u) const { return roots.count(u) || realized.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY; }
@@ -121,7 +126,7 @@ struct Graph {
   void decide() {
     for (const UOp* u : topo) {
       if (roots.count(u) || u->op == Ops::CONTIGUOUS || u->op == Ops::COPY) realized.insert(u);
-      else if (u->op == Ops::REDUCE_AXIS && !constant.count(u))
+      else if (u->op == Ops::REDUCE_AXIS && !counts(u))
         if (const UOp* h = home(u)) realized.insert(h);
     }
     // An expand repeats each value of its source many times: a source that is costly to
