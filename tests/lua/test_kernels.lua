@@ -222,4 +222,14 @@ return {
     t.eq(c:reshape(1, 1, 1, 1):log_softmax(3):item(), 0)
     t.eq((Tensor.ones(4, 5):sum(2):max() + Tensor.arange(6):sum()):item(), 20)
   end,
+
+  ["a float sum of constants under a broadcast is stored once, an integer one (arange) is folded"] = function(t)
+    compiled(t)
+    local n, v = kernels(function() return Tensor.ones(300):cumsum():reshape(300, 1):expand(300, 300):sum():item() end)
+    t.eq(n, 2, "the cumsum, then the broadcast sum")
+    t.eq(v, 300 * 300 * 301 / 2)
+    local m, w = kernels(function() return (Tensor.arange(300):reshape(300, 1) + Tensor.zeros({ 300, 300 }, { dtype = mg.int32 })):sum():item() end)
+    t.eq(m, 1, "the arange folds into the sum's kernel")
+    t.eq(w, 300 * 300 * 299 / 2)
+  end,
 }
