@@ -37,6 +37,7 @@ struct Checker {
         fail(ErrorKind::Compile, "CUDA_CHECK: kernel " + k.name + ": " + e.what());
       }
       if (rt->debug >= 4) rt->debug_line("CUDA_CHECK kernel " + k.name + " CUDA C:\n" + src);
+      if (rt->debug >= 7) rt->debug_line("CUDA_CHECK kernel " + k.name + " PTX (compute_" + archs[0].substr(3) + "):\n" + nvrtc->compile(src, k.fn_name, "compute_" + archs[0].substr(3)));
       for (const std::string& a : archs)
         if (done.insert(cache_key(*nvrtc, src, a)).second) jobs.push_back({src, k.fn_name, "CUDA_CHECK: kernel " + k.name, a});
     }
@@ -86,6 +87,7 @@ std::function<void(std::span<const UOpRef>)> make_compile_check(const std::strin
     if (e > b) c->archs.push_back(s.substr(b, e - b));
     b = e + 1;
   }
+  if (c->archs.empty()) c->archs = {"sm_90", "sm_80"};
   if (const char* t = std::getenv("CUDA_CHECK_THREADS")) c->threads = std::max(1, std::atoi(t));
   return [c](std::span<const UOpRef> asts) { c->check(asts); };
 }
