@@ -82,9 +82,10 @@ std::unique_ptr<Nvrtc> Nvrtc::load(std::string* why) {
   return n;
 }
 
-Nvrtc::~Nvrtc() {
-  if (lib_) dlclose(lib_);
-}
+// The library stays loaded: NVRTC keeps internal allocations for the life of the process, which
+// dlclose would turn into leaks (LeakSanitizer reports them in the debug build). A later load
+// only bumps the loader's count.
+Nvrtc::~Nvrtc() = default;
 
 std::string Nvrtc::compile(const std::string& src, const std::string& name, const std::string& arch) const {
   const Api& a = *api_;
