@@ -4,7 +4,7 @@ CONFIG ?= release
 OUT := $(if $(filter debug,$(CONFIG)),build/debug,build)
 BIN := $(OUT)/bin
 
-.PHONY: deps bench-deps build run test bench clean
+.PHONY: deps bench-deps build run test bench test-gpu bench-gpu clean
 
 deps:
 	sh third_party/install-deps.sh
@@ -43,6 +43,15 @@ bench: build bench-deps
 	done; for src in tests/bench/*.lua; do \
 	  [ -e "$$src" ] || continue; n=$$((n+1)); echo "== $$src"; $(BIN)/moongrad "$$src"; \
 	done; echo "bench: $$n benchmark(s) run"
+
+# The CUDA backend on a real GPU (docs/cuda.md): the Lua suite with DEV=CUDA, the fuzzer against
+# REF, the sample against the CPU's accuracy. Both skip with a message when there is no driver.
+test-gpu: build
+	BIN=$(BIN) bash tests/cuda/run_gpu.sh
+
+# GPU benchmarks: ratios to cuMemcpyDtoD and cuBLAS measured in the same run, the sample's step.
+bench-gpu: build
+	$(BIN)/moongrad tests/bench/gpu/cuda_ops.lua
 
 clean:
 	rm -rf build

@@ -83,9 +83,25 @@ extract_lua() {
     awk '{ print $1, $2, ($3 == "" ? 0 : $3) }' | grep .
 }
 
+# "cuda_check: 1 passed, 0 failed[, 1 skipped]" -> "1 0 1"
+extract_cuda_check() {
+  sed -n 's/^cuda_check: \([0-9]*\) passed, \([0-9]*\) failed\(, \([0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p' | tail -n 1 |
+    awk '{ print $1, $2, ($3 == "" ? 0 : $3) }' | grep .
+}
+
 run doctest "$BIN/moongrad_tests" --no-intro
+# With NVRTC here (no GPU needed), the CPU run of the Lua suite and a training step of the sample
+# also compile every kernel for CUDA, sm_90 and sm_80 (CUDA_CHECK, docs/cuda.md).
+CUDA_ARCHS=${CUDA_CHECK_ARCHS:-sm_90,sm_80}
+if [ -e "${CUDA_PATH:-/usr/local/cuda}/lib64/libnvrtc.so" ] || ldconfig -p 2>/dev/null | grep -q 'libnvrtc\.so'; then
+  CHECK=$CUDA_ARCHS
+else
+  CHECK=0
+  echo "run_all: no NVRTC (${CUDA_PATH:-/usr/local/cuda}/lib64/libnvrtc.so): kernels are not compiled for CUDA"
+fi
 # Every Lua test runs on each backend: CPU (compiled) and REF (the oracle it is checked against).
-run lua "$BIN/moongrad" tests/lua/run.lua --dev=CPU
+CUDA_CHECK=$CHECK run lua "$BIN/moongrad" tests/lua/run.lua --dev=CPU
+CUDA_CHECK=$CHECK run cuda_check "$BIN/moongrad" tests/cuda/train_step_check.lua
 run lua "$BIN/moongrad" tests/lua/run.lua --dev=REF
 start_viz_display
 [ -z "$VIZ_DISPLAY" ] && echo "run_all: no display and Xvfb could not start: the VIZ window tests will skip"

@@ -2,6 +2,8 @@
 #include "capi/context.h"
 
 #include "backends/cpu/cpu_device.h"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_device.h"
 #include "backends/ref/ref_device.h"
 
 #include <cstdio>
@@ -24,6 +26,18 @@ void register_builtin_backends(mg_ctx& ctx) {
     mg::capi::log(ctx.opts, MG_LOG_WARN, (std::string("CPU device unavailable: ") + err.what()).c_str());
   }
   e.runtime.add_device(make_ref_device(e.runtime));
+  // CUDA when a driver, a GPU and NVRTC are here (all loaded with dlopen); else the reason is
+  // kept for the error of a tensor asked for on it.
+  std::string why;
+  try {
+    if (auto cuda = make_cuda_device(e.runtime, &why)) e.runtime.add_device(std::move(cuda));
+  } catch (const mg::Error& err) {
+    why = err.what();
+  }
+  if (!why.empty()) e.runtime.unavailable["CUDA"] = why;
+  // CUDA_CHECK=sm_90,sm_80: every kernel compiled is also compiled for CUDA (docs/cuda.md).
+  const char* check = std::getenv("CUDA_CHECK");
+  if (check && *check && std::string(check) != "0") e.runtime.also_compile = mg::cuda::make_compile_check(check, e.runtime);
   // DEV picks the default device (one not built in falls back to the first).
   const char* dev = std::getenv("DEV");
   e.default_device = dev && *dev ? e.runtime.device(dev) : nullptr;

@@ -26,6 +26,13 @@ struct Target {
   bool opts = true;        // heuristic optimizations (NOOPT=1 turns them off)
   int read_slack_bytes = 0;   // loads may read this far past a buffer's end (its allocator leaves
                               // it): padded vector lanes then need no mask on their loads
+  // GPU targets (gpu_dims.cpp): the output loops become launch axes (blocks x threads) instead
+  // of loops; the limits are the device's.
+  bool gpu = false;
+  int block_threads = 256;     // threads per block the launch-axis pass aims for
+  int max_threads = 1024;      // per block (CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK)
+  int64_t max_blocks = (int64_t(1) << 31) - 1;  // grid x limit
+  int shared_bytes = 48 * 1024;  // shared memory per block
 };
 
 struct Kernel {
@@ -43,6 +50,12 @@ struct Kernel {
   const UOp* lane = nullptr;
   int width = 1;
   double flops = 0, bytes = 0;  // per run, for GFLOP/s and GB/s
+  // GPU targets: the launch, x y z (blocks of the grid, threads per block), and the SPECIAL
+  // node of the flat global thread id (nullptr: one thread does it all). Threads past
+  // `gpu_threads` return at once.
+  int64_t grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
+  int64_t gpu_threads = 1;
+  const UOp* gid = nullptr;
 };
 
 // Index lowering: movement ops become index expressions over RANGEs; loads, stores and
@@ -68,6 +81,10 @@ UOpRef apply_opts(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* tra
 
 // Accesses contiguous in the lane axis become vector loads and stores (expand.cpp).
 UOpRef vectorize_access(const UOpRef& g, const Kernel& k, RewriteTrace* trace);
+
+// GPU targets: the output loops become one flat launch axis (gpu_dims.cpp). Sets k's grid,
+// block, gpu_threads; each output RANGE becomes (gid // stride) % size over a SPECIAL gid.
+UOpRef assign_launch_dims(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* trace);
 
 // Every pass, then linearization.
 Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace = nullptr);

@@ -37,6 +37,7 @@ Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace) {
   k.name = kernel_name(ast, g);  // before opts: the kernel as written, not as unrolled
   g = apply_opts(g, target, k, trace);
   g = vectorize_access(g, k, trace);
+  if (target.gpu) g = assign_launch_dims(g, target, k, trace);
   k.lowered = g;
   char hash[20];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(g->hash));
@@ -47,6 +48,7 @@ Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace) {
       k.bytes += double(u->dtype.ptr_size) * u->dtype.base().itemsize();
     }
   k.lin = linearize(g, k.lane, k.outer_range, k.flops);
+  if (target.gpu) k.flops *= double(k.gpu_threads);  // linearize counted one thread's work
   if (k.outer_range) k.outer = k.outer_range->src[0]->const_int();
   return k;
 }

@@ -51,6 +51,7 @@ void compile_programs(Runtime& rt, Device& dev, std::span<const UOpRef> asts, Re
     todo.push_back(ast);
   }
   if (todo.empty()) return;
+  if (rt.also_compile) rt.also_compile(todo);
   std::vector<codegen::Kernel> ks;
   std::vector<double> passes_ms;
   for (const UOpRef& ast : todo) {

@@ -59,6 +59,12 @@ class Runtime {
   RuntimeStats stats;
   // Profile events (VIZ=1, PROFILE=1): kernel runs, copies, compiles, buffers, markers.
   Profile profile;
+  // Called with the kernel ASTs about to be compiled for the first time (on any device): e.g.
+  // CUDA_CHECK also compiles them for CUDA (set by the C ABI; the runtime names no backend).
+  // Throws Error to fail the compile.
+  std::function<void(std::span<const UOpRef>)> also_compile;
+  // Devices that could not start, by name, with the reason (error messages name it).
+  std::map<std::string, std::string> unavailable;
 
   // Schedules by the structure of their graph (schedule::normalize), programs by device and
   // kernel AST. Each entry holds its key node, so the address cannot be reused.

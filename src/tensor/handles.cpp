@@ -52,7 +52,9 @@ Device* find_device(Engine& e, const char* name) {
   if (Device* d = e.runtime.device(n)) return d;
   std::string have;
   for (const auto& d : e.runtime.devices()) have += (have.empty() ? "" : ", ") + d->name();
-  fail(ErrorKind::Device, "device '" + std::string(name) + "' is not available here (available: " + have + ")");
+  auto why = e.runtime.unavailable.find(n);
+  fail(ErrorKind::Device, "device '" + std::string(name) + "' is not available here (available: " + have + ")" +
+                              (why != e.runtime.unavailable.end() ? ": " + why->second : ""));
 }
 
 }  // namespace mg::tensor

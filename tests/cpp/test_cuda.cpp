@@ -1,0 +1,170 @@
+// The CUDA backend without a GPU: launch-axis assignment (codegen for GPU targets), the CUDA C
+// renderer on hand-built kernels, NVRTC compiling what it renders (skipped without NVRTC), and
+// the device's absence reported with a reason when there is no driver.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "backends/cuda/cuda_device.h"
+#include "backends/cuda/cuda_renderer.h"
+#include "backends/cuda/nvrtc.h"
+#include "codegen/codegen.h"
+#include "runtime/runtime.h"
+
+using namespace mg;
+
+namespace {
+UOpRef input(UOpTable& t, int64_t k, const Shape& s, DType dt = dtypes::float32) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  UOpRef b = t.make(Ops::BUFFER, dt, {t.make(Ops::DEFINE_GLOBAL, dt.ptr(n), {}, k)}, n);
+  return s.size() == 1 ? b : t.make(Ops::RESHAPE, dt, {b}, s);
+}
+UOpRef kernel_ast(const UOpRef& value) {
+  UOpTable& t = *value->table;
+  int64_t n = 1;
+  for (int64_t d : *value->shape()) n *= d;
+  UOpRef out = t.make(Ops::BUFFER, value->dtype, {t.make(Ops::DEFINE_GLOBAL, value->dtype.ptr(n), {}, int64_t(0))}, n);
+  return sink({t.make(Ops::STORE, dtypes::void_, {out, value})});
+}
+UOpRef reduce(const UOpRef& x, Ops op, std::vector<int64_t> axes) {
+  Shape s = *x->shape();
+  for (int64_t a : axes) s[size_t(a)] = 1;
+  return x->table->make(Ops::REDUCE_AXIS, x->dtype, {x}, ReduceArg{op, std::move(axes)});
+}
+int loops(const codegen::Kernel& k) {
+  int n = 0;
+  for (const codegen::LinItem& it : k.lin) n += it.kind == codegen::LinItem::LoopBegin;
+  return n;
+}
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// NVRTC compiles src for sm_90 and sm_80 (a CUBIN each); true when NVRTC is not here.
+void check_compiles(const std::string& src, const std::string& name) {
+  std::string why;
+  std::unique_ptr<cuda::Nvrtc> n = cuda::Nvrtc::load(&why);
+  if (!n) {
+    MESSAGE("NVRTC not available, compile not checked: " << why);
+    return;
+  }
+  for (const char* arch : {"sm_90", "sm_80"}) {
+    std::string bin;
+    CHECK_NOTHROW(bin = n->compile(src, name, arch));
+    CHECK(bin.size() > 0);
+  }
+}
+}  // namespace
+
+TEST_CASE("launch axes: an elementwise kernel runs one thread per group of lanes, no loops") {
+  UOpTable t;
+  UOpRef x = input(t, 1, {64, 1024});
+  codegen::Kernel k = codegen::lower(kernel_ast(x + x), cuda::cuda_target(90));
+  CHECK(k.width == 4);                       // float4 lanes
+  CHECK(k.gpu_threads == 64 * 1024 / 4);
+  CHECK(k.block[0] == 256);
+  CHECK(k.grid[0] == 64 * 1024 / 4 / 256);
+  CHECK(k.grid[1] == 1);
+  CHECK(k.gid != nullptr);
+  CHECK(loops(k) == 0);
+  CHECK(k.outer_range == nullptr);
+  CHECK(k.flops >= 64 * 1024);  // counted over all threads (index math included)
+  CHECK(k.flops < 2 * 64 * 1024);
+}
+
+TEST_CASE("launch axes: threads past the output return; blocks respect the device's limit") {
+  UOpTable t;
+  UOpRef x = input(t, 1, {3, 7}, dtypes::int64);  // no lanes for 8-byte values at 16 bytes
+  codegen::Target tgt = cuda::cuda_target(80, /*max_threads=*/16);
+  codegen::Kernel k = codegen::lower(kernel_ast(x + x), tgt);
+  CHECK(k.width == 1);
+  CHECK(k.gpu_threads == 21);
+  CHECK(k.block[0] == 16);
+  CHECK(k.grid[0] == 2);
+  std::string src = cuda::render_cuda(k);
+  CHECK(has(src, "if (gid >= 21) return;"));
+  CHECK(has(src, "__launch_bounds__(16)"));
+  check_compiles(src, k.fn_name);
+}
+
+TEST_CASE("launch axes: reductions loop inside each thread; a full reduction is one thread") {
+  UOpTable t;
+  UOpRef x = input(t, 1, {16, 4096});
+  codegen::Kernel rows = codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), cuda::cuda_target(90));
+  CHECK(rows.gpu_threads == 16 / 4);
+  CHECK(loops(rows) == 1);  // the reduction's loop
+  codegen::Kernel all = codegen::lower(kernel_ast(reduce(input(t, 1, {4096}), Ops::ADD, {0})), cuda::cuda_target(90));
+  CHECK(all.gpu_threads == 1);
+  CHECK(all.gid == nullptr);
+  CHECK(all.grid[0] * all.block[0] == 1);
+  std::string src = cuda::render_cuda(all);
+  CHECK(!has(src, "blockIdx"));
+  check_compiles(cuda::render_cuda(rows), rows.fn_name);
+  check_compiles(src, all.fn_name);
+}
+
+TEST_CASE("launch axes: CPU targets are untouched") {
+  UOpTable t;
+  UOpRef x = input(t, 1, {64, 1024});
+  codegen::Kernel k = codegen::lower(kernel_ast(x + x), codegen::Target{});
+  CHECK(k.gid == nullptr);
+  CHECK(k.gpu_threads == 1);
+  CHECK(k.outer == 64);
+}
+
+TEST_CASE("CUDA renderer: global thread id, float4 accesses, guarded integer division") {
+  UOpTable t;
+  UOpRef a = input(t, 1, {256}), b = input(t, 2, {256});
+  codegen::Kernel k = codegen::lower(kernel_ast(a * b + a), cuda::cuda_target(90));
+  std::string src = cuda::render_cuda(k);
+  CHECK(has(src, "extern \"C\" __global__"));
+  CHECK(has(src, k.fn_name));
+  CHECK(has(src, "blockIdx.x"));
+  CHECK(has(src, "float4"));
+  CHECK(!has(src, "cuda_fp16.h"));
+  check_compiles(src, k.fn_name);
+
+  UOpRef i = input(t, 1, {100}, dtypes::int32), j = input(t, 2, {100}, dtypes::int32);
+  codegen::Kernel d = codegen::lower(kernel_ast(alu(Ops::IDIV, {i, j}) + alu(Ops::MOD, {i, j}) + alu(Ops::SHL, {i, j})), cuda::cuda_target(90));
+  std::string ds = cuda::render_cuda(d);
+  CHECK(has(ds, "mg_sdiv<int>"));
+  CHECK(has(ds, "mg_smod<int>"));
+  CHECK(has(ds, "mg_shl<int, unsigned>"));
+  check_compiles(ds, d.fn_name);
+}
+
+TEST_CASE("CUDA renderer: float16 and bfloat16 through cuda_fp16.h / cuda_bf16.h, casts that saturate") {
+  UOpTable t;
+  UOpRef h = input(t, 1, {64}, dtypes::float16);
+  UOpRef bf = input(t, 2, {64}, dtypes::bfloat16);
+  UOpRef v = t.make(Ops::CAST, dtypes::float16, {bf}) * h;
+  codegen::Kernel k = codegen::lower(kernel_ast(t.make(Ops::CAST, dtypes::int8, {v})), cuda::cuda_target(80));
+  std::string src = cuda::render_cuda(k);
+  CHECK(has(src, "#include <cuda_fp16.h>"));
+  CHECK(has(src, "#include <cuda_bf16.h>"));
+  CHECK(has(src, "__float2half_rn"));
+  CHECK(has(src, "mg_f2i<signed char>"));
+  check_compiles(src, k.fn_name);
+}
+
+TEST_CASE("CUDA renderer: a padded gather behind a gate, max of a float reduction") {
+  UOpTable t;
+  UOpRef x = t.make(Ops::PAD, dtypes::float32, {input(t, 1, {5, 3})}, std::vector<int64_t>{1, 1, 0, 2});
+  UOpRef m = reduce(x, Ops::MAX, {0});
+  codegen::Kernel k = codegen::lower(kernel_ast(m), cuda::cuda_target(90));
+  std::string src = cuda::render_cuda(k);
+  CHECK(has(src, "mg_fmax<float>"));
+  CHECK(has(src, " ? "));  // the gated load
+  check_compiles(src, k.fn_name);
+}
+
+TEST_CASE("CUDA device: without a driver it is absent, with the reason") {
+  Runtime rt(HostAllocator{});
+  std::string why;
+  std::unique_ptr<Device> d = make_cuda_device(rt, &why);
+  if (d) {
+    MESSAGE("a CUDA device is here: " << d->name());
+    CHECK(d->name() == "CUDA");
+  } else {
+    CHECK(!why.empty());
+  }
+}
