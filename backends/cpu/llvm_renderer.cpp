@@ -12,6 +12,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "codegen/lane_values.h"
 #include "uop/error.h"
 
 namespace mg::cpu {
@@ -109,22 +110,8 @@ class Renderer {
   void label(const std::string& l) { body_ += l + ":\n"; block_ = l; }
   void declare(const std::string& d) { decls_.insert(d); }
 
-  static bool contiguous(const UOp* index) { return index->op == Ops::INDEX && index->src.size() == 4; }
-
-  // Whether u is a vector: it depends on the lane (a contiguous INDEX itself is one pointer).
-  bool vec(const UOp* u) {
-    if (!k_.lane) return false;
-    auto it = vec_.find(u);
-    if (it != vec_.end()) return it->second;
-    bool v = false;
-    if (u->op == Ops::RANGE) v = u == k_.lane;
-    else if (u->op == Ops::LOAD && contiguous(u->src[0].get())) v = true;
-    else if (u->op == Ops::INDEX && contiguous(u)) v = false;
-    else if (u->op == Ops::REDUCE) v = vec(u->src[0].get());
-    else
-      for (const UOpRef& s : u->src) v = v || vec(s.get());
-    return vec_[u] = v;
-  }
+  static bool contiguous(const UOp* index) { return codegen::contiguous_access(index); }
+  bool vec(const UOp* u) { return lanes_(u); }  // u depends on the lane: a vector
   Ty reg(DType d, bool v) const { return Ty{reg_scalar(d), v ? w_ : 1}; }
   Ty mem(DType d, bool v) const { return Ty{mem_scalar(d), v ? w_ : 1}; }
 
@@ -630,7 +617,7 @@ class Renderer {
   std::string allocas_, body_, block_ = "entry";
   std::set<std::string> decls_;
   std::unordered_map<const UOp*, std::string> names_, loops_, accs_;
-  std::unordered_map<const UOp*, bool> vec_;
+  codegen::LaneValues lanes_{k_.lane};
   int n_ = 0;
 };
 }  // namespace

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "rewrite/symbolic.h"
+#include "codegen/lane_values.h"
 #include "uop/error.h"
 
 namespace mg::cuda {
@@ -150,20 +151,8 @@ class Renderer {
   void line(const std::string& s) { body_ += std::string(size_t(2 * depth_ + 2), ' ') + s + "\n"; }
   std::string fresh() { return "v" + std::to_string(n_++); }
 
-  static bool contiguous(const UOp* index) { return index->op == Ops::INDEX && index->src.size() == 4; }
-  bool vec(const UOp* u) {
-    if (!k_.lane) return false;
-    auto it = vec_.find(u);
-    if (it != vec_.end()) return it->second;
-    bool v = false;
-    if (u->op == Ops::RANGE) v = u == k_.lane;
-    else if (u->op == Ops::LOAD && contiguous(u->src[0].get())) v = true;
-    else if (u->op == Ops::INDEX && contiguous(u)) v = false;
-    else if (u->op == Ops::REDUCE) v = vec(u->src[0].get());
-    else
-      for (const UOpRef& s : u->src) v = v || vec(s.get());
-    return vec_[u] = v;
-  }
+  static bool contiguous(const UOp* index) { return codegen::contiguous_access(index); }
+  bool vec(const UOp* u) { return lanes_(u); }  // u depends on the lane: a vector
   int lanes(const UOp* u) { return vec(u) ? w_ : 1; }
 
   std::string float_lit(DType d, double v) {
@@ -509,7 +498,7 @@ class Renderer {
   bool fp16_ = false, bf16_ = false;
   std::unordered_map<int, std::string> param_types_;
   std::unordered_map<const UOp*, Names> names_, accs_;
-  std::unordered_map<const UOp*, bool> vec_;
+  codegen::LaneValues lanes_{k_.lane};
 };
 }  // namespace
 
