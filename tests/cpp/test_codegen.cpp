@@ -6,32 +6,18 @@
 #include <string>
 
 #include "backends/cpu/cpu_device.h"
+#include "tests/cpp/kernel_builders.h"
 #include "codegen/codegen.h"
 #include "rewrite/symbolic.h"
 #include "schedule/schedule.h"
 #include "uop/error.h"
 
 using namespace mg;
+using mg::test::input;
+using mg::test::kernel_ast;
+using mg::test::mv;
 
 namespace {
-// A kernel input: parameter k of n elements, viewed as shape s.
-UOpRef input(UOpTable& t, int64_t k, const Shape& s, DType dt = dtypes::float32) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  UOpRef b = t.make(Ops::BUFFER, dt, {t.make(Ops::DEFINE_GLOBAL, dt.ptr(n), {}, k)}, n);
-  return s.size() == 1 ? b : t.make(Ops::RESHAPE, dt, {b}, s);
-}
-UOpRef mv(Ops op, const UOpRef& x, std::vector<int64_t> arg) { return x->table->make(op, x->dtype, {x}, std::move(arg)); }
-
-// SINK(STORE(output parameter 0, value)), as the scheduler makes kernels.
-UOpRef kernel_ast(const UOpRef& value) {
-  UOpTable& t = *value->table;
-  int64_t n = 1;
-  for (int64_t d : *value->shape()) n *= d;
-  UOpRef out = t.make(Ops::BUFFER, value->dtype, {t.make(Ops::DEFINE_GLOBAL, value->dtype.ptr(n), {}, int64_t(0))}, n);
-  return sink({t.make(Ops::STORE, dtypes::void_, {out, value})});
-}
-
 int count_ops(const UOpRef& g, OpSet ops) {
   int n = 0;
   for (UOp* u : g->toposort()) n += ops.has(u->op);

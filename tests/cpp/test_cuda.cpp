@@ -9,27 +9,15 @@
 #include "backends/cuda/cuda_renderer.h"
 #include "backends/cuda/nvrtc.h"
 #include "codegen/codegen.h"
+#include "tests/cpp/kernel_builders.h"
 #include "runtime/runtime.h"
 
 using namespace mg;
+using mg::test::input;
+using mg::test::kernel_ast;
 
 namespace {
-UOpRef input(UOpTable& t, int64_t k, const Shape& s, DType dt = dtypes::float32) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  UOpRef b = t.make(Ops::BUFFER, dt, {t.make(Ops::DEFINE_GLOBAL, dt.ptr(n), {}, k)}, n);
-  return s.size() == 1 ? b : t.make(Ops::RESHAPE, dt, {b}, s);
-}
-UOpRef kernel_ast(const UOpRef& value) {
-  UOpTable& t = *value->table;
-  int64_t n = 1;
-  for (int64_t d : *value->shape()) n *= d;
-  UOpRef out = t.make(Ops::BUFFER, value->dtype, {t.make(Ops::DEFINE_GLOBAL, value->dtype.ptr(n), {}, int64_t(0))}, n);
-  return sink({t.make(Ops::STORE, dtypes::void_, {out, value})});
-}
 UOpRef reduce(const UOpRef& x, Ops op, std::vector<int64_t> axes) {
-  Shape s = *x->shape();
-  for (int64_t a : axes) s[size_t(a)] = 1;
   return x->table->make(Ops::REDUCE_AXIS, x->dtype, {x}, ReduceArg{op, std::move(axes)});
 }
 int loops(const codegen::Kernel& k) {

@@ -1,0 +1,29 @@
+// Hand-built kernel ASTs for the codegen and backend tests, as the scheduler makes them.
+#pragma once
+#include <utility>
+#include <vector>
+
+#include "uop/uop.h"
+
+namespace mg::test {
+
+// A kernel input: parameter k of n elements, viewed as shape s.
+inline UOpRef input(UOpTable& t, int64_t k, const Shape& s, DType dt = dtypes::float32) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  UOpRef b = t.make(Ops::BUFFER, dt, {t.make(Ops::DEFINE_GLOBAL, dt.ptr(n), {}, k)}, n);
+  return s.size() == 1 ? b : t.make(Ops::RESHAPE, dt, {b}, s);
+}
+
+inline UOpRef mv(Ops op, const UOpRef& x, std::vector<int64_t> arg) { return x->table->make(op, x->dtype, {x}, std::move(arg)); }
+
+// SINK(STORE(output parameter 0, value)).
+inline UOpRef kernel_ast(const UOpRef& value) {
+  UOpTable& t = *value->table;
+  int64_t n = 1;
+  for (int64_t d : *value->shape()) n *= d;
+  UOpRef out = t.make(Ops::BUFFER, value->dtype, {t.make(Ops::DEFINE_GLOBAL, value->dtype.ptr(n), {}, int64_t(0))}, n);
+  return sink({t.make(Ops::STORE, dtypes::void_, {out, value})});
+}
+
+}  // namespace mg::test
