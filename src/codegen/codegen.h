@@ -75,6 +75,12 @@ std::optional<int64_t> index_stride(const UOpRef& idx, const UOp* r);
 // (a one-hot gather, x[idx], becomes one load).
 UOpRef fold_reductions(const UOpRef& g, RewriteTrace* trace);
 
+// Every value addr can take lies in the buffer that ptr points to, or within `slack` elements
+// past its end.
+inline bool inside_buffer(const UOpRef& addr, DType ptr, int64_t slack = 0) {
+  return addr->vmin() >= 0 && addr->vmax() < ptr.ptr_size + slack;
+}
+
 // Addresses of gated loads simplified with the loop bounds their gates imply.
 UOpRef simplify_gated_indices(const UOpRef& g, RewriteTrace* trace);
 UOpRef apply_opts(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* trace);

@@ -51,7 +51,7 @@ UOpRef gated_index(B& b) {
   // masked one or a gather). Index lowering puts every gated load under a WHERE of its gate
   // (padding, and reductions inside padding), so what it reads where the gate is false is
   // never used.
-  if (a->vmin() >= 0 && a->vmax() < i.dtype.ptr_size)
+  if (inside_buffer(a, i.dtype))
     return i.table->make(Ops::INDEX, i.dtype, {i.src[0], a, i.table->cnst(dtypes::bool_, int64_t(1))});
   if (a == i.src[1]) return nullptr;
   return i.table->make(Ops::INDEX, i.dtype, {i.src[0], a, i.src[2]});

@@ -74,7 +74,7 @@ UOpRef mask_padded_lanes(const UOpRef& g, const UOpRef& pos, int64_t n, const Ta
                         if (in_graph(i.src[2].get(), valid.get())) return nullptr;  // masked already
                         bool store = stores.count(&i) > 0;
                         int64_t slack = target.read_slack_bytes / std::max(i.dtype.base().itemsize(), 1);
-                        if (!store && i.src[1]->vmin() >= 0 && i.src[1]->vmax() < i.dtype.ptr_size + slack) return nullptr;
+                        if (!store && inside_buffer(i.src[1], i.dtype, slack)) return nullptr;
                         return t.make(Ops::INDEX, i.dtype, {i.src[0], i.src[1], i.src[2] & valid});
                       },
                       "mask padded lanes"}});
