@@ -72,6 +72,7 @@ M.ctx = ffi.gc(out[0], function(p)
     if not ok then io.stderr:write("moongrad: ", tostring(err), "\n") end
   end
   C.mg_ctx_destroy(p)
+  M.closed = true  -- finalizers that run later (at exit, in any order) must not use the context
 end)
 
 return M

@@ -45,6 +45,7 @@ local viz = require("moongrad.viz")
 mg.viz = setmetatable({ save = viz.save, save_profile = viz.save_profile, check_file = viz.check_file },
   { __call = function() viz.viz() end })
 mg.marker = viz.marker
+mg.jit = require("moongrad.jit").jit
 
 -- mg.default_float reads and sets the dtype that float data and results default to.
 return setmetatable(mg, {

@@ -213,12 +213,19 @@ end
 -- ---- Adam, AdamW, LAMB ----
 -- The moments m and v of parameter i and the bias-corrected step direction
 -- m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+-- b^t is a float64 state tensor multiplied by b each step on the device, not a number from
+-- Lua: a step replayed by mg.jit runs no Lua, and must still correct with this step's t.
+local function beta_power(self, i, name, beta, device, out)
+  local st = self.state[i]
+  if st[name] == nil then st[name] = Tensor.full({}, 1, { dtype = dtypes.float64, device = device }) end
+  return set_state(self, i, name, st[name] * beta, out)
+end
+
 local function adam_direction(self, i, p, g, cd, out, b1, b2, eps)
-  local t = self.steps[i]
   local m = set_state(self, i, "exp_avg", self:state_of(i, "exp_avg") * b1 + g * (1 - b1), out)
   local v = set_state(self, i, "exp_avg_sq", self:state_of(i, "exp_avg_sq") * b2 + g * g * (1 - b2), out)
-  local c1 = self:scalar(1 / (1 - b1 ^ t), cd, p.device)
-  local c2 = self:scalar(1 / (1 - b2 ^ t), cd, p.device)
+  local c1 = (1 - beta_power(self, i, "beta1_power", b1, p.device, out)):reciprocal():cast(cd)
+  local c2 = (1 - beta_power(self, i, "beta2_power", b2, p.device, out)):reciprocal():cast(cd)
   return (m * c1) / ((v * c2):sqrt() + eps)
 end
 

@@ -161,7 +161,10 @@ mg_status mg_tensor_detach(mg_ctx* ctx, mg_tensor* x, mg_tensor** out);
 mg_status mg_tensor_to(mg_ctx* ctx, mg_tensor* x, const char* device, mg_tensor** out);
 
 /* x takes y's value from now on (same shape, dtype and device; other handles
- * that share x's old value keep it). The in-place form of indexed assignment. */
+ * that share x's old value keep it). The in-place form of indexed assignment.
+ * A realized x keeps its memory: the value is written into it when x is
+ * realized (mg_tensor_ptr stays valid); lazy readers of the old value and views
+ * made before keep seeing the old value. */
 mg_status mg_tensor_assign(mg_ctx* ctx, mg_tensor* x, mg_tensor* y);
 
 /* Reverse-mode gradients of loss (one element, a float dtype) with respect to
@@ -171,6 +174,8 @@ mg_status mg_tensor_gradient(mg_ctx* ctx, mg_tensor* loss, mg_tensor* const* tar
 
 /* Computes all n tensors in one schedule; afterwards each is backed by a buffer. */
 mg_status mg_realize(mg_ctx* ctx, mg_tensor* const* ts, int n);
+/* The same, with every tensor whose assign is not realized yet (what a jit call ends with). */
+mg_status mg_realize_with_assigns(mg_ctx* ctx, mg_tensor* const* ts, int n);
 /* Realizes x and copies its values (row-major) to dst, which holds exactly nbytes. */
 mg_status mg_tensor_copyout(mg_ctx* ctx, mg_tensor* x, void* dst, size_t nbytes);
 /* Realizes x and gives a pointer to its buffer, valid while x lives and is not
@@ -228,6 +233,33 @@ mg_status mg_recording(const mg_ctx* ctx, int* trace, int* profile);
 /* A user marker on the profile's "user" track at this moment (ignored while the profile
  * is off). MG_ERR_INVALID when name is NULL, empty or longer than 1024 bytes. */
 mg_status mg_marker(mg_ctx* ctx, const char* name);
+
+/* ---- jit (docs/jit.md) ----
+ * Capture and replay: between mg_jit_begin and mg_jit_end every kernel run and
+ * copy of every realize is recorded, with where each buffer comes from (an
+ * argument, a tensor alive at begin, a random draw, host data, an intermediate).
+ * mg_jit_replay runs them again on new arguments (same shapes, dtypes, devices)
+ * and returns new tensors for the outputs given to mg_jit_end. */
+mg_status mg_jit_new(mg_ctx* ctx, int64_t* id);
+mg_status mg_jit_free(mg_ctx* ctx, int64_t id);
+/* Realizes the arguments and starts recording. */
+mg_status mg_jit_begin(mg_ctx* ctx, int64_t id, mg_tensor* const* args, int n);
+/* Realizes outs (recorded too) and ends the capture. *replayable: 1, or 0 when some
+ * work ran on a device without kernels (REF); mg_jit_why then says why. */
+mg_status mg_jit_end(mg_ctx* ctx, int64_t id, mg_tensor* const* outs, int n, int* replayable);
+/* Why the capture cannot be replayed ("" when it can; NULL for a bad ctx or id). */
+const char* mg_jit_why(const mg_ctx* ctx, int64_t id);
+/* Stops a capture the function failed in; nothing is kept. */
+mg_status mg_jit_abort(mg_ctx* ctx, int64_t id);
+/* outs[0..nout) get new tensors (nout must be the number given to mg_jit_end). */
+mg_status mg_jit_replay(mg_ctx* ctx, int64_t id, mg_tensor* const* args, int n, mg_tensor** outs, int nout);
+typedef struct mg_jit_info {
+  int64_t kernels;         /* kernel runs per replay */
+  int64_t steps;           /* kernel runs and copies per replay */
+  int64_t buffers;         /* distinct buffers the replay uses */
+  int64_t internal_bytes;  /* memory kept between replays for intermediates */
+} mg_jit_info;
+mg_status mg_jit_get_info(mg_ctx* ctx, int64_t id, mg_jit_info* out);
 
 #ifdef __cplusplus
 }

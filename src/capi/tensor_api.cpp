@@ -183,6 +183,13 @@ mg_status mg_realize(mg_ctx* ctx, mg_tensor* const* ts, int n) {
   });
 }
 
+mg_status mg_realize_with_assigns(mg_ctx* ctx, mg_tensor* const* ts, int n) {
+  return run(ctx, "mg_realize_with_assigns", [&](mg::Engine& e) {
+    if (n < 0 || (n > 0 && !ts)) mg::fail(mg::ErrorKind::Invalid, "tensor array is NULL or its length negative");
+    T::realize_with_assigns(e, std::span<mg_tensor* const>(ts, size_t(n)));
+  });
+}
+
 mg_status mg_tensor_copyout(mg_ctx* ctx, mg_tensor* x, void* dst, size_t nbytes) {
   return run(ctx, "mg_tensor_copyout", [&](mg::Engine& e) {
     if (!dst && nbytes) mg::fail(mg::ErrorKind::Invalid, "dst is NULL");

@@ -97,7 +97,34 @@ void compile_programs(Runtime& rt, Device& dev, std::span<const UOpRef> asts, Re
   }
 }
 
-std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<const UOpRef> roots, RewriteTrace* trace) {
+void run_kernel(Runtime& rt, Device& dev, const CachedProgram& cp, std::span<const BufferRef> bufs) {
+  void* ptrs[64];
+  std::vector<void*> many;
+  void** p = ptrs;
+  if (bufs.size() > 64) { many.resize(bufs.size()); p = many.data(); }
+  for (size_t b = 0; b < bufs.size(); b++) p[b] = bufs[b]->ptr();
+  const bool timed = rt.debug >= 2 || rt.profile.on;
+  double k0 = timed ? now_s() : 0;
+  cp.program->run(p);
+  rt.stats.kernels_run++;
+  if (rt.recording) rt.recording->steps.push_back(RecordedStep{&cp, &dev, std::vector<BufferRef>(bufs.begin(), bufs.end()), 0});
+  if (rt.profile.on) profile_span(rt, ProfileEvent::Kernel, cp.kernel.name, dev.name(), cp.kernel.fn_name, k0, cp.kernel.flops, cp.kernel.bytes);
+  if (rt.debug >= 2) {
+    double dt = now_s() - k0;
+    rt.debug_line("  " + cp.kernel.name + fmt("  %8.1f us  %8.2f GFLOP/s  %8.2f GB/s", dt * 1e6, cp.kernel.flops / dt * 1e-9, cp.kernel.bytes / dt * 1e-9));
+  }
+}
+
+void copy_buffer(Runtime& rt, Device& dev, const BufferRef& dst, const BufferRef& src, size_t nbytes) {
+  double c0 = rt.profile.on ? now_s() : 0;
+  copy_between(*dst, *src, nbytes);
+  rt.stats.copies++;
+  if (rt.recording) rt.recording->steps.push_back(RecordedStep{nullptr, &dev, {dst, src}, nbytes});
+  if (rt.profile.on) profile_span(rt, ProfileEvent::Copy, "copy", dev.name(), "", c0, 0, double(nbytes));
+}
+
+std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<const UOpRef> roots, std::span<const BufferRef> into,
+                                        RewriteTrace* trace) {
   double t0 = now_s();
   schedule::Normalized norm = schedule::normalize(roots);
   auto found = rt.schedules.find(norm.sink.get());
@@ -128,52 +155,63 @@ std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<cons
     rt.debug_line("schedule: " + std::to_string(s.items.size()) + " item(s) for " + std::to_string(roots.size()) + " tensor(s) in " +
                   fmt("%.3f ms", (t1 - t0) * 1e3) + (hit ? " (cache hit)" : ""));
 
-  std::vector<BufferRef> inputs, outputs(s.outputs.size()), temps(s.temp_numel.size());
+  std::vector<BufferRef> inputs, outputs(s.outputs.size()), arenas(s.arena_bytes.size());
   for (const UOp* b : norm.inputs) inputs.push_back(rt.buffer(b));
+  // Roots that go into existing memory (assign): their kernel writes there when nothing reads
+  // the old contents after it; otherwise the root is made aside and copied in at the end.
+  std::vector<BufferRef> copy_in(s.outputs.size());
+  for (size_t r = 0; r < into.size() && r < s.outputs.size(); r++) {
+    if (!into[r]) continue;
+    int input = -1;
+    for (size_t j = 0; j < inputs.size(); j++)
+      if (inputs[j] == into[r]) input = int(j);
+    if (schedule::can_write_over(s, r, input)) outputs[r] = into[r];
+    else copy_in[r] = into[r];
+  }
   auto slot_buffer = [&](const schedule::Slot& sl) -> BufferRef& {
     switch (sl.kind) {
       case schedule::Slot::Input: return inputs.at(size_t(sl.index));
       case schedule::Slot::Output: return outputs.at(size_t(sl.index));
-      default: return temps.at(size_t(sl.index));
+      default: return arenas.at(size_t(s.temp_arena.at(size_t(sl.index))));
     }
   };
   std::vector<UOpRef> asts;
   for (const schedule::Item& it : s.items)
     if (it.kind == schedule::Item::Kernel && it.numel > 0) asts.push_back(it.ast);
   compile_programs(rt, dev, asts, trace);
-  std::vector<void*> ptrs;
+  std::vector<BufferRef> bufs;
   for (size_t i = 0; i < s.items.size(); i++) {
     const schedule::Item& it = s.items[i];
     BufferRef& out = slot_buffer(it.bufs[0]);
     size_t nbytes = size_t(it.numel) * size_t(it.dtype.itemsize());
-    if (!out) out = std::make_shared<Buffer>(&dev, nbytes);
+    if (!out) out = std::make_shared<Buffer>(&dev, it.bufs[0].kind == schedule::Slot::Temp ? s.arena_bytes[size_t(s.temp_arena[size_t(it.bufs[0].index)])] : nbytes);
     if (it.kind == schedule::Item::Copy) {
-      double c0 = rt.profile.on ? now_s() : 0;
-      copy_between(*out, *slot_buffer(it.bufs[1]), nbytes);
-      rt.stats.copies++;
-      if (rt.profile.on) profile_span(rt, ProfileEvent::Copy, "copy", dev.name(), "", c0, 0, double(nbytes));
+      if (nbytes) copy_buffer(rt, dev, out, slot_buffer(it.bufs[1]), nbytes);
     } else if (it.numel > 0) {
-      Runtime::CachedProgram& cp = rt.programs.at(std::make_pair(static_cast<const Device*>(&dev), static_cast<const UOp*>(it.ast.get())));
-      ptrs.clear();
-      for (const schedule::Slot& sl : it.bufs) ptrs.push_back(slot_buffer(sl)->ptr());
-      const bool timed = rt.debug >= 2 || rt.profile.on;
-      double k0 = timed ? now_s() : 0;
-      cp.program->run(ptrs.data());
-      rt.stats.kernels_run++;
-      if (rt.profile.on) profile_span(rt, ProfileEvent::Kernel, cp.kernel.name, dev.name(), cp.kernel.fn_name, k0, cp.kernel.flops, cp.kernel.bytes);
-      if (rt.debug >= 2) {
-        double dt = now_s() - k0;
-        rt.debug_line("  " + cp.kernel.name +
-                      fmt("  %8.1f us  %8.2f GFLOP/s  %8.2f GB/s", dt * 1e6, cp.kernel.flops / dt * 1e-9, cp.kernel.bytes / dt * 1e-9));
-      }
+      const CachedProgram& cp = rt.programs.at(std::make_pair(static_cast<const Device*>(&dev), static_cast<const UOp*>(it.ast.get())));
+      bufs.clear();
+      for (const schedule::Slot& sl : it.bufs) bufs.push_back(slot_buffer(sl));
+      run_kernel(rt, dev, cp, bufs);
     }
-    for (size_t b = 1; b < it.bufs.size(); b++)
-      if (it.bufs[b].kind == schedule::Slot::Temp && s.temp_last_use[size_t(it.bufs[b].index)] == int(i)) slot_buffer(it.bufs[b]).reset();
+    for (size_t a = 0; a < arenas.size(); a++)
+      if (s.arena_last_use[a] == int(i)) arenas[a].reset();
   }
   for (size_t r = 0; r < s.outputs.size(); r++) {
     BufferRef& b = slot_buffer(s.outputs[r]);
-    if (!b) b = std::make_shared<Buffer>(&dev, size_t(s.output_numel[r]) * size_t(s.output_dtype[r].itemsize()));
+    const size_t nbytes = size_t(s.output_numel[r]) * size_t(s.output_dtype[r].itemsize());
+    if (!b) b = std::make_shared<Buffer>(&dev, nbytes);
     outputs[r] = b;
+    if (copy_in[r]) {
+      if (nbytes) copy_buffer(rt, dev, copy_in[r], b, nbytes);
+      outputs[r] = copy_in[r];
+    }
+  }
+  if (rt.debug >= 1 && !s.temp_numel.empty()) {
+    size_t planned = 0;
+    for (size_t n : s.arena_bytes) planned += n;
+    rt.debug_line("memory: " + std::to_string(s.temp_numel.size()) + " temp(s) in " + std::to_string(s.arena_bytes.size()) + " buffer(s), " +
+                  fmt("%.2f MB (%.2f MB unshared); in use %.2f MB, peak %.2f MB", planned * 1e-6, schedule::temp_bytes(s) * 1e-6,
+                      rt.bytes_in_use() * 1e-6, rt.peak_bytes() * 1e-6));
   }
   return outputs;
 }

@@ -9,9 +9,13 @@
 
 #include "runtime/device.h"
 #include "runtime/profile.h"
+#include "runtime/recording.h"
 #include "schedule/schedule.h"
 
 namespace mg {
+
+// A compiled kernel in the program cache (map nodes: the address is stable).
+struct CachedProgram { UOpRef ast; codegen::Kernel kernel; std::unique_ptr<Program> program; };
 
 // What ran: kernel-count tests and DEBUG=1 read these.
 struct RuntimeStats {
@@ -69,9 +73,11 @@ class Runtime {
   // Schedules by the structure of their graph (schedule::normalize), programs by device and
   // kernel AST. Each entry holds its key node, so the address cannot be reused.
   struct CachedSchedule { UOpRef key; schedule::Schedule s; };
-  struct CachedProgram { UOpRef ast; codegen::Kernel kernel; std::unique_ptr<Program> program; };
+  using CachedProgram = mg::CachedProgram;
   std::unordered_map<const UOp*, CachedSchedule> schedules;
   std::map<std::pair<const Device*, const UOp*>, CachedProgram> programs;
+  // Set while a jit captures: the executor appends every kernel run and copy to it.
+  Recording* recording = nullptr;
 
  private:
   void profile_buffer(ProfileEvent::Kind k, const Device& d, size_t n) noexcept;

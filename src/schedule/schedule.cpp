@@ -240,6 +240,7 @@ Schedule make_schedule(const UOpRef& sink) {
   g.decide();
   Schedule s;
   Builder(g, s).run(sink);
+  plan_memory(s);
   return s;
 }
 

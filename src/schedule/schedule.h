@@ -37,6 +37,10 @@ struct Schedule {
   std::vector<int64_t> temp_numel;
   std::vector<DType> temp_dtype;
   std::vector<int> temp_last_use;  // per temp: the last item that reads it (free it after that)
+  // The memory plan (plan_memory): temps whose lifetimes do not overlap share one arena.
+  std::vector<int> temp_arena;           // per temp
+  std::vector<size_t> arena_bytes;       // per arena: its largest temp
+  std::vector<int> arena_last_use;       // per arena: free it after this item
 };
 
 // The graph of a realize call with its buffers as parameters: each realized BUFFER node is
@@ -49,6 +53,19 @@ struct Normalized {
 Normalized normalize(std::span<const UOpRef> roots);
 
 // Fusion and kernel boundaries (docs/schedule.md): one schedule for all roots of the sink.
+// The result carries its memory plan.
 Schedule make_schedule(const UOpRef& normalized_sink);
+
+// Fills the plan fields of s: each temp, in the order the items write them, takes the smallest
+// free arena that holds it (else the largest free one, grown, else a new one); an arena is
+// free again after the last item that reads its current temp.
+void plan_memory(Schedule& s);
+size_t temp_bytes(const Schedule& s);  // the temps' bytes were each given its own buffer
+
+// Whether root `root` may be written straight into the memory of input `input` (an assign:
+// the tensor keeps its memory), i.e. no item reads the input's old contents after the item
+// that writes the root, and that item reads them only at the position it writes. input < 0:
+// the schedule does not read that memory.
+bool can_write_over(const Schedule& s, size_t root, int input);
 
 }  // namespace mg::schedule

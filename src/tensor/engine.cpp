@@ -1,5 +1,6 @@
 #include "tensor/engine.h"
 
+#include "tensor/jit.h"
 #include "tensor/tensor.h"
 
 namespace mg {
@@ -21,14 +22,16 @@ uint64_t Rng::next() {
   return r;
 }
 
-Engine::Engine(HostAllocator host) : runtime(host) {
+Engine::Engine(HostAllocator host) : runtime(host), jits(std::make_unique<tensor::Jits>()) {
   uops.on_free(OpSet{Ops::BUFFER}, [this](const UOp* u) { runtime.unbind(u); });
 }
 
 Engine::~Engine() {
+  jits.reset();  // they hold handles, which must go while the context still knows them
   for (mg_tensor* t = live; t; t = t->next) {
     t->eng = nullptr;
     t->uop = UOpRef();
+    t->target = UOpRef();
   }
   live = nullptr;
   trace.clear();

@@ -1,6 +1,7 @@
 // Engine: the state of one context that the tensor layer works on. mg_ctx (capi) holds one.
 #pragma once
 #include <cstdint>
+#include <memory>
 
 #include "rewrite/trace.h"
 #include "runtime/runtime.h"
@@ -9,6 +10,7 @@
 struct mg_tensor;
 
 namespace mg {
+namespace tensor { struct Jits; }
 
 // xoshiro256**: small, fast, and the same stream for the same seed everywhere.
 struct Rng {
@@ -33,6 +35,7 @@ struct Engine {
   int64_t next_unique = 1;   // ids that keep separately made buffers apart
   Rng rng;
   mg_tensor* live = nullptr;  // every live handle, so realize can update them all
+  std::unique_ptr<tensor::Jits> jits;  // mg.jit's captures (tensor/jit.h)
 };
 
 }  // namespace mg

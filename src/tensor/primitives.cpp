@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "tensor/jit.h"
 #include "tensor/tensor.h"
 #include "uop/error.h"
 #include "uop/exec_alu.h"
@@ -71,14 +72,10 @@ mg_tensor* full(Engine& e, const Arg& value, DType dt, const Shape& s, Device* d
   return wrap(e, c, dev);
 }
 
-mg_tensor* rand(Engine& e, DType dt, const Shape& s, Device* dev) {
-  check_shape(s, "rand");
-  if (!dt.is_float()) fail(ErrorKind::DType, "rand: dtype must be a float type, got " + dt.name());
-  int64_t n = numel(s);
-  std::vector<unsigned char> host(size_t(n) * dt.itemsize());
+void random_fill(Rng& rng, DType dt, int64_t n, unsigned char* out) {
   for (int64_t i = 0; i < n; i++) {
-    double r = e.rng.uniform();  // in [0, 1); rounding to a shorter float may reach 1: clamp below it
-    unsigned char* p = host.data() + i * dt.itemsize();
+    double r = rng.uniform();  // in [0, 1); rounding to a shorter float may reach 1: clamp below it
+    unsigned char* p = out + i * dt.itemsize();
     switch (dt.scalar) {
       case Scalar::Float64: std::memcpy(p, &r, 8); break;
       case Scalar::Float32: { float f = float(r); if (f >= 1.0f) f = std::nextafter(1.0f, 0.0f); std::memcpy(p, &f, 4); break; }
@@ -86,7 +83,17 @@ mg_tensor* rand(Engine& e, DType dt, const Shape& s, Device* dev) {
       default: { uint16_t h = float_to_bf16(float(r)); if (h >= 0x3f80) h = 0x3f7f; std::memcpy(p, &h, 2); break; }
     }
   }
-  return from_host(e, host.data(), dt, s, dev);
+}
+
+mg_tensor* rand(Engine& e, DType dt, const Shape& s, Device* dev) {
+  check_shape(s, "rand");
+  if (!dt.is_float()) fail(ErrorKind::DType, "rand: dtype must be a float type, got " + dt.name());
+  int64_t n = numel(s);
+  std::vector<unsigned char> host(size_t(n) * dt.itemsize());
+  random_fill(e.rng, dt, n, host.data());
+  mg_tensor* t = from_host(e, host.data(), dt, s, dev);
+  if (Jit* j = e.jits->capturing) j->note_rand(e.runtime.buffer(buffer_of(t->uop.get())), dt, n);
+  return t;
 }
 
 mg_tensor* alu(Engine& e, Ops op, std::span<mg_tensor* const> src) {
@@ -213,13 +220,17 @@ mg_tensor* to_device(Engine& e, mg_tensor* x, Device* dev) {
   return wrap(e, e.uops.make(Ops::COPY, x->uop->dtype, {x->uop, device_node(e, dev)}), dev);
 }
 
-void assign(Engine&, mg_tensor* x, mg_tensor* y) {
+void assign(Engine& e, mg_tensor* x, mg_tensor* y) {
   check_live(x, "assign");
   check_live(y, "assign");
   if (shape(x) != shape(y)) fail(ErrorKind::Shape, "assign: shapes " + shape_str(shape(x)) + " and " + shape_str(shape(y)) + " differ");
   if (x->uop->dtype != y->uop->dtype) fail(ErrorKind::DType, "assign: dtypes " + x->uop->dtype.name() + " and " + y->uop->dtype.name() + " differ");
   if (x->device != y->device) fail(ErrorKind::Device, "assign: devices " + x->device->name() + " and " + y->device->name() + " differ");
-  x->uop = y->uop;
+  if (!x->target)
+    if (const UOp* b = buffer_of(x->uop.get())) x->target = b->ref();
+  const UOp* from = buffer_of(y->uop.get());
+  // A realized value of other memory is copied in by a kernel: realize computes only lazy roots.
+  x->uop = x->target && from && from != x->target.get() ? e.uops.make(Ops::CONTIGUOUS, y->uop->dtype, {y->uop}) : y->uop;
 }
 
 }  // namespace mg::tensor

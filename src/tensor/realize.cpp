@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "runtime/executor.h"
+#include "tensor/jit.h"
 #include "tensor/tensor.h"
 #include "uop/error.h"
 
@@ -29,7 +30,7 @@ Device* device_of(Engine& e, const UOp* u) {
   }
 }
 
-std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots);
+std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots, std::vector<BufferRef> into = {});
 
 // Compiling devices see only realized values across devices: the sources of COPY nodes that
 // are still lazy are realized on their own devices first, and the graphs rebuilt on them.
@@ -47,46 +48,132 @@ std::vector<UOpRef> realize_copy_sources(Engine& e, std::vector<UOpRef> roots) {
   return roots;
 }
 
-// Computes roots (all on d) into new buffers; returns a realized view for each.
-std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots) {
+// Computes roots (all on d) into new buffers, or into the memory into[i] where given; returns
+// a realized view for each.
+std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots, std::vector<BufferRef> into) {
   std::vector<BufferRef> bufs;
-  if (d->evaluates_graphs()) bufs = d->evaluate(roots);
-  else {
+  if (d->evaluates_graphs()) {
+    if (e.runtime.recording && e.runtime.recording->unsupported.empty())
+      e.runtime.recording->unsupported = "device " + d->name() + " evaluates graphs: it has no kernels to replay";
+    bufs = d->evaluate(roots);
+    for (size_t i = 0; i < into.size(); i++)
+      if (into[i]) {
+        d->copy_in(into[i]->ptr(), bufs[i]->ptr(), into[i]->nbytes());
+        bufs[i] = into[i];
+      }
+  } else {
     roots = realize_copy_sources(e, std::move(roots));
-    bufs = realize_compiled(e.runtime, *d, roots, e.tracing ? &e.trace : nullptr);
+    bufs = realize_compiled(e.runtime, *d, roots, into, e.tracing ? &e.trace : nullptr);
   }
   std::vector<UOpRef> views;
   for (size_t i = 0; i < roots.size(); i++) views.push_back(buffer_view(e, d, roots[i]->dtype, *roots[i]->shape(), std::move(bufs.at(i))));
   return views;
+}
+
+// An assign overwrites its tensor's memory (into[i], a BUFFER node). Whatever else still reads
+// the old contents -- a lazy tensor not realized now, a view made before the assign -- must
+// keep seeing them: the node is then bound to a copy of them, and the memory written is no
+// longer that node's. Readers are found by reference counts: a node held more often than
+// this call accounts for (the roots list, the sink below, edges inside the graph, handles at
+// a root, the targets of handles at a root) is read from outside, and so is all under it.
+// Miscounting can only see a reader too many, which costs a copy.
+void keep_old_contents_for_readers(Engine& e, const std::vector<UOpRef>& roots, const std::vector<const UOp*>& into) {
+  UOpRef s = sink(roots);
+  const std::vector<UOp*>& g = s->toposort();
+  std::unordered_map<const UOp*, int64_t> held;  // references accounted for
+  held.reserve(g.size());
+  for (const UOp* u : g)
+    for (const UOpRef& x : u->src) held[x.get()]++;
+  for (const UOpRef& r : roots) held[r.get()]++;
+  std::unordered_map<const UOp*, bool> is_root;
+  for (const UOpRef& r : roots) is_root[r.get()] = true;
+  for (const mg_tensor* h = e.live; h; h = h->next) {
+    if (!h->uop || !is_root.count(h->uop.get())) continue;
+    held[h->uop.get()]++;
+    if (h->target) held[h->target.get()]++;
+  }
+  std::unordered_map<const UOp*, bool> read_outside;
+  for (auto it = g.rbegin(); it != g.rend(); ++it) {
+    const UOp* u = *it;
+    if (u == s.get()) continue;
+    bool outside = read_outside.count(u) || int64_t(u->use_count()) > held[u];
+    if (!outside) continue;
+    read_outside[u] = true;
+    for (const UOpRef& x : u->src) read_outside[x.get()] = true;
+  }
+  for (const UOp* b : into) {
+    if (!b || (!read_outside.count(b) && int64_t(b->use_count()) <= held[b])) continue;
+    const BufferRef& m = e.runtime.buffer(b);
+    BufferRef old = std::make_shared<Buffer>(m->device(), m->nbytes());
+    copy_buffer(e.runtime, *m->device(), old, m, m->nbytes());
+    e.runtime.bind(b, std::move(old));
+  }
 }
 }  // namespace
 
 void realize(Engine& e, std::span<mg_tensor* const> ts) {
   std::vector<UOpRef> roots;
   std::vector<Device*> devs;
+  std::unordered_map<const UOp*, size_t> index;
   for (mg_tensor* t : ts) {
     check_live(t, "realize");
-    if (buffer_of(t->uop.get())) continue;
-    bool seen = false;
-    for (const UOpRef& r : roots) seen = seen || r == t->uop;
-    if (!seen) { roots.push_back(t->uop); devs.push_back(t->device); }
+    if (const UOp* b = buffer_of(t->uop.get())) {
+      if (t->target.get() == b) t->target = UOpRef();
+      continue;
+    }
+    if (index.emplace(t->uop.get(), roots.size()).second) {
+      roots.push_back(t->uop);
+      devs.push_back(t->device);
+    }
   }
   if (roots.empty()) return;
+  // Assigned tensors keep their memory: the first handle at a root with a target gives it.
+  std::vector<const UOp*> into(roots.size(), nullptr);
+  std::vector<BufferRef> into_mem(roots.size());
+  bool any_into = false;
+  for (const mg_tensor* h = e.live; h; h = h->next) {
+    if (!h->target || !h->uop) continue;
+    auto it = index.find(h->uop.get());
+    if (it == index.end() || into[it->second] || h->device != devs[it->second]) continue;
+    bool taken = false;
+    for (const UOp* b : into) taken = taken || b == h->target.get();
+    if (!taken) {
+      into[it->second] = h->target.get();
+      into_mem[it->second] = e.runtime.buffer(h->target.get());
+      any_into = true;
+      if (Jit* j = e.jits->capturing) j->note_assign(const_cast<mg_tensor*>(h), into_mem[it->second]);
+    }
+  }
+  if (any_into) keep_old_contents_for_readers(e, roots, into);
   std::unordered_map<const UOp*, UOpRef> done;
   for (size_t k = 0; k < roots.size(); k++) {  // one schedule per device, over all its roots
     Device* d = devs[k];
     if (done.count(roots[k].get())) continue;
     std::vector<UOpRef> mine;
+    std::vector<BufferRef> mine_into;
     for (size_t i = 0; i < roots.size(); i++)
-      if (devs[i] == d && !done.count(roots[i].get())) mine.push_back(roots[i]);
-    std::vector<UOpRef> views = realize_on(e, d, mine);
+      if (devs[i] == d && !done.count(roots[i].get())) {
+        mine.push_back(roots[i]);
+        mine_into.push_back(into_mem[i]);
+      }
+    std::vector<UOpRef> views = realize_on(e, d, mine, mine_into);
     for (size_t i = 0; i < mine.size(); i++) done[mine[i].get()] = views[i];
   }
   for (mg_tensor* h = e.live; h; h = h->next) {
     if (!h->uop) continue;
     auto it = done.find(h->uop.get());
-    if (it != done.end()) h->uop = it->second;
+    if (it == done.end()) continue;
+    h->uop = it->second;
+    h->target = UOpRef();
   }
+}
+
+void realize_with_assigns(Engine& e, std::span<mg_tensor* const> ts) {
+  std::vector<mg_tensor*> all(ts.begin(), ts.end());
+  for (mg_tensor* t : ts) check_live(t, "realize");
+  for (mg_tensor* h = e.live; h; h = h->next)
+    if (h->target && h->uop && !buffer_of(h->uop.get())) all.push_back(h);
+  realize(e, all);
 }
 
 void copy_out(Engine& e, mg_tensor* t, void* dst, size_t nbytes) {
@@ -115,6 +202,7 @@ void free_buffer(Engine& e, mg_tensor* t) {
   check_live(t, "free");
   if (const UOp* b = buffer_of(t->uop.get())) e.runtime.unbind(b);
   t->uop = UOpRef();
+  t->target = UOpRef();
   t->freed = true;
 }
 

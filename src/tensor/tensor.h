@@ -12,6 +12,9 @@ struct mg_tensor {
   mg::Engine* eng = nullptr;  // nullptr once the context is gone
   mg::UOpRef uop;
   mg::Device* device = nullptr;
+  // After assign, until realized: the BUFFER node of the memory the tensor had, which the
+  // assigned value is written into (the tensor keeps its memory).
+  mg::UOpRef target;
   bool freed = false;
   mg_tensor* prev = nullptr;
   mg_tensor* next = nullptr;
@@ -31,6 +34,7 @@ Device* find_device(Engine& e, const char* name);  // nullptr/empty: the default
 mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Device* dev);
 mg_tensor* full(Engine& e, const Arg& value, DType dt, const Shape& s, Device* dev);
 mg_tensor* rand(Engine& e, DType dt, const Shape& s, Device* dev);  // uniform in [0, 1)
+void random_fill(Rng& rng, DType dt, int64_t n, unsigned char* out);  // rand's values, n of them
 
 mg_tensor* alu(Engine& e, Ops op, std::span<mg_tensor* const> src);
 mg_tensor* cast(Engine& e, mg_tensor* x, DType dt);
@@ -45,6 +49,8 @@ UOpRef buffer_view(Engine& e, Device* dev, DType dt, const Shape& s, BufferRef b
 const UOp* buffer_of(const UOp* u);  // the BUFFER behind a realized tensor's node, else nullptr
 void assign(Engine& e, mg_tensor* x, mg_tensor* y);
 void realize(Engine& e, std::span<mg_tensor* const> ts);
+// ts and every tensor with an assign not yet realized, in one schedule (the end of a jit call).
+void realize_with_assigns(Engine& e, std::span<mg_tensor* const> ts);
 void copy_out(Engine& e, mg_tensor* t, void* dst, size_t nbytes);
 const void* host_ptr(Engine& e, mg_tensor* t);
 void free_buffer(Engine& e, mg_tensor* t);

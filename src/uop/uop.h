@@ -150,7 +150,8 @@ class UOp {
   template <class T, class... A>
   T& add_memo(A&&... a) const;
 
-  UOpRef ref() const { return UOpRef(const_cast<UOp*>(this)); }  // refs_ is mutable: a node stays immutable
+  UOpRef ref() const { return UOpRef(const_cast<UOp*>(this)); }
+  uint32_t use_count() const { return refs_; }  // UOpRefs held to this node (sources of other nodes included)  // refs_ is mutable: a node stays immutable
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
   UOpRef replace_src(std::span<const UOpRef> new_src);
 

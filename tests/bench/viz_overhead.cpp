@@ -241,7 +241,7 @@ void bench_run(Bench& b) {
   mg_tensor* y = b.alu(MG_OP_ADD, {b.alu(MG_OP_MUL, {x2, three}), one});
   mg::UOpRef root = y->uop;
   std::span<const mg::UOpRef> roots(&root, 1);
-  mg::realize_compiled(b.e->runtime, *b.dev, roots, nullptr);  // compiles; later runs hit the caches
+  mg::realize_compiled(b.e->runtime, *b.dev, roots, {}, nullptr);  // compiles; later runs hit the caches
   // The same steps without the executor's hooks: normalize, find the schedule and the program
   // in the caches, allocate the output, run. Returns seconds; buffers are freed untimed.
   auto direct = [&]() {
@@ -262,7 +262,7 @@ void bench_run(Bench& b) {
   auto executor = [&](bool profile) {
     b.e->runtime.profile.on = profile;
     auto t0 = Clock::now();
-    auto out = mg::realize_compiled(b.e->runtime, *b.dev, roots, nullptr);
+    auto out = mg::realize_compiled(b.e->runtime, *b.dev, roots, {}, nullptr);
     const double t = secs(t0, Clock::now());
     b.e->runtime.profile.on = false;
     return t;
