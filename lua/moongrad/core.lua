@@ -64,6 +64,9 @@ end
 -- the latest when the program ends. VIZ's window and PROFILE's JSON read the context's trace,
 -- so they hook in here (viz.lua).
 M.before_destroy = {}
+-- replay_hooks[obj] = fn: mg.jit calls fn(obj) before each replay (an optimizer writes a changed
+-- opt.lr into the tensor its captured step reads). Weak keys: a hook goes with its object.
+M.replay_hooks = setmetatable({}, { __mode = "k" })
 local out = ffi.new("mg_ctx*[1]")
 check(C.mg_ctx_create(nil, out), "mg_ctx_create")
 M.ctx = ffi.gc(out[0], function(p)

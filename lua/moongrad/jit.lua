@@ -32,6 +32,12 @@ local function split(n, args)
   return ts, arr, others
 end
 
+-- Host-side settings that replays must see (an optimizer's opt.lr) are written to the tensors
+-- the kernels read before a capture and before each replay, so the capture holds no write of them.
+local function run_hooks()
+  for obj, hook in pairs(core.replay_hooks) do hook(obj) end
+end
+
 local Jitted = {}
 Jitted.__index = Jitted
 
@@ -87,6 +93,7 @@ function Jitted:capture(n, args)
     self.id = id_out[0]
     self.held.id = self.id
   end
+  run_hooks()
   local ts, arr = split(n, args)
   if C.mg_jit_begin(ctx, self.id, arr, #ts) ~= 0 then c_error(3) end
   local ok, nout, outs = pcall(function() return results(self.fn(unpack(args, 1, n))) end)
@@ -106,6 +113,7 @@ function Jitted:capture(n, args)
 end
 
 function Jitted:replay(n, args)
+  run_hooks()
   local ts, arr = split(n, args)
   local res = ffi.new("mg_tensor*[?]", math.max(self.nout, 1))
   if C.mg_jit_replay(ctx, self.id, arr, #ts, res, self.nout) ~= 0 then c_error(3) end

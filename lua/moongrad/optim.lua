@@ -10,6 +10,7 @@
 -- has the same graph and reuses the first's schedule and kernels.
 local T = require("moongrad.tensor_type")
 local nn = require("moongrad.nn")
+local core = require("moongrad.core")
 local dtypes = T.dtypes
 local Tensor, is_tensor, shape_str = T.Tensor, T.is_tensor, T.shape_str
 
@@ -85,11 +86,14 @@ local Optimizer = {}
 Optimizer.__index = Optimizer
 
 local function new_optimizer(cls, name, params, lr)
-  local self = setmetatable({ name = name, params = params, lr = lr, state = {}, steps = {}, step_count = 0 }, cls)
+  local self = setmetatable({ name = name, params = params, lr = lr, state = {}, steps = {}, step_count = 0, _knobs = {} }, cls)
   for i = 1, #params do
     self.state[i] = {}
     self.steps[i] = 0
   end
+  -- A step replayed by mg.jit runs no Lua: the learning rates it reads live in tensors that a
+  -- change of opt.lr rewrites before the next replay.
+  core.replay_hooks[self] = Optimizer.sync_knobs
   return self
 end
 
@@ -98,16 +102,30 @@ function Optimizer:zero_grad()
   for _, p in ipairs(self.params) do p.grad = nil end
 end
 
--- A 0-d tensor holding v, made from host memory (so a changing v does not change the graph);
--- one per value, dtype and device within a step.
-function Optimizer:scalar(v, dt, device)
-  local key = string.format("%s|%s|%.17g", device, dt.name, v)
-  local t = self._scalars[key]
-  if not t then
-    t = Tensor(v, { dtype = dt, device = device })
-    self._scalars[key] = t
+-- The number field `name` (lr, adamw_lr) as a 0-d float64 tensor on device. Its memory holds
+-- the field's value (sync_knobs rewrites it when the field changes), so the graph is the same
+-- whatever the value, and a step replayed by mg.jit reads the value of now.
+function Optimizer:knob(name, device)
+  local key = name .. "|" .. device
+  local k = self._knobs[key]
+  if not k then
+    k = { name = name, value = self[name], t = Tensor(self[name], { dtype = dtypes.float64, device = device }):realize() }
+    self._knobs[key] = k
   end
-  return t
+  return k.t
+end
+
+-- Writes changed fields into their tensors: at once, or listed in `out` for a step's realize.
+function Optimizer:sync_knobs(out)
+  for _, k in pairs(self._knobs) do
+    local v = self[k.name]
+    if v ~= k.value then
+      check_range(self.name, k.name, v, 0)
+      k.t:assign(Tensor(v, { dtype = dtypes.float64, device = k.t.device }))
+      if out then out[#out + 1] = k.t else k.t:realize() end
+      k.value = v
+    end
+  end
 end
 
 -- A zero state like p, in the compute dtype, kept in self.state[i][name].
@@ -143,9 +161,9 @@ function Optimizer:step(...)
       end
     end
   end
-  self._scalars = {}
   self.step_count = self.step_count + 1
   local out = {}
+  self:sync_knobs(out)
   for i, p in ipairs(self.params) do
     local g = p.grad
     if g ~= nil then
@@ -162,7 +180,6 @@ function Optimizer:step(...)
   end
   for _, t in ipairs(nn._take_pending()) do out[#out + 1] = t end
   for _, t in ipairs(extra) do out[#out + 1] = t end
-  self._scalars = nil
   nn._realize_list(out, op)
 end
 
@@ -207,7 +224,7 @@ function SGD:update(i, p, g, cd, out)
     end
     if self.nesterov then g = g + buf * mu else g = buf end
   end
-  return p - g * self:scalar(self.lr, cd, p.device)
+  return p - g * self:knob("lr", p.device):cast(cd)
 end
 
 -- ---- Adam, AdamW, LAMB ----
@@ -254,7 +271,7 @@ end
 function Adam:update(i, p, g, cd, out)
   if self.weight_decay ~= 0 then g = g + p * self.weight_decay end
   local d = adam_direction(self, i, p, g, cd, out, self.betas[1], self.betas[2], self.eps)
-  return p - d * self:scalar(self.lr, cd, p.device)
+  return p - d * self:knob("lr", p.device):cast(cd)
 end
 
 local AdamW = setmetatable({}, { __index = Optimizer })
@@ -268,8 +285,9 @@ end
 
 function AdamW:update(i, p, g, cd, out)
   local d = adam_direction(self, i, p, g, cd, out, self.betas[1], self.betas[2], self.eps)
-  if self.weight_decay ~= 0 then p = p * self:scalar(1 - self.lr * self.weight_decay, cd, p.device) end
-  return p - d * self:scalar(self.lr, cd, p.device)
+  local lr = self:knob("lr", p.device)
+  if self.weight_decay ~= 0 then p = p * (1 - lr * self.weight_decay):cast(cd) end
+  return p - d * lr:cast(cd)
 end
 
 local LAMB = setmetatable({}, { __index = Optimizer })
@@ -288,7 +306,7 @@ function LAMB:update(i, p, g, cd, out)
   local r1 = (p * p):sum():sqrt()
   local r2 = (u * u):sum():sqrt()
   local r = Tensor.where(r1:gt(0), Tensor.where(r2:gt(0), r1 / Tensor.where(r2:gt(0), r2, 1), 1), 1)
-  return p - u * r * self:scalar(self.lr, cd, p.device)
+  return p - u * r * self:knob("lr", p.device):cast(cd)
 end
 
 -- ---- Muon ----
@@ -350,16 +368,18 @@ function Muon:update(i, p, g, cd, out)
   if #s ~= 2 then
     check_range(self.name, "adamw_lr", self.adamw_lr, 0)
     local d = adam_direction(self, i, p, g, cd, out, self.adamw_betas[1], self.adamw_betas[2], self.adamw_eps)
-    if self.adamw_weight_decay ~= 0 then p = p * self:scalar(1 - self.adamw_lr * self.adamw_weight_decay, cd, p.device) end
-    return p - d * self:scalar(self.adamw_lr, cd, p.device)
+    local lr = self:knob("adamw_lr", p.device)
+    if self.adamw_weight_decay ~= 0 then p = p * (1 - lr * self.adamw_weight_decay):cast(cd) end
+    return p - d * lr:cast(cd)
   end
   local mu = self.momentum
   local m = set_state(self, i, "momentum_buffer", self:state_of(i, "momentum_buffer") * mu + g * (1 - mu), out)
   local u = self.nesterov and (g * (1 - mu) + m * mu) or m
   local x = newton_schulz(u, self.ns_steps, self.ns_coefficients, self.eps)
   local scale = math.sqrt(math.max(1, s[1] / s[2]))
-  if self.weight_decay ~= 0 then p = p * self:scalar(1 - self.lr * self.weight_decay, cd, p.device) end
-  return p - x * self:scalar(self.lr * scale, cd, p.device)
+  local lr = self:knob("lr", p.device)
+  if self.weight_decay ~= 0 then p = p * (1 - lr * self.weight_decay):cast(cd) end
+  return p - x * (lr * scale):cast(cd)
 end
 
 optim.Optimizer = Optimizer

@@ -24,6 +24,10 @@ void Jit::reset() noexcept {
   args_.clear();
   outs_.clear();
   written_.clear();
+  patches_.clear();
+  launches_.clear();
+  per_call_.clear();
+  fresh_.clear();
   captured_ = false;
   unsupported_.clear();
   rec_.reset();
@@ -65,6 +69,23 @@ size_t Jit::internal_bytes() const {
       n += r.buf->nbytes();
     }
   return n;
+}
+
+std::vector<std::pair<Program*, std::vector<BufferRef>>> Jit::kernel_calls() const {
+  std::vector<BufferRef> bufs;
+  for (const Reg& r : regs_) {
+    if (r.buf) { bufs.push_back(r.buf); continue; }
+    bufs.push_back(std::make_shared<Buffer>(r.device, r.bytes));
+    std::vector<unsigned char> zeros(r.bytes);  // not garbage: denormals would slow the kernels
+    if (r.bytes) r.device->copy_in(bufs.back()->ptr(), zeros.data(), r.bytes);
+  }
+  std::vector<std::pair<Program*, std::vector<BufferRef>>> calls;
+  for (const Step& s : steps_) {
+    if (!s.kernel) continue;
+    calls.emplace_back(s.kernel->program.get(), std::vector<BufferRef>());
+    for (int r : s.regs) calls.back().second.push_back(bufs[size_t(r)]);
+  }
+  return calls;
 }
 
 void Jit::note_rand(const BufferRef& b, DType dt, int64_t numel) { drawn_.push_back({b, Draw{dt, numel, -1}}); }
@@ -157,7 +178,7 @@ void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
     return reg_of[b.get()] = int(regs_.size()) - 1;
   };
   for (RecordedStep& rs : rec->steps) {
-    Step s{rs.kernel, rs.device, {}, rs.bytes};
+    Step s{rs.kernel, rs.device, {}, rs.bytes, {}};
     for (size_t i = 0; i < rs.bufs.size(); i++) s.regs.push_back(reg_for(rs.bufs[i], i == 0));
     steps_.push_back(std::move(s));
   }
@@ -176,6 +197,20 @@ void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
   }
   written_.resize(regs_.size(), false);
   plan_internal();
+  for (size_t r = 0; r < regs_.size(); r++) {
+    const Reg& g = regs_[r];
+    if (g.source == Source::Arg || g.source == Source::Output || (g.source == Source::State && g.handle && written_[r]))
+      per_call_.push_back(int(r));
+  }
+  for (size_t i = 0; i < steps_.size(); i++) {
+    Step& st = steps_[i];
+    for (size_t k = 0; k < st.regs.size(); k++) {
+      const Reg& g = regs_[size_t(st.regs[k])];
+      st.ptrs.push_back(g.buf ? g.buf->ptr() : nullptr);
+      if (!g.buf) patches_.push_back(Patch{uint32_t(i), uint32_t(k), st.regs[k]});
+    }
+  }
+  for (const Step& st : steps_) launches_.push_back(Launch{st.kernel ? st.kernel->program.get() : nullptr, st.ptrs.data()});
   if (e.runtime.debug >= 1) e.runtime.debug_line(describe());
   arg_bufs_.clear();
   before_.clear();
@@ -255,36 +290,53 @@ std::vector<mg_tensor*> Jit::replay(Engine& e, std::span<mg_tensor* const> args)
                                    s.device->name());
   }
   realize(e, args);
-  std::vector<BufferRef> bufs(regs_.size());
-  for (size_t r = 0; r < regs_.size(); r++) {
-    Reg& g = regs_[r];
-    switch (g.source) {
-      case Source::Arg: bufs[r] = e.runtime.buffer(buffer_of(args[size_t(g.index)]->uop.get())); break;
-      case Source::State:
-        if (g.handle && written_[r]) keep_old_contents(e, g);
-        bufs[r] = g.buf;
-        break;
-      case Source::Output: bufs[r] = std::make_shared<Buffer>(g.device, g.bytes); break;
-      default: bufs[r] = g.buf;
-    }
+  // The buffers of this call: arguments' and fresh outputs' (fresh_, kept empty between
+  // calls); the replay keeps the others.
+  fresh_.resize(regs_.size());
+  struct Clear {
+    std::vector<BufferRef>& v;
+    const std::vector<int>& which;
+    ~Clear() { for (int r : which) v[size_t(r)].reset(); }
+  } clear{fresh_, per_call_};
+  auto buf = [&](int r) -> const BufferRef& { return regs_[size_t(r)].buf ? regs_[size_t(r)].buf : fresh_[size_t(r)]; };
+  for (int r : per_call_) {
+    Reg& g = regs_[size_t(r)];
+    if (g.source == Source::Arg) fresh_[size_t(r)] = e.runtime.buffer(buffer_of(args[size_t(g.index)]->uop.get()));
+    else if (g.source == Source::Output) fresh_[size_t(r)] = std::make_shared<Buffer>(g.device, g.bytes);
+    else keep_old_contents(e, g);
   }
   // Draws in the order the function made them, used or not, so the RNG advances as in a call.
   std::vector<unsigned char> host;
   for (const Draw& d : draws_) {
     host.resize(size_t(d.numel) * d.dt.itemsize());
     random_fill(e.rng, d.dt, d.numel, host.data());
-    if (d.reg >= 0 && !host.empty()) bufs[size_t(d.reg)]->device()->copy_in(bufs[size_t(d.reg)]->ptr(), host.data(), host.size());
+    if (d.reg >= 0 && !host.empty()) buf(d.reg)->device()->copy_in(buf(d.reg)->ptr(), host.data(), host.size());
   }
-  std::vector<BufferRef> step_bufs;
-  for (const Step& s : steps_) {
-    step_bufs.clear();
-    for (int r : s.regs) step_bufs.push_back(bufs[size_t(r)]);
-    if (s.kernel) run_kernel(e.runtime, *s.device, *s.kernel, step_bufs);
-    else copy_buffer(e.runtime, *s.device, step_bufs[0], step_bufs[1], s.bytes);
+  for (const Patch& p : patches_) steps_[p.step].ptrs[p.slot] = buf(p.reg)->ptr();
+  if (e.runtime.debug >= 2 || e.runtime.profile.on) {  // each step timed and shown, as the executor does
+    std::vector<BufferRef> step_bufs;
+    for (const Step& s : steps_) {
+      step_bufs.clear();
+      for (int r : s.regs) step_bufs.push_back(buf(r));
+      if (s.kernel) run_kernel(e.runtime, *s.device, *s.kernel, step_bufs);
+      else copy_buffer(e.runtime, *s.device, step_bufs[0], step_bufs[1], s.bytes);
+    }
+  } else {  // nothing between the kernels: this loop is the replay's whole cost per kernel
+    size_t kernels = 0;
+    for (size_t i = 0; i < launches_.size(); i++) {
+      if (Program* p = launches_[i].program) {
+        p->run(launches_[i].ptrs);
+        kernels++;
+      } else {
+        const Step& s = steps_[i];
+        copy_buffer(e.runtime, *s.device, buf(s.regs[0]), buf(s.regs[1]), s.bytes);
+      }
+    }
+    e.runtime.stats.kernels_run += kernels;
   }
   std::vector<mg_tensor*> out;
   try {
-    for (const OutputInfo& o : outs_) out.push_back(wrap(e, buffer_view(e, o.device, o.dt, o.shape, bufs[size_t(o.reg)]), o.device));
+    for (const OutputInfo& o : outs_) out.push_back(wrap(e, buffer_view(e, o.device, o.dt, o.shape, buf(o.reg)), o.device));
   } catch (...) {
     for (mg_tensor* t : out) release(t);
     throw;

@@ -32,6 +32,11 @@ class Jit {
   size_t internal_bytes() const;
   std::string describe() const;  // DEBUG=1: the steps and where their buffers come from  // memory the replay keeps between calls for its intermediates
 
+  // For benchmarks: each kernel step's program with buffers to run it on (the replay's own where
+  // it keeps them, scratch ones for arguments and outputs), so a loop can call the kernels
+  // with nothing around them.
+  std::vector<std::pair<Program*, std::vector<BufferRef>>> kernel_calls() const;
+
   // tensor::rand tells the capturing jit about each draw, so a replay draws the same way;
   // realize, which tensor's assign writes into which memory.
   void note_rand(const BufferRef& b, DType dt, int64_t numel);
@@ -60,7 +65,12 @@ class Jit {
     Device* device = nullptr;
     std::vector<int> regs;
     size_t bytes = 0;
+    std::vector<void*> ptrs;  // the kernel's parameters: fixed ones filled at capture, the rest per call
   };
+  // The fast loop's view of a step: the program (nullptr: a copy) and its parameters.
+  struct Launch { Program* program; void* const* ptrs; };
+  // A parameter that changes per call: steps_[step].ptrs[slot] is reg's buffer.
+  struct Patch { uint32_t step, slot; int reg; };
   struct Draw { DType dt; int64_t numel = 0; int reg = -1; };
   struct Signature { Shape shape; DType dt; Device* device = nullptr; };
   struct OutputInfo { int reg = 0; Shape shape; DType dt; Device* device = nullptr; };
@@ -75,6 +85,10 @@ class Jit {
   std::vector<Signature> args_;
   std::vector<OutputInfo> outs_;
   std::vector<bool> written_;  // per reg: some step writes it
+  std::vector<Patch> patches_;
+  std::vector<Launch> launches_;  // per step
+  std::vector<int> per_call_;       // regs resolved each call: arguments, outputs, assigned states
+  std::vector<BufferRef> fresh_;    // the arguments' and outputs' buffers during a replay
   bool captured_ = false;
   std::string unsupported_;
 

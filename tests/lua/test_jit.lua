@@ -176,6 +176,27 @@ return {
       t.truthy(info.kernels > 50, "kernels per replay: " .. tostring(info.kernels))
     end
   end,
+  ["jit: a learning rate changed between replays is used, as eagerly"] = function(t)
+    local function run(use_jit)
+      local p = f32({ 1, 2, 3 }):realize()
+      p.requires_grad = true
+      local opt = mg.optim.SGD({ p }, { lr = 0.1, momentum = 0.9 })
+      local fn = function(x)
+        opt:zero_grad()
+        local loss = (p * x):sum()
+        loss:backward()
+        opt:step(loss)
+        return loss
+      end
+      local f = use_jit and mg.jit(fn) or fn
+      for i = 1, 6 do
+        opt.lr = 0.1 / i
+        f(f32({ 1, -1, 2 }))
+      end
+      return bytes(p)
+    end
+    t.truthy(run(true) == run(false), "parameters differ from eager")
+  end,
   ["jit: an argument that changes shape, dtype or device is an error naming it"] = function(t)
     local f = mg.jit(function(a, x) return a * x end)
     for _ = 1, 3 do f(f32({ 1, 2 }), f32({ 3, 4 })) end
