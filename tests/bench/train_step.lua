@@ -13,28 +13,42 @@ local dir = (arg and arg[0] or "tests/bench/train_step.lua"):match("^(.*)/tests/
 local build = assert(loadfile(dir .. "/samples/mnist_model.lua"))()
 
 local STEPS = tonumber(os.getenv("BENCH_STEPS") or 3)
+-- Steps with and without mg.jit, on the same model in turns (eager, jitted, eager, ...), so
+-- both see the machine in the same state. The jitted step's first two calls run the Lua
+-- (warm-up, capture); the steady figure is the median of the later calls.
 for _, bs in ipairs({ 64, 512 }) do
   mg.manual_seed(1)
   local model = build(mg)
   local opt = mg.optim.Adam(mg.nn.parameters(model), { lr = 1e-3 })
   local x = Tensor.rand(bs, 1, 28, 28)
   local y = Tensor.randint({ bs }, 1, 11)
-  local times, kernels = {}, 0
-  for step = 1, STEPS do
-    local t0 = now()
-    local k0 = mg.stats().kernels_run
+  local function step()
     opt:zero_grad()
     local loss = model(x):cross_entropy(y)
     loss:backward()
     opt:step(loss)
-    loss:item()
-    times[step] = now() - t0
-    kernels = mg.stats().kernels_run - k0
+    return loss
   end
-  local steady = {}
-  for i = 2, #times do steady[#steady + 1] = times[i] end
-  table.sort(steady)
-  local med = steady[math.floor((#steady + 1) / 2)] or times[1]
-  print(string.format("train_step BS=%d: first step %.2f s, steady %.3f s/step (median of %d), %d kernels per step; 70 steps would take %.0f s (target for the sample: 120 s)",
-    bs, times[1], med, #steady, kernels, times[1] + 69 * med))
+  local jitted = mg.jit(step)
+  local times = { eager = {}, jit = {} }
+  local kernels = 0
+  for i = 1, STEPS + 2 do
+    for _, mode in ipairs({ "eager", "jit" }) do
+      local t0 = now()
+      local k0 = mg.stats().kernels_run
+      local loss = mode == "jit" and jitted() or step()
+      loss:item()
+      times[mode][i] = now() - t0
+      if mode == "eager" then kernels = mg.stats().kernels_run - k0 end
+    end
+  end
+  local function median_after(l, skip)
+    local s = {}
+    for i = skip + 1, #l do s[#s + 1] = l[i] end
+    table.sort(s)
+    return s[math.floor((#s + 1) / 2)]
+  end
+  local eager, jit = median_after(times.eager, 1), median_after(times.jit, 2)
+  print(string.format("train_step BS=%d: first step %.2f s, steady %.3f s/step eager, %.3f s/step with mg.jit (%.2f x the steps per second; median of %d), %d kernels per step; 70 steps would take %.0f s (target for the sample: 120 s)",
+    bs, times.eager[1], eager, jit, eager / jit, STEPS, kernels, times.eager[1] + 69 * jit))
 end
