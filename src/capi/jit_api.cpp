@@ -46,7 +46,12 @@ mg_status mg_jit_end(mg_ctx* ctx, int64_t id, mg_tensor* const* outs, int n, int
   if (replayable) *replayable = 0;
   return run(ctx, "mg_jit_end", [&](mg::Engine& e) {
     mg::tensor::Jit& j = e.jits->get(id);
-    j.end(e, tensors(outs, n, "outs"));
+    try {
+      j.end(e, tensors(outs, n, "outs"));
+    } catch (...) {
+      j.abort(e);  // a failed end leaves no capture running
+      throw;
+    }
     if (replayable) *replayable = j.captured() ? 1 : 0;
   });
 }
