@@ -109,6 +109,52 @@ return {
     end
     t.eq(run(false), run(true))
   end,
+  ["assign: random programs of assigns, slice assigns, views and readers agree lazy and eager"] = function(t)
+    -- A small generator of its own: each program is a list of lines over four 4x4 tensors;
+    -- run once lazily and once with a realize after every line, every value read at the end.
+    local function lcg(seed)
+      local st = seed
+      return function(n) st = (st * 1103515245 + 12345) % 2147483648; return st % n + 1 end
+    end
+    local function run(seed, eager)
+      local r = lcg(seed)
+      local xs = {}
+      for i = 1, 4 do
+        local v = {}
+        for k = 1, 16 do v[k] = (k * (i + 1)) % 7 - 3 end
+        xs[i] = f32(v):reshape(4, 4):contiguous():realize()
+      end
+      local seen = {}
+      local function value(i)
+        local x = xs[i]
+        local k = r(7)
+        if k == 1 then return x:flip(1)
+        elseif k == 2 then return x:transpose(1, 2)
+        elseif k == 3 then return x - x:sum(2):expand(4, 4) * 0.25
+        elseif k == 4 then return x * 2 + xs[r(4)]
+        elseif k == 5 then return x:matmul(xs[r(4)]) * 0.125
+        elseif k == 6 then return x:reshape(16):flip(1):reshape(4, 4)
+        else return x + 1 end
+      end
+      for _ = 1, 12 do
+        local i, k = r(4), r(5)
+        if k == 1 then xs[i]:assign(value(r(4)))
+        elseif k == 2 then xs[i][{ { r(2), r(2) + 2 }, {} }] = value(r(4))[{ { 1, 1 }, {} }]
+        elseif k == 3 then seen[#seen + 1] = xs[i] * 3            -- a lazy reader of this value
+        elseif k == 4 then seen[#seen + 1] = xs[i]:reshape(16)    -- a view of it
+        else xs[r(4)]:realize() end
+        if eager then
+          for _, x in ipairs(xs) do x:realize() end
+          for _, v in ipairs(seen) do v:realize() end
+        end
+      end
+      local out = {}
+      for _, x in ipairs(xs) do out[#out + 1] = x:tolist() end
+      for _, v in ipairs(seen) do out[#out + 1] = v:tolist() end
+      return out
+    end
+    for seed = 1, 40 do t.eq(run(seed, false), run(seed, true), "program " .. seed) end
+  end,
   ["assign: errors name the shapes, dtypes and devices"] = function(t)
     local x = f32({ 1, 2, 3 })
     t.raises(function() x:assign(f32({ 1, 2 })) end, "assign: shapes {3} and {2} differ")
