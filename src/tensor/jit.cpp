@@ -336,7 +336,15 @@ std::vector<mg_tensor*> Jit::replay(Engine& e, std::span<mg_tensor* const> args)
   }
   std::vector<mg_tensor*> out;
   try {
-    for (const OutputInfo& o : outs_) out.push_back(wrap(e, buffer_view(e, o.device, o.dt, o.shape, buf(o.reg)), o.device));
+    for (const OutputInfo& o : outs_) {
+      BufferRef b = buf(o.reg);
+      if (regs_[size_t(o.reg)].source != Source::Output) {  // a result that is an argument or state: its own copy,
+        BufferRef own = std::make_shared<Buffer>(b->device(), b->nbytes());  // so no two tensors share memory
+        copy_buffer(e.runtime, *b->device(), own, b, b->nbytes());
+        b = std::move(own);
+      }
+      out.push_back(wrap(e, buffer_view(e, o.device, o.dt, o.shape, std::move(b)), o.device));
+    }
   } catch (...) {
     for (mg_tensor* t : out) release(t);
     throw;

@@ -198,6 +198,22 @@ return {
       t.eq(outs[i][2]:tolist(), { i + 1, i + 1 })
     end
   end,
+  ["jit: a result that is an argument or a state is a copy, not an alias"] = function(t)
+    local w = f32({ 1, 2 }):realize()
+    local f = mg.jit(function(x) return x, w end)
+    local x = f32({ 5, 6 }):realize()
+    f(x); f(x)  -- the calls that run fn return what fn returns: x and w themselves
+    for _ = 1, 3 do
+      local a, b = f(x)
+      a[{ 1 }] = 0
+      b[{ 2 }] = 0
+      a:realize(); b:realize()
+      t.eq(x:tolist(), { 5, 6 })
+      t.eq(w:tolist(), { 1, 2 })
+      t.eq(a:tolist(), { 0, 6 })
+      t.eq(b:tolist(), { 1, 0 })
+    end
+  end,
   ["jit: random tensors made inside get new values each replay, as eagerly"] = function(t)
     local function run(use_jit)
       mg.manual_seed(3)
