@@ -38,8 +38,41 @@ class NodeSet {
 // the check O(1) per rule, where whole-graph sizes made long chains quadratic. Anything past the
 // budget counts against the candidate, so the check stays conservative.
 constexpr size_t kRegion = 64;
-using RegionSet = NodeSet<2 * kRegion>;  // at most kRegion nodes of root's region
-constexpr size_t kSeen = 256;            // cand's nodes looked at (a set of twice kRegion and their sources)
+constexpr size_t kSeen = 256;  // cand's nodes looked at (a set of twice kRegion and their sources)
+
+// root's region, breadth first: each node's position in it, found by one hash probe, so that
+// what the walks learn about a region node (covered, visited) is a flag by position.
+class Region {
+ public:
+  explicit Region(const UOp* root) {
+    add(root);
+    for (size_t i = 0; i < n_ && n_ < kRegion; i++)
+      for (const UOpRef& s : node_[i]->src)
+        if (n_ < kRegion) add(s.get());
+  }
+  int pos(const UOp* u) const {  // -1: outside the region
+    for (size_t i = slot(u);; i = (i + 1) & (kSlots - 1)) {
+      if (key_[i] == u) return pos_[i];
+      if (!key_[i]) return -1;
+    }
+  }
+  size_t size() const { return n_; }
+  const UOp* node(size_t i) const { return node_[i]; }
+
+ private:
+  static constexpr size_t kSlots = 2 * kRegion;  // at most half full
+  static size_t slot(const UOp* u) { return size_t((uintptr_t(u) >> 4) * 0x9e3779b97f4a7c15ull >> 40) & (kSlots - 1); }
+  void add(const UOp* u) {
+    for (size_t i = slot(u);; i = (i + 1) & (kSlots - 1)) {
+      if (key_[i] == u) return;
+      if (!key_[i]) { key_[i] = u; pos_[i] = uint8_t(n_); node_[n_++] = u; return; }
+    }
+  }
+  const UOp* key_[kSlots] = {};
+  uint8_t pos_[kSlots];
+  const UOp* node_[kRegion];
+  size_t n_ = 0;
+};
 }  // namespace
 
 // cand may replace root when the nodes only cand has are fewer than the nodes only root has,
@@ -47,30 +80,26 @@ constexpr size_t kSeen = 256;            // cand's nodes looked at (a set of twi
 // drops stays in use elsewhere).
 bool smaller(const UOpRef& cand, const UOpRef& root) {
   if (cand == root) return false;
-  // root's region, breadth first
-  RegionSet in_root;
-  const UOp* region[kRegion];
-  size_t n_region = 0;
-  region[n_region++] = root.get();
-  in_root.add(root.get());
-  for (size_t i = 0; i < n_region && n_region < kRegion; i++)
-    for (const UOpRef& s : region[i]->src)
-      if (n_region < kRegion && in_root.add(s.get())) region[n_region++] = s.get();
+  const Region region(root.get());
   // A node under root: all its nodes are root's, and root is not among them.
-  if (in_root.has(cand.get())) return true;
+  if (region.pos(cand.get()) >= 0) return true;
   // nodes only cand has (outside root's region); where cand meets the region, it shares it.
   // Each node on the stack is in `seen`, which stops at 3/4 full.
   NodeSet<kSeen> seen;
-  RegionSet covered;
+  bool covered[kRegion] = {};  // by position: reached from cand
   const UOp* stack[kSeen];
-  const UOp* frontier[kRegion];
+  uint8_t frontier[kRegion];
   size_t top = 0, n_frontier = 0;
   stack[top++] = cand.get();
   seen.add(cand.get());
   size_t added = 0;
   while (top > 0) {
     const UOp* u = stack[--top];
-    if (in_root.has(u)) { frontier[n_frontier++] = u; continue; }
+    if (const int p = region.pos(u); p >= 0) {
+      covered[p] = true;
+      frontier[n_frontier++] = uint8_t(p);
+      continue;
+    }
     if (++added >= kRegion) return false;
     for (const UOpRef& s : u->src) {
       if (seen.full()) return false;  // nodes with many sources: too big to tell
@@ -78,26 +107,33 @@ bool smaller(const UOpRef& cand, const UOpRef& root) {
     }
   }
   // what cand still reaches through the shared nodes (within the region)
-  for (size_t i = 0; i < n_frontier; i++) covered.add(frontier[i]);
   while (n_frontier > 0) {
-    const UOp* u = frontier[--n_frontier];
+    const UOp* u = region.node(frontier[--n_frontier]);
     for (const UOpRef& s : u->src)
-      if (in_root.has(s.get()) && covered.add(s.get())) frontier[n_frontier++] = s.get();
+      if (const int p = region.pos(s.get()); p >= 0 && !covered[p]) {
+        covered[p] = true;
+        frontier[n_frontier++] = uint8_t(p);
+      }
   }
   // nodes only root has: inside the region and not reached from cand (past the region: unknown,
   // so not counted)
   size_t dropped = 0, dropped_inner = 0;
-  RegionSet visited;
-  top = 0;
-  stack[top++] = root.get();
-  visited.add(root.get());
-  while (top > 0) {
-    const UOp* u = stack[--top];
-    if (covered.has(u) || !in_root.has(u)) continue;
+  bool visited[kRegion] = {};
+  uint8_t todo[kRegion];
+  size_t n_todo = 0;
+  todo[n_todo++] = 0;  // root
+  visited[0] = true;
+  while (n_todo > 0) {
+    const int p = todo[--n_todo];
+    if (covered[p]) continue;
+    const UOp* u = region.node(size_t(p));
     dropped++;
     dropped_inner += !u->src.empty();
     for (const UOpRef& s : u->src)
-      if (in_root.has(s.get()) && visited.add(s.get())) stack[top++] = s.get();
+      if (const int q = region.pos(s.get()); q >= 0 && !visited[q]) {
+        visited[q] = true;
+        todo[n_todo++] = uint8_t(q);
+      }
   }
   return added < dropped && added <= dropped_inner;
 }
