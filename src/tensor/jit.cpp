@@ -35,6 +35,7 @@ void Jit::reset() noexcept {
   before_.clear();
   drop_assigned();
   drawn_.clear();
+  host_made_.clear();
 }
 
 void Jit::drop_assigned() noexcept {
@@ -89,6 +90,11 @@ std::vector<std::pair<Program*, std::vector<BufferRef>>> Jit::kernel_calls() con
 }
 
 void Jit::note_rand(const BufferRef& b, DType dt, int64_t numel) { drawn_.push_back({b, Draw{dt, numel, -1}}); }
+
+void Jit::note_host(const BufferRef& b, const void* data, size_t nbytes) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  host_made_[b.get()] = {b, std::vector<unsigned char>(p, p + nbytes)};
+}
 
 void Jit::note_assign(mg_tensor* t, const BufferRef& memory) {
   if (assigned_.emplace(memory.get(), t).second) retain(t);
@@ -196,6 +202,19 @@ void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
     outs_.push_back(OutputInfo{r, shape(o), o->uop->dtype, o->device});
   }
   written_.resize(regs_.size(), false);
+  // Host data made inside the call and then written in place (x = Tensor{...}; x:assign(...))
+  // starts each replay from that data again.
+  for (size_t r = 0; r < regs_.size(); r++)
+    if (regs_[r].source == Source::Const && written_[r]) {
+      auto h = host_made_.find(regs_[r].buf.get());
+      if (h == host_made_.end()) {
+        std::string why = "jit: a step writes memory that was made neither by the call nor by a tensor alive before it";
+        reset();
+        fail(ErrorKind::Internal, why);
+      }
+      regs_[r].initial = std::move(h->second.second);
+    }
+  host_made_.clear();
   plan_internal();
   for (size_t r = 0; r < regs_.size(); r++) {
     const Reg& g = regs_[r];
@@ -305,6 +324,8 @@ std::vector<mg_tensor*> Jit::replay(Engine& e, std::span<mg_tensor* const> args)
     else if (g.source == Source::Output) fresh_[size_t(r)] = std::make_shared<Buffer>(g.device, g.bytes);
     else keep_old_contents(e, g);
   }
+  for (const Reg& g : regs_)
+    if (!g.initial.empty()) g.device->copy_in(g.buf->ptr(), g.initial.data(), g.initial.size());
   // Draws in the order the function made them, used or not, so the RNG advances as in a call.
   std::vector<unsigned char> host;
   for (const Draw& d : draws_) {

@@ -40,6 +40,7 @@ class Jit {
   // tensor::rand tells the capturing jit about each draw, so a replay draws the same way;
   // realize, which tensor's assign writes into which memory.
   void note_rand(const BufferRef& b, DType dt, int64_t numel);
+  void note_host(const BufferRef& b, const void* data, size_t nbytes);  // tensor::from_host
   void note_assign(mg_tensor* t, const BufferRef& memory);
 
  private:
@@ -48,7 +49,8 @@ class Jit {
     Arg,       // the index-th argument's buffer
     State,     // memory of a tensor that existed before the call (a parameter, a dataset), kept
     Rand,      // refilled from the context's RNG each replay (index: the draw)
-    Const,     // made inside the function from host data: the same every call
+    Const,     // made inside the function from host data: the same every call (rewritten
+               // from `initial` before the steps when a step writes it)
     Internal,  // written by a step and used only inside the call: kept between calls
     Output     // written by a step and returned: fresh each call
   };
@@ -57,6 +59,7 @@ class Jit {
     int index = 0;
     mg_tensor* handle = nullptr;  // State written by a step: the tensor whose assign wrote it (retained)
     BufferRef buf;                // all but Arg and Output: the buffer used every replay
+    std::vector<unsigned char> initial;  // Const written by a step: its host data
     size_t bytes = 0;
     Device* device = nullptr;
   };
@@ -101,6 +104,7 @@ class Jit {
   std::unordered_map<const Buffer*, mg_tensor*> assigned_;  // retained
   void drop_assigned() noexcept;
   std::vector<std::pair<BufferRef, Draw>> drawn_;
+  std::unordered_map<const Buffer*, std::pair<BufferRef, std::vector<unsigned char>>> host_made_;
 };
 
 // The jits of a context, by id (the C ABI hands out ids, so a stale one is an error, not a crash).

@@ -57,6 +57,7 @@ mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Devi
   if (n && !data) fail(ErrorKind::Invalid, "from_host: data is NULL for " + std::to_string(n) + " elements");
   BufferRef b = std::make_shared<Buffer>(dev, nbytes);
   if (nbytes) dev->copy_in(b->ptr(), data, nbytes);
+  if (Jit* j = e.jits->capturing) j->note_host(b, data, nbytes);
   return wrap(e, buffer_view(e, dev, dt, s, std::move(b)), dev);
 }
 

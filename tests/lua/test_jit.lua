@@ -214,6 +214,15 @@ return {
       t.eq(b:tolist(), { 1, 0 })
     end
   end,
+  ["jit: host data made inside and then assigned in place starts each replay afresh"] = function(t)
+    local f = mg.jit(function(x)
+      local acc = f32({ 10, 20 })
+      acc:assign(acc + x)
+      acc:assign(acc * 2)
+      return acc + 0
+    end)
+    for i = 1, 5 do t.eq(f(f32({ i, -i })):tolist(), { (10 + i) * 2, (20 - i) * 2 }, "call " .. i) end
+  end,
   ["jit: random tensors made inside get new values each replay, as eagerly"] = function(t)
     local function run(use_jit)
       mg.manual_seed(3)
