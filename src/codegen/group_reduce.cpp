@@ -2,10 +2,12 @@
 // thread looping over all of it. A kernel whose output has few positions next to its reduction
 // (a full sum, row sums of long rows) would otherwise run few, long, uncoalesced threads.
 //
-// One loop r of n of each reduction is split over T threads (a power of two): r -> r_o*T + lid, with
-// lid = threadIdx.x (a SPECIAL "lid"), so thread lid sums lid, lid+T, lid+2T, ... (neighbouring
-// threads read neighbouring addresses). Positions past n (n not a multiple of T) add the
-// identity and their loads are gated. Then the partials are combined through shared memory,
+// A reduction's loops, flattened into its n positions (the innermost loop fastest), are split
+// over T threads (a power of two): position p = r_o*T + lid, with lid = threadIdx.x (a SPECIAL
+// "lid"), so thread lid takes positions lid, lid+T, lid+2T, ... (neighbouring threads read
+// neighbouring addresses where the innermost loop is contiguous) and each loop becomes
+// (p // stride) % size. Positions past n (n not a multiple of T) add the identity and their
+// loads are gated. Then the partials are combined through shared memory,
 // in the IR, so that a renderer only spells the ops:
 //   DEFINE_LOCAL L[T]; STORE L[lid] = partial; BARRIER
 //   for s = T/2 .. 1 (unrolled): STORE L[lid] = L[lid] op L[lid+s] where lid < s; BARRIER
@@ -14,7 +16,7 @@
 // BARRIER has the STOREs it waits for as sources, so linearization (which orders by data
 // dependencies) keeps them in order. Only thread 0 stores the kernel's outputs. The output
 // positions become blocks (gpu_dims.cpp). Several reductions in one kernel (a sum and a max)
-// each split a loop of their own over the same threads, and share the barriers.
+// each split their own loops over the same threads, and share the barriers.
 //
 // Every barrier is outside every loop and every condition, so all threads of a block reach
 // each of them: kernels whose reductions nest are left as they are (one thread per output).
@@ -84,17 +86,12 @@ int64_t output_positions(const UOpRef& g) {
   return n;
 }
 
-// The loop of reduction u to split: the longest of those the loads are contiguous in, else the
-// longest (inner ones first among equals). Sets coalesced.
-const UOp* split_loop(const UOpRef& g, const UOp* u, bool& coalesced) {
-  const UOp* r = nullptr;
-  coalesced = false;
-  for (size_t i = u->src.size(); i-- > 1;) {
-    const UOp* c = u->src[i].get();
-    bool co = coalesced_in(g, c);
-    if (!r || (co && !coalesced) || (co == coalesced && size_of(c) > size_of(r))) r = c, coalesced = co;
-  }
-  return r;
+// The positions a reduction visits: the product of its loops (0 when that overflows).
+int64_t positions(const UOp* u) {
+  int64_t n = 1;
+  for (size_t i = 1; i < u->src.size(); i++)
+    if (__builtin_mul_overflow(n, size_of(u->src[i].get()), &n)) return 0;
+  return n;
 }
 
 // Reductions of float16/bfloat16 are summed in float32 (as one thread's accumulator is) and
@@ -106,15 +103,14 @@ UOpRef group_reductions(const UOpRef& g, const Target& t, Kernel& k, RewriteTrac
   if (!t.gpu) return g;
   std::vector<const UOp*> reds = groupable_reduces(g);
   if (reds.empty()) return g;
-  // Each reduction splits one loop; the longest decides whether GROUP pays.
-  std::vector<const UOp*> split;
+  // The longest reduction decides whether GROUP pays; neighbouring threads take neighbouring
+  // positions of the innermost loop, so loads contiguous in it are coalesced.
   bool all_coalesced = true;
   int64_t longest = 0;
   for (const UOp* u : reds) {
-    bool co;
-    split.push_back(split_loop(g, u, co));
-    all_coalesced = all_coalesced && co;
-    longest = std::max(longest, size_of(split.back()));
+    if (!positions(u)) return g;
+    all_coalesced = all_coalesced && coalesced_in(g, u->src.back().get());
+    longest = std::max(longest, positions(u));
   }
   const int64_t outputs = output_positions(g);
   if (longest < kGroupMinReduce || outputs > t.max_blocks) return g;
@@ -128,22 +124,29 @@ UOpRef group_reductions(const UOpRef& g, const Target& t, Kernel& k, RewriteTrac
   UOpTable& tab = *g->table;
   UOpRef lid = tab.make(Ops::SPECIAL, dtypes::index, {iconst(tab, threads)}, std::string("lid"));
 
-  // The partials: each reduction over r_o (and its other loops), positions past n masked.
+  // The partials: each reduction's loops flattened into positions p = r_o*T + lid (the last
+  // loop fastest), each loop (p // stride) % size; positions past n masked.
   std::unordered_map<const UOp*, UOpRef> subs;
   std::vector<UOpRef> partials;
   bool any_padded = false;
-  for (size_t ri = 0; ri < reds.size(); ri++) {
-    const UOp* u = reds[ri];
-    const UOp* r = split[ri];
-    const int64_t n = size_of(r), steps = (n + threads - 1) / threads;
-    UOpRef ro = tab.make(Ops::RANGE, dtypes::index, {iconst(tab, steps)}, r->arg);
-    UOpRef pos = ro * iconst(tab, threads) + lid;
+  for (const UOp* u : reds) {
+    const int64_t n = positions(u), steps = (n + threads - 1) / threads;
+    UOpRef ro = tab.make(Ops::RANGE, dtypes::index, {iconst(tab, steps)}, u->src[1]->arg);
+    UOpRef pos = steps == 1 ? lid : ro * iconst(tab, threads) + lid;
     const bool padded = steps * threads != n;
     any_padded = any_padded || padded;
     UOpRef valid = lt(pos, iconst(tab, n));
     const Ops op = std::get<Ops>(u->arg);
     const DType pd = partial_type(u->dtype);
-    UOpRef v = substitute(u->src[0], {{r, pos}});
+    std::unordered_map<const UOp*, UOpRef> loops;
+    int64_t stride = 1;
+    for (size_t i = u->src.size(); i-- > 1;) {
+      const UOp* r = u->src[i].get();
+      UOpRef x = stride == 1 ? pos : idiv(pos, iconst(tab, stride));
+      loops[r] = i == 1 ? x : x % iconst(tab, size_of(r));  // the outermost: past n only where masked
+      stride *= size_of(r);
+    }
+    UOpRef v = substitute(u->src[0], loops);
     if (padded) {
       // loads that could leave their buffer past n read nothing there
       std::unordered_map<const UOp*, UOpRef> gates;
@@ -157,9 +160,7 @@ UOpRef group_reductions(const UOpRef& g, const Target& t, Kernel& k, RewriteTrac
       v = where(valid, v, identity(tab, op, u->dtype));
     }
     if (pd != u->dtype) v = cast(v, pd);
-    std::vector<UOpRef> src{v};
-    for (size_t i = 1; i < u->src.size(); i++) src.push_back(u->src[i].get() == r ? ro : u->src[i]);
-    partials.push_back(tab.make(Ops::REDUCE, pd, std::move(src), u->arg));
+    partials.push_back(steps == 1 ? v : tab.make(Ops::REDUCE, pd, {v, ro}, u->arg));  // one position each: no loop
   }
 
   // The combine: one shared buffer per reduction, one barrier per step for all of them.
@@ -200,9 +201,7 @@ UOpRef group_reductions(const UOpRef& g, const Target& t, Kernel& k, RewriteTrac
   }
   res = sink(std::move(outs));
   k.group = threads;
-  std::string loops;
-  for (const UOp* r : split) loops += (loops.empty() ? "" : ",") + std::to_string(std::get<int64_t>(r->arg));
-  k.opts.push_back("GROUP " + loops + " x" + std::to_string(threads) + (any_padded ? " padded" : ""));
+  k.opts.push_back("GROUP " + std::to_string(longest) + " x" + std::to_string(threads) + (any_padded ? " padded" : ""));
   if (trace) {  // one step in VIZ: the whole kernel before and after
     TraceStep& step = trace->add_step("group reduce", false, g);
     step.output = res;

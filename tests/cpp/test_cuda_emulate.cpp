@@ -45,6 +45,12 @@ UOpRef full_like(const UOpRef& x, N v) {
   return t.make(Ops::EXPAND, x->dtype, {t.make(Ops::RESHAPE, x->dtype, {c}, Shape(s.size(), 1))}, s);
 }
 
+int loops(const codegen::Kernel& k) {
+  int n = 0;
+  for (const codegen::LinItem& it : k.lin) n += it.kind == codegen::LinItem::LoopBegin;
+  return n;
+}
+
 bool have_gxx() { return std::system("g++ --version > /dev/null 2>&1") == 0; }
 
 // Device memory stand-in: the buffer's last byte is followed by an inaccessible page (the
@@ -267,6 +273,28 @@ TEST_CASE("CUDA emulation: row sums, a 2-D sum, a column sum over few columns") 
   emulate(kernel_ast(reduce(input(t, 1, {700, 3}), Ops::ADD, {0})), sm90(), &k);
   CHECK(k.group == 256);
   CHECK(k.grid[0] == 3);
+}
+
+TEST_CASE("CUDA emulation: loops flattened (per-channel sums), gated loads of a padded input, a transposed input") {
+  UOpTable t;
+  codegen::Kernel k;
+  // (batch, channel, pixels) summed over batch and pixels: 9 x 70 positions per channel
+  UOpRef x = mg::test::mv(Ops::RESHAPE, input(t, 1, {9 * 4 * 70}), {9, 4, 70});
+  emulate(kernel_ast(reduce(x, Ops::ADD, {0, 2})), sm90(), &k);
+  CHECK(k.group == 256);
+  CHECK(k.grid[0] == 4);
+  // padded by 3 and 4 zeros along the reduced axis: loads gated by the pad and by the block
+  UOpRef p = mg::test::mv(Ops::PAD, input(t, 1, {5, 300}), {0, 0, 3, 4});
+  emulate(kernel_ast(reduce(p, Ops::ADD, {1})), sm90(), &k);
+  CHECK(k.group == 256);
+  // a transposed view: the reduction is strided in memory
+  UOpRef tr = mg::test::mv(Ops::PERMUTE, input(t, 1, {600, 5}), {1, 0});
+  emulate(kernel_ast(reduce(tr, Ops::ADD, {1})), sm90(), &k);
+  CHECK(k.group == 256);
+  // as many positions as threads: no loop in the partial
+  emulate(kernel_ast(reduce(input(t, 1, {7, 256}), Ops::ADD, {1})), sm90(), &k);
+  CHECK(k.group == 256);
+  CHECK(loops(k) == 0);
 }
 
 TEST_CASE("CUDA emulation: max of int32 and float32 rows, the padding's identity the lowest value") {
