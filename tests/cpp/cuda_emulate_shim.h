@@ -32,6 +32,20 @@ static inline unsigned __float_as_uint(float x) { return mg_emu_bits<unsigned>(x
 static inline int __float_as_int(float x) { return mg_emu_bits<int>(x); }
 static inline double __longlong_as_double(long long x) { return mg_emu_bits<double>(x); }
 static inline long long __double_as_longlong(double x) { return mg_emu_bits<long long>(x); }
+// cuda_fp16.h and cuda_bf16.h (the test drops their #includes): storage types of 2 bytes;
+// float -> half rounds to nearest even (GCC's _Float16), and so does float -> bfloat16 here.
+struct __half { _Float16 v; };
+struct __nv_bfloat16 { unsigned short bits; };
+static inline float __half2float(__half h) { return float(h.v); }
+static inline __half __float2half_rn(float f) { return {_Float16(f)}; }
+static inline unsigned short __half_as_ushort(__half h) { return mg_emu_bits<unsigned short>(h); }
+static inline __half __ushort_as_half(unsigned short u) { return mg_emu_bits<__half>(u); }
+static inline float __bfloat162float(__nv_bfloat16 b) { return __uint_as_float(unsigned(b.bits) << 16); }
+static inline __nv_bfloat16 __float2bfloat16_rn(float f) {
+  unsigned u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return {(unsigned short)((u >> 16) | 0x40u)};  // NaN stays NaN
+  return {(unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
+}
 
 namespace mg_emu {
 enum State { Ready, AtBarrier, Exited };

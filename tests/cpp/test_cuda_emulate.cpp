@@ -86,7 +86,10 @@ class Emulated {
     dir_ = dir;
     std::string args;
     for (int i = 0; i < k.n_params; i++) args += (i ? ", " : "") + std::string("a[") + std::to_string(i) + "]";
-    std::ofstream(dir_ + "/k.cpp") << kCudaEmulateShim << src << "\nextern \"C\" void mg_emu_entry(void** a) { " << k.fn_name << "(" << args << "); }\n";
+    std::string body = src;  // the shim has what cuda_fp16.h and cuda_bf16.h would give
+    for (const char* h : {"#include <cuda_fp16.h>\n", "#include <cuda_bf16.h>\n"})
+      if (size_t p = body.find(h); p != std::string::npos) body.erase(p, std::strlen(h));
+    std::ofstream(dir_ + "/k.cpp") << kCudaEmulateShim << body << "\nextern \"C\" void mg_emu_entry(void** a) { " << k.fn_name << "(" << args << "); }\n";
     std::string cmd = "g++ -std=c++20 -O1 -w -shared -fPIC -pthread -o " + dir_ + "/k.so " + dir_ + "/k.cpp > " + dir_ + "/log 2>&1";
     if (std::system(cmd.c_str()) != 0) {
       std::ifstream log(dir_ + "/log");
@@ -132,31 +135,53 @@ std::vector<std::vector<char>> random_inputs(const UOpRef& ast, std::vector<DTyp
       if (d.scalar == Scalar::Float32) { float f = std::uniform_real_distribution<float>(-1, 1)(rng); std::memcpy(at, &f, 4); }
       else if (d.scalar == Scalar::Int32) { int32_t v = std::uniform_int_distribution<int32_t>(-50, 50)(rng); std::memcpy(at, &v, 4); }
       else if (d.scalar == Scalar::Bool) *at = char(rng() % 7 == 0);
+      else if (d.scalar == Scalar::Float16) { _Float16 h = _Float16(std::uniform_real_distribution<float>(-1, 1)(rng)); std::memcpy(at, &h, 2); }
+      else if (d.scalar == Scalar::BFloat16) {  // the top half of a float: truncation is fine for inputs
+        float f = std::uniform_real_distribution<float>(-1, 1)(rng);
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        uint16_t b = uint16_t(u >> 16);
+        std::memcpy(at, &b, 2);
+      }
       else FAIL("no random values for " << d.name());
     }
   }
   return bufs;
 }
 
-// The outputs agree: ints and bools exactly, floats to a relative 1e-5 (the GROUP sum adds in
-// another order than one thread's loop).
-void check_same(const std::vector<char>& want, const std::vector<char>& got, DType d, const std::string& what) {
-  REQUIRE(want.size() == got.size());
-  size_t bad = 0, first = 0;
+// Element i of a float buffer of dtype d, as a float.
+float float_at(const std::vector<char>& b, DType d, size_t i) {
+  if (d.scalar == Scalar::Float16) { _Float16 h; std::memcpy(&h, b.data() + 2 * i, 2); return float(h); }
+  if (d.scalar == Scalar::BFloat16) {
+    uint16_t h;
+    std::memcpy(&h, b.data() + 2 * i, 2);
+    uint32_t u = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+  float f;
+  std::memcpy(&f, b.data() + 4 * i, 4);
+  return f;
+}
+
+// Outputs that agree: ints and bools exactly; floats to a relative 1e-5, or about two units in
+// the last place of float16 and bfloat16 (a GROUP sum adds in another order than one thread's
+// loop, and the float sums may round to neighbouring 16-bit values). Returns the wrong ones.
+size_t count_wrong(const std::vector<char>& want, const std::vector<char>& got, DType d, size_t* first) {
+  const double tol = d.scalar == Scalar::Float16 ? 2e-3 : d.scalar == Scalar::BFloat16 ? 1.6e-2 : 1e-5;
+  size_t bad = 0;
   for (size_t i = 0; i < want.size() / size_t(d.itemsize()); i++) {
     bool ok;
-    if (d.scalar == Scalar::Float32) {
-      float a, b;
-      std::memcpy(&a, want.data() + 4 * i, 4);
-      std::memcpy(&b, got.data() + 4 * i, 4);
-      ok = (std::isnan(a) && std::isnan(b)) || std::fabs(a - b) <= 1e-5f * std::max(1.0f, std::fabs(a));
+    if (d.is_float()) {
+      float a = float_at(want, d, i), b = float_at(got, d, i);
+      ok = (std::isnan(a) && std::isnan(b)) || std::fabs(a - b) <= tol * std::max(1.0f, std::fabs(a));
     } else {
       ok = std::memcmp(want.data() + i * size_t(d.itemsize()), got.data() + i * size_t(d.itemsize()), size_t(d.itemsize())) == 0;
     }
-    if (!ok && !bad++) first = i;
+    if (!ok && !bad++ && first) *first = i;
   }
-  INFO(what << ": " << bad << " wrong output(s), the first at " << first);
-  CHECK(bad == 0);
+  return bad;
 }
 
 struct Result {
@@ -215,21 +240,11 @@ Result emulate(const UOpRef& ast, const codegen::Target& t, codegen::Kernel* out
     std::memset(gb[0]->ptr(), 0x7f, inputs[0].size());  // outputs not written show up
     res.converged = emu.run(ptrs.data(), k, order) && res.converged;
     std::vector<char> got(static_cast<char*>(gb[0]->ptr()), static_cast<char*>(gb[0]->ptr()) + inputs[0].size());
-    bool same = got == want;
-    if (!same && expect_agree) check_same(want, got, types[0], k.name + " in thread order " + std::to_string(order));
-    if (!same) {
-      // floats may differ in their last bits and still agree
-      bool close = true;
-      if (types[0].scalar == Scalar::Float32)
-        for (size_t i = 0; i < want.size() / 4; i++) {
-          float a, b;
-          std::memcpy(&a, want.data() + 4 * i, 4);
-          std::memcpy(&b, got.data() + 4 * i, 4);
-          close = close && ((std::isnan(a) && std::isnan(b)) || std::fabs(a - b) <= 1e-5f * std::max(1.0f, std::fabs(a)));
-        }
-      else
-        close = false;
-      res.agree = res.agree && close;
+    size_t first = 0, bad = count_wrong(want, got, types[0], &first);
+    res.agree = res.agree && bad == 0;
+    if (expect_agree) {
+      INFO(k.name << " in thread order " << order << ": " << bad << " wrong output(s), the first at " << first);
+      CHECK(bad == 0);
     }
   }
   return res;
@@ -325,6 +340,17 @@ TEST_CASE("CUDA emulation: mean-like expressions, two reductions in one kernel")
   // a bool "any" (MAX over bools)
   UOpRef b = input(t, 1, {4, 600}, dtypes::bool_);
   emulate(kernel_ast(reduce(b, Ops::MAX, {1})), sm90(), &k);
+  CHECK(k.group == 256);
+}
+
+TEST_CASE("CUDA emulation: float16 and bfloat16 reductions, summed in float32 and rounded once") {
+  UOpTable t;
+  codegen::Kernel k;
+  emulate(kernel_ast(reduce(input(t, 1, {5, 1000}, dtypes::float16), Ops::ADD, {1})), sm90(), &k);
+  CHECK(k.group == 256);
+  emulate(kernel_ast(reduce(input(t, 1, {3000}, dtypes::bfloat16), Ops::ADD, {0})), sm90(), &k);
+  CHECK(k.group == 256);
+  emulate(kernel_ast(reduce(input(t, 1, {4, 700}, dtypes::float16), Ops::MAX, {1})), sm90(), &k);
   CHECK(k.group == 256);
 }
 
