@@ -1,30 +1,23 @@
 // Rendered CUDA C run on the host: with no GPU here, this is what checks that kernels compute
 // the right values, GROUP reductions (shared memory, barriers) above all. Each kernel is lowered
-// for a CUDA target, rendered, compiled by g++ against cuda_emulate_shim.h (one std::thread per
-// CUDA thread, the threads of a block taking turns between barriers, in three orders) and run
-// on random inputs; the CPU backend runs the same kernel AST, and the outputs must agree. The
-// kernel is also compiled by NVRTC for sm_90 and sm_80. Without g++ the test says so and checks
-// nothing. Buffers end at a page the kernel may not touch, so a read past a buffer crashes.
-#include <dlfcn.h>
+// for a CUDA target, rendered, compiled by g++ against cuda_emulate_shim.h (backends/cuda/
+// cuda_emulate.h: a fiber per CUDA thread, the threads of a block taking turns between
+// barriers, here in three orders) and run on random inputs; the CPU backend runs the same
+// kernel AST, and the outputs must agree. The kernel is also compiled by NVRTC for sm_90 and
+// sm_80. Without g++ the test says so and checks nothing. Buffers end at a page the kernel may
+// not touch, so a read past a buffer crashes.
 #include <doctest/doctest.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "backends/cpu/cpu_device.h"
+#include "backends/cuda/cuda_emulate.h"
 #include "backends/cuda/cuda_renderer.h"
 #include "backends/cuda/nvrtc.h"
 #include "codegen/codegen.h"
 #include "runtime/runtime.h"
-#include "tests/cpp/cuda_emulate_shim.h"
 #include "tests/cpp/kernel_builders.h"
 
 using namespace mg;
@@ -51,139 +44,6 @@ int loops(const codegen::Kernel& k) {
   return n;
 }
 
-bool have_gxx() { return std::system("g++ --version > /dev/null 2>&1") == 0; }
-
-// Device memory stand-in: the buffer's last byte is followed by an inaccessible page (the
-// start stays 16-byte aligned, so up to 15 bytes of slack when the size is not a multiple).
-class GuardedBuffer {
- public:
-  explicit GuardedBuffer(size_t nbytes) {
-    page_ = size_t(sysconf(_SC_PAGESIZE));
-    size_t used = (nbytes + 15) / 16 * 16;
-    span_ = (used + page_ - 1) / page_ * page_ + page_;
-    base_ = static_cast<char*>(mmap(nullptr, span_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    REQUIRE(base_ != MAP_FAILED);
-    REQUIRE(mprotect(base_ + span_ - page_, page_, PROT_NONE) == 0);
-    ptr_ = base_ + span_ - page_ - used;
-  }
-  ~GuardedBuffer() { munmap(base_, span_); }
-  GuardedBuffer(const GuardedBuffer&) = delete;
-  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-  void* ptr() const { return ptr_; }
-
- private:
-  size_t page_, span_;
-  char* base_;
-  char* ptr_;
-};
-
-// One kernel compiled by g++ against the shim and loaded.
-class Emulated {
- public:
-  Emulated(const std::string& src, const codegen::Kernel& k) {
-    char dir[] = "/tmp/mg_emu_XXXXXX";
-    REQUIRE(mkdtemp(dir) != nullptr);
-    dir_ = dir;
-    std::string args;
-    for (int i = 0; i < k.n_params; i++) args += (i ? ", " : "") + std::string("a[") + std::to_string(i) + "]";
-    std::string body = src;  // the shim has what cuda_fp16.h and cuda_bf16.h would give
-    for (const char* h : {"#include <cuda_fp16.h>\n", "#include <cuda_bf16.h>\n"})
-      if (size_t p = body.find(h); p != std::string::npos) body.erase(p, std::strlen(h));
-    std::ofstream(dir_ + "/k.cpp") << kCudaEmulateShim << body << "\nextern \"C\" void mg_emu_entry(void** a) { " << k.fn_name << "(" << args << "); }\n";
-    std::string cmd = "g++ -std=c++20 -O1 -w -shared -fPIC -pthread -o " + dir_ + "/k.so " + dir_ + "/k.cpp > " + dir_ + "/log 2>&1";
-    if (std::system(cmd.c_str()) != 0) {
-      std::ifstream log(dir_ + "/log");
-      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-      FAIL("g++ could not compile the emulated kernel:\n" << text.substr(0, 4000) << "\n" << src);
-    }
-    so_ = dlopen((dir_ + "/k.so").c_str(), RTLD_NOW | RTLD_LOCAL);
-    REQUIRE(so_ != nullptr);
-    launch_ = reinterpret_cast<Launch>(dlsym(so_, "mg_emu_launch"));
-    REQUIRE(bool(launch_));
-  }
-  ~Emulated() {
-    if (so_) dlclose(so_);
-    std::system(("rm -rf " + dir_).c_str());
-  }
-  // Returns false when the threads of a block did not all reach the same barriers.
-  bool run(void** bufs, const codegen::Kernel& k, int order) const {
-    unsigned grid[3], block[3];
-    for (int i = 0; i < 3; i++) grid[i] = unsigned(k.grid[i]), block[i] = unsigned(k.block[i]);
-    return launch_(bufs, grid, block, order) == 0;
-  }
-
- private:
-  using Launch = int (*)(void**, const unsigned*, const unsigned*, int);
-  std::string dir_;
-  void* so_ = nullptr;
-  Launch launch_ = nullptr;
-};
-
-// Random inputs for each parameter of the AST (ints in [-50, 50], floats in [-1, 1]).
-std::vector<std::vector<char>> random_inputs(const UOpRef& ast, std::vector<DType>& types) {
-  std::mt19937 rng(1234);
-  std::vector<std::vector<char>> bufs;
-  for (UOp* u : ast->toposort()) {
-    if (u->op != Ops::DEFINE_GLOBAL) continue;
-    size_t p = size_t(std::get<int64_t>(u->arg));
-    if (bufs.size() <= p) bufs.resize(p + 1), types.resize(p + 1);
-    DType d = u->dtype.base();
-    types[p] = d;
-    bufs[p].assign(size_t(u->dtype.ptr_size) * size_t(d.itemsize()), 0);
-    for (int64_t i = 0; i < u->dtype.ptr_size; i++) {
-      char* at = bufs[p].data() + i * d.itemsize();
-      if (d.scalar == Scalar::Float32) { float f = std::uniform_real_distribution<float>(-1, 1)(rng); std::memcpy(at, &f, 4); }
-      else if (d.scalar == Scalar::Int32) { int32_t v = std::uniform_int_distribution<int32_t>(-50, 50)(rng); std::memcpy(at, &v, 4); }
-      else if (d.scalar == Scalar::Bool) *at = char(rng() % 7 == 0);
-      else if (d.scalar == Scalar::Float16) { _Float16 h = _Float16(std::uniform_real_distribution<float>(-1, 1)(rng)); std::memcpy(at, &h, 2); }
-      else if (d.scalar == Scalar::BFloat16) {  // the top half of a float: truncation is fine for inputs
-        float f = std::uniform_real_distribution<float>(-1, 1)(rng);
-        uint32_t u;
-        std::memcpy(&u, &f, 4);
-        uint16_t b = uint16_t(u >> 16);
-        std::memcpy(at, &b, 2);
-      }
-      else FAIL("no random values for " << d.name());
-    }
-  }
-  return bufs;
-}
-
-// Element i of a float buffer of dtype d, as a float.
-float float_at(const std::vector<char>& b, DType d, size_t i) {
-  if (d.scalar == Scalar::Float16) { _Float16 h; std::memcpy(&h, b.data() + 2 * i, 2); return float(h); }
-  if (d.scalar == Scalar::BFloat16) {
-    uint16_t h;
-    std::memcpy(&h, b.data() + 2 * i, 2);
-    uint32_t u = uint32_t(h) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-  }
-  float f;
-  std::memcpy(&f, b.data() + 4 * i, 4);
-  return f;
-}
-
-// Outputs that agree: ints and bools exactly; floats to a relative 1e-5, or about two units in
-// the last place of float16 and bfloat16 (a GROUP sum adds in another order than one thread's
-// loop, and the float sums may round to neighbouring 16-bit values). Returns the wrong ones.
-size_t count_wrong(const std::vector<char>& want, const std::vector<char>& got, DType d, size_t* first) {
-  const double tol = d.scalar == Scalar::Float16 ? 2e-3 : d.scalar == Scalar::BFloat16 ? 1.6e-2 : 1e-5;
-  size_t bad = 0;
-  for (size_t i = 0; i < want.size() / size_t(d.itemsize()); i++) {
-    bool ok;
-    if (d.is_float()) {
-      float a = float_at(want, d, i), b = float_at(got, d, i);
-      ok = (std::isnan(a) && std::isnan(b)) || std::fabs(a - b) <= tol * std::max(1.0f, std::fabs(a));
-    } else {
-      ok = std::memcmp(want.data() + i * size_t(d.itemsize()), got.data() + i * size_t(d.itemsize()), size_t(d.itemsize())) == 0;
-    }
-    if (!ok && !bad++ && first) *first = i;
-  }
-  return bad;
-}
-
 struct Result {
   bool ran = false;       // g++ was there
   bool agree = true;      // every order gave the CPU's outputs
@@ -205,13 +65,15 @@ Result emulate(const UOpRef& ast, const codegen::Target& t, codegen::Kernel* out
   } else {
     src = edit(src);
   }
-  if (!have_gxx()) {
+  if (!cuda::host_compiler_available()) {
     MESSAGE("g++ not available: CUDA emulation skipped");
     return res;
   }
   res.ran = true;
-  std::vector<DType> types;
-  std::vector<std::vector<char>> inputs = random_inputs(ast, types);
+  std::string why;
+  std::vector<std::vector<char>> inputs = cuda::random_params(ast, 1234, &why);
+  REQUIRE_MESSAGE(!inputs.empty(), why);
+  const DType out_type = cuda::output_dtype(ast);
 
   // the CPU backend's outputs
   Runtime rt(HostAllocator{});
@@ -228,19 +90,20 @@ Result emulate(const UOpRef& ast, const codegen::Target& t, codegen::Kernel* out
   prog->run(cpu_ptrs.data());
   std::vector<char> want(cpu_bufs[0].begin(), cpu_bufs[0].begin() + long(inputs[0].size()));
 
-  Emulated emu(src, k);
+  std::unique_ptr<cuda::Emulated> emu = cuda::Emulated::build(src, k, &why);
+  REQUIRE_MESSAGE(emu, why << "\n" << src);
   for (int order = 0; order < 3; order++) {
-    std::vector<std::unique_ptr<GuardedBuffer>> gb;
+    std::vector<std::unique_ptr<cuda::GuardedBuffer>> gb;
     std::vector<void*> ptrs;
     for (const std::vector<char>& b : inputs) {
-      gb.push_back(std::make_unique<GuardedBuffer>(b.size()));
+      gb.push_back(std::make_unique<cuda::GuardedBuffer>(b.size()));
       std::memcpy(gb.back()->ptr(), b.data(), b.size());
       ptrs.push_back(gb.back()->ptr());
     }
     std::memset(gb[0]->ptr(), 0x7f, inputs[0].size());  // outputs not written show up
-    res.converged = emu.run(ptrs.data(), k, order) && res.converged;
+    res.converged = emu->run(ptrs.data(), order) && res.converged;
     std::vector<char> got(static_cast<char*>(gb[0]->ptr()), static_cast<char*>(gb[0]->ptr()) + inputs[0].size());
-    size_t first = 0, bad = count_wrong(want, got, types[0], &first);
+    size_t first = 0, bad = cuda::count_mismatches(want, got, out_type, &first);
     res.agree = res.agree && bad == 0;
     if (expect_agree) {
       INFO(k.name << " in thread order " << order << ": " << bad << " wrong output(s), the first at " << first);

@@ -1,6 +1,7 @@
-// The host-side stand-in for CUDA that test_cuda_emulate.cpp compiles rendered kernels against
-// (g++, not NVRTC): enough of CUDA C for what cuda_renderer.cpp emits, and a launcher that runs
-// a grid block by block, each thread of a block a real std::thread.
+// The host-side stand-in for CUDA that cuda_emulate.cpp compiles rendered kernels against
+// (with the host's C++ compiler, not NVRTC): enough of CUDA C for what cuda_renderer.cpp emits,
+// and a launcher that runs a grid block by block, each CUDA thread a fiber (ucontext) of one
+// host thread.
 //
 // The threads of a block never run at the same time: they run one after another, in a chosen
 // order, each until it reaches __syncthreads() or returns; when all have, the next phase
@@ -9,13 +10,12 @@
 // or the other. A barrier that some threads of a block skip (they returned) is reported.
 #pragma once
 
-inline constexpr const char* kCudaEmulateShim = R"SHIM(
-#include <math.h>
+namespace mg::cuda {
+
+inline constexpr const char* kCudaEmulateShim = R"SHIM(#include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include <memory>
-#include <semaphore>
-#include <thread>
+#include <ucontext.h>
 #include <vector>
 
 struct dim3 { unsigned x = 1, y = 1, z = 1; };
@@ -32,7 +32,7 @@ static inline unsigned __float_as_uint(float x) { return mg_emu_bits<unsigned>(x
 static inline int __float_as_int(float x) { return mg_emu_bits<int>(x); }
 static inline double __longlong_as_double(long long x) { return mg_emu_bits<double>(x); }
 static inline long long __double_as_longlong(double x) { return mg_emu_bits<long long>(x); }
-// cuda_fp16.h and cuda_bf16.h (the test drops their #includes): storage types of 2 bytes;
+// cuda_fp16.h and cuda_bf16.h (cuda_emulate.cpp drops their #includes): storage types of 2 bytes;
 // float -> half rounds to nearest even (GCC's _Float16), and so does float -> bfloat16 here.
 struct __half { _Float16 v; };
 struct __nv_bfloat16 { unsigned short bits; };
@@ -49,41 +49,17 @@ static inline __nv_bfloat16 __float2bfloat16_rn(float f) {
 
 namespace mg_emu {
 enum State { Ready, AtBarrier, Exited };
-struct Block {
-  std::vector<int> order;  // the order the threads run in, in every phase
-  std::vector<State> state;
-  std::vector<std::unique_ptr<std::binary_semaphore>> go;
-  std::binary_semaphore done{0};
-  int pos = -1;
-  bool divergent = false;
+struct Fiber {
+  ucontext_t ctx;
+  State state = Ready;
 };
-inline thread_local dim3 tid;
-inline thread_local Block* blk;
-inline thread_local int me;
-inline dim3 bid, bdim, gdim;  // one block runs at a time
-
-// The running thread stopped (at a barrier, or it returned): the next one that has not run in
-// this phase runs; when none is left the next phase starts, or the block is done.
-inline void next(Block& b) {
-  for (;;) {
-    while (++b.pos < int(b.order.size())) {
-      int t = b.order[size_t(b.pos)];
-      if (b.state[size_t(t)] == Ready) { b.go[size_t(t)]->release(); return; }
-    }
-    int waiting = 0, exited = 0;
-    for (State s : b.state) waiting += s == AtBarrier, exited += s == Exited;
-    if (!waiting) { b.done.release(); return; }
-    if (exited) b.divergent = true;  // those that returned never reach this barrier
-    for (State& s : b.state) if (s == AtBarrier) s = Ready;
-    b.pos = -1;
-  }
-}
+inline dim3 tid, bid, bdim, gdim;  // the running thread's; one block runs at a time
+inline ucontext_t launcher;
+inline Fiber* cur;
+inline void** args;
 inline void sync() {
-  blk->state[size_t(me)] = AtBarrier;
-  Block& b = *blk;
-  int i = me;
-  next(b);
-  b.go[size_t(i)]->acquire();
+  cur->state = AtBarrier;
+  swapcontext(&cur->ctx, &launcher);
 }
 }  // namespace mg_emu
 
@@ -99,41 +75,56 @@ inline void sync() {
 static inline void __syncthreads() { mg_emu::sync(); }
 
 extern "C" void mg_emu_entry(void** args);
+static void mg_emu_thread() {
+  mg_emu_entry(mg_emu::args);
+  mg_emu::cur->state = mg_emu::Exited;  // then back to the launcher (uc_link)
+}
 
 // Runs the grid; order 0: threads 0, 1, ..., 1: the reverse, 2: odd ones first, then even.
 // Returns 1 when some block's threads did not all reach the same barriers.
-extern "C" int mg_emu_launch(void** args, const unsigned* grid, const unsigned* block, int order) {
+extern "C" int mg_emu_launch(void** a, const unsigned* grid, const unsigned* block, int order) {
   using namespace mg_emu;
+  args = a;
   gdim = {grid[0], grid[1], grid[2]};
   bdim = {block[0], block[1], block[2]};
   const int n = int(block[0] * block[1] * block[2]);
+  constexpr size_t kStack = 64 * 1024;
+  std::vector<Fiber> fibers(static_cast<size_t>(n));
+  std::vector<char> stacks(static_cast<size_t>(n) * kStack);
+  std::vector<int> seq;
+  for (int i = 0; i < n; i++) seq.push_back(order == 1 ? n - 1 - i : order == 2 ? (2 * i + 1 < n ? 2 * i + 1 : 2 * (i - n / 2)) : i);
   int divergent = 0;
   for (unsigned z = 0; z < grid[2]; z++)
     for (unsigned y = 0; y < grid[1]; y++)
       for (unsigned x = 0; x < grid[0]; x++) {
         bid = {x, y, z};
-        Block b;
         for (int i = 0; i < n; i++) {
-          b.order.push_back(order == 1 ? n - 1 - i : order == 2 ? (2 * i + 1 < n ? 2 * i + 1 : 2 * (i - (n / 2))) : i);
-          b.state.push_back(Ready);
-          b.go.push_back(std::make_unique<std::binary_semaphore>(0));
+          Fiber& f = fibers[size_t(i)];
+          f.state = Ready;
+          getcontext(&f.ctx);
+          f.ctx.uc_stack.ss_sp = stacks.data() + size_t(i) * kStack;
+          f.ctx.uc_stack.ss_size = kStack;
+          f.ctx.uc_link = &launcher;
+          makecontext(&f.ctx, mg_emu_thread, 0);
         }
-        std::vector<std::thread> ts;
-        for (int i = 0; i < n; i++)
-          ts.emplace_back([&b, &args, i, block] {
-            b.go[size_t(i)]->acquire();
-            blk = &b;
-            me = i;
+        for (;;) {  // one phase: each thread that is ready runs to its next barrier or its end
+          for (int i : seq) {
+            Fiber& f = fibers[size_t(i)];
+            if (f.state != Ready) continue;
+            cur = &f;
             tid = {unsigned(i) % block[0], unsigned(i) / block[0] % block[1], unsigned(i) / (block[0] * block[1])};
-            mg_emu_entry(args);
-            b.state[size_t(i)] = Exited;
-            next(b);
-          });
-        next(b);
-        b.done.acquire();
-        for (std::thread& t : ts) t.join();
-        divergent |= b.divergent;
+            swapcontext(&launcher, &f.ctx);
+          }
+          int waiting = 0, exited = 0;
+          for (const Fiber& f : fibers) waiting += f.state == AtBarrier, exited += f.state == Exited;
+          if (!waiting) break;
+          if (exited) divergent = 1;  // those that returned never reach this barrier
+          for (Fiber& f : fibers)
+            if (f.state == AtBarrier) f.state = Ready;
+        }
       }
   return divergent;
 }
 )SHIM";
+
+}  // namespace mg::cuda
