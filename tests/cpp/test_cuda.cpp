@@ -9,6 +9,7 @@
 #include "backends/cuda/cuda_renderer.h"
 #include "backends/cuda/nvrtc.h"
 #include "codegen/codegen.h"
+#include "rewrite/trace.h"
 #include "tests/cpp/kernel_builders.h"
 #include "runtime/runtime.h"
 
@@ -130,6 +131,22 @@ TEST_CASE("launch axes: GROUP reductions, a block per output position, its threa
   noopt.opts = false;
   CHECK(codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), noopt).group == 1);
   CHECK(codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), codegen::Target{}).group == 1);
+}
+
+TEST_CASE("launch axes: GROUP is one named step of the rewrite trace (VIZ)") {
+  UOpTable t;
+  RewriteTrace trace;
+  codegen::Kernel k = codegen::lower(kernel_ast(reduce(input(t, 1, {4096}), Ops::ADD, {0})), cuda::cuda_target(90), &trace);
+  REQUIRE(k.group == 256);
+  int steps = 0;
+  for (const TraceContext& c : trace.contexts)
+    for (const TraceStep& st : c.steps)
+      if (st.name == "group reduce") {
+        steps++;
+        CHECK(st.matches.size() == 1);
+        CHECK(st.output.get() != st.input.get());
+      }
+  CHECK(steps == 1);
 }
 
 TEST_CASE("launch axes: CPU targets are untouched") {
