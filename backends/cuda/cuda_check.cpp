@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "backends/cuda/cuda_compile.h"
+#include "backends/cuda/cuda_emulate.h"
 #include "backends/cuda/cuda_renderer.h"
 #include "uop/error.h"
 
@@ -22,11 +23,14 @@ struct Checker {
   CompileCache cache{CompileCache::default_dir(), CompileCache::default_level()};
   std::unordered_set<std::string> done;  // cache keys checked in this process
   int threads = 2;
+  int emulate = 0;  // 1: GROUP kernels also run emulated against their unoptimized selves; 2: all kernels
+  int64_t emulated = 0, emulate_skipped = 0;
 
   void check(std::span<const UOpRef> asts) {
     if (!nvrtc) fail(ErrorKind::Compile, "CUDA_CHECK is set but " + why);
     struct Job { std::string src, name, what, arch; };
     std::vector<Job> jobs;
+    std::vector<std::pair<UOpRef, codegen::Kernel>> emulate_jobs;
     for (const UOpRef& ast : asts) {
       codegen::Kernel k;
       std::string src;
@@ -38,9 +42,12 @@ struct Checker {
       }
       if (rt->debug >= 4) rt->debug_line("CUDA_CHECK kernel " + k.name + " CUDA C:\n" + src);
       if (rt->debug >= 7) rt->debug_line("CUDA_CHECK kernel " + k.name + " PTX (compute_" + archs[0].substr(3) + "):\n" + nvrtc->compile(src, k.fn_name, "compute_" + archs[0].substr(3)));
+      bool fresh = false;
       for (const std::string& a : archs)
-        if (done.insert(cache_key(*nvrtc, src, a)).second) jobs.push_back({src, k.fn_name, "CUDA_CHECK: kernel " + k.name, a});
+        if (done.insert(cache_key(*nvrtc, src, a)).second) jobs.push_back({src, k.fn_name, "CUDA_CHECK: kernel " + k.name, a}), fresh = true;
+      if (fresh && (emulate == 2 || (emulate == 1 && k.group > 1))) emulate_jobs.emplace_back(ast, std::move(k));
     }
+    emulate_kernels(emulate_jobs);
     if (jobs.empty()) return;
     // NVRTC calls on separate programs may run in parallel: the archs of a batch side by side.
     std::mutex mu;
@@ -73,6 +80,23 @@ struct Checker {
       fail(ErrorKind::Compile, first_error);
     }
   }
+
+  // Each kernel and its unoptimized self, emulated on the host (cuda_emulate.h). Kernels of more
+  // than kEmulateFlops are left out: the emulator runs about a GFLOP/s.
+  void emulate_kernels(const std::vector<std::pair<UOpRef, codegen::Kernel>>& ks) {
+    constexpr double kEmulateFlops = 2e8;
+    for (const auto& [ast, k] : ks) {
+      if (k.flops > kEmulateFlops) {
+        emulate_skipped++;
+        if (rt->debug >= 2) rt->debug_line("CUDA_CHECK emulate: kernel " + k.name + " left out (" + std::to_string(int64_t(k.flops)) + " flops)");
+        continue;
+      }
+      std::string err = check_against_unoptimized(ast, k, render_cuda(k), cuda_target(90));
+      if (!err.empty()) fail(ErrorKind::Compile, "CUDA_CHECK emulate: kernel " + k.name + ": " + err);
+      emulated++;
+      if (rt->debug >= 2) rt->debug_line("CUDA_CHECK emulate: kernel " + k.name + " agrees with its unoptimized self (" + std::to_string(emulated) + " so far, " + std::to_string(emulate_skipped) + " left out)");
+    }
+  }
 };
 }  // namespace
 
@@ -84,7 +108,10 @@ std::function<void(std::span<const UOpRef>)> make_compile_check(const std::strin
   for (size_t b = 0; b <= s.size();) {
     size_t e = s.find(',', b);
     if (e == std::string::npos) e = s.size();
-    if (e > b) c->archs.push_back(s.substr(b, e - b));
+    std::string a = s.substr(b, e - b);
+    if (a == "emulate") c->emulate = std::max(c->emulate, 1);
+    else if (a == "emulate-all") c->emulate = 2;
+    else if (!a.empty()) c->archs.push_back(a);
     b = e + 1;
   }
   if (c->archs.empty()) c->archs = {"sm_90", "sm_80"};

@@ -13,7 +13,9 @@ namespace mg::cuda {
 
 // The hook for Runtime::also_compile. `spec`: the value of CUDA_CHECK, a comma-separated list of
 // architectures ("sm_90,sm_80"; "1" means those two). A kernel that fails raises
-// Error(Compile) naming it; with no NVRTC every call fails, saying so.
+// Error(Compile) naming it; with no NVRTC every call fails, saying so. "emulate" in the list:
+// GROUP kernels also run emulated on the host against the same kernel without opts
+// (cuda_emulate.h; slow, needs g++), "emulate-all": every kernel.
 // DEBUG=4 (rt.debug) prints each kernel's CUDA C, DEBUG=2 what was compiled.
 std::function<void(std::span<const UOpRef>)> make_compile_check(const std::string& spec, const Runtime& rt);
 

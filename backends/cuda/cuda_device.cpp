@@ -26,6 +26,20 @@ class CudaProgram : public Program {
     dev_.bind();
     dev_.check("cuLaunchKernel", dev_.driver().LaunchKernel(fn_, grid_[0], grid_[1], grid_[2], block_[0], block_[1], block_[2], 0, nullptr, args, nullptr));
   }
+  // The kernel's time on the GPU: events recorded before and after it on the same (default)
+  // stream; waiting for the second one waits for the kernel.
+  double run_timed(void* const* bufs) override {
+    auto [start, stop] = dev_.timing_events();
+    Driver& d = dev_.driver();
+    dev_.bind();
+    dev_.check("cuEventRecord", d.EventRecord(start, nullptr));
+    run(bufs);
+    dev_.check("cuEventRecord", d.EventRecord(stop, nullptr));
+    dev_.check("cuEventSynchronize", d.EventSynchronize(stop));
+    float ms = 0;
+    dev_.check("cuEventElapsedTime", d.EventElapsedTime(&ms, start, stop));
+    return double(ms) * 1e-3;
+  }
   std::string source() const override { return src_; }
   std::string assembly() const override {  // PTX for the device's architecture (DEBUG=7)
     std::string arch = "compute_" + dev_.arch().substr(3);
@@ -63,6 +77,8 @@ CudaDevice::~CudaDevice() {
   bind();
   blocks_.drain([&](void* p, size_t) { drv_->MemFree(dptr(p)); });
   for (auto& [name, m] : loaded_) drv_->ModuleUnload(m.first);
+  if (ev_start_) drv_->EventDestroy(ev_start_);
+  if (ev_stop_) drv_->EventDestroy(ev_stop_);
   drv_->DevicePrimaryCtxRelease(dev_);
 }
 
@@ -71,6 +87,20 @@ void CudaDevice::bind() const { drv_->CtxSetCurrent(ctx_); }
 void CudaDevice::check(const char* call, CUresult r) const {
   if (r == kErrorOutOfMemory) fail(ErrorKind::OOM, "CUDA: " + drv_->error(call, r));
   if (r) fail(ErrorKind::Device, "CUDA: " + drv_->error(call, r));
+}
+
+std::pair<CUevent, CUevent> CudaDevice::timing_events() {
+  if (!ev_start_) {
+    bind();
+    CUevent a = nullptr, b = nullptr;
+    check("cuEventCreate", drv_->EventCreate(&a, 0));  // CU_EVENT_DEFAULT: they time
+    if (CUresult r = drv_->EventCreate(&b, 0)) {
+      drv_->EventDestroy(a);
+      check("cuEventCreate", r);
+    }
+    ev_start_ = a, ev_stop_ = b;
+  }
+  return {ev_start_, ev_stop_};
 }
 
 void* CudaDevice::alloc(size_t nbytes) {

@@ -34,6 +34,8 @@ class CudaDevice : public Device {
   void check(const char* call, CUresult r) const;  // Error(Device) when r is not success
   const std::string& arch() const { return arch_; }
   const std::string& gpu_name() const { return gpu_name_; }
+  // Two events that time one kernel (DEBUG=2), created on first use.
+  std::pair<CUevent, CUevent> timing_events();
 
  private:
   std::unique_ptr<Driver> drv_;
@@ -45,6 +47,7 @@ class CudaDevice : public Device {
   BlockCache blocks_{size_t(4) << 30};  // up to 4 GiB of freed device memory kept for reuse
   CompileCache programs_;
   std::unordered_map<std::string, std::pair<CUmodule, CUfunction>> loaded_;  // by function name
+  CUevent ev_start_ = nullptr, ev_stop_ = nullptr;
 };
 
 }  // namespace mg::cuda

@@ -10,7 +10,8 @@
 // Values that depend on the upcast lane (Kernel::lane) are rendered lane by lane: one C
 // variable per lane. Loads and stores contiguous in the lane are one float4/int4 access when
 // the address is provably 16-byte aligned. A load under a false gate gives 0 and does not touch
-// memory; a store under one does not happen.
+// memory; a store under one does not happen. GROUP kernels' shared memory (DEFINE_LOCAL) is a
+// __shared__ array and their BARRIERs are __syncthreads().
 #include "backends/cuda/cuda_renderer.h"
 
 #include <cmath>
@@ -106,9 +107,17 @@ class Renderer {
       std::string mt = t == param_types_.end() ? "unsigned char" : t->second;
       head += "  " + mt + "* __restrict__ b" + std::to_string(i) + " = (" + mt + "*)p" + std::to_string(i) + ";\n";
     }
-    if (k_.grid[0] * k_.block[0] > 1) {
+    // The launch indices: gid flat over all threads (threads past the work return at once: no
+    // kernel with a barrier has them), or in a GROUP kernel bid (the block) and lid (the thread).
+    if (k_.gid) {
       head += "  const " + idx_ + " gid = (" + idx_ + ")blockIdx.x * (" + idx_ + ")blockDim.x + (" + idx_ + ")threadIdx.x;\n";
       if (k_.grid[0] * k_.block[0] > k_.gpu_threads) head += "  if (gid >= " + std::to_string(k_.gpu_threads) + ") return;\n";
+    }
+    for (UOp* u : k_.lowered->toposort()) {
+      if (u->op != Ops::SPECIAL || u == k_.gid) continue;
+      const std::string& n = std::get<std::string>(u->arg);
+      if (n != "bid" && n != "lid") fail(ErrorKind::Compile, "CUDA renderer: no launch index " + n);
+      head += "  const " + idx_ + " " + n + " = (" + idx_ + ")" + (n == "bid" ? "blockIdx.x" : "threadIdx.x") + ";\n";
     }
     std::string out = "// kernel " + k_.name + "\n";
     if (fp16_) out += "#include <cuda_fp16.h>\n";
@@ -186,7 +195,7 @@ class Renderer {
   std::string val(const UOp* u, int l = 0) {
     if (u->op == Ops::CONST) return lit(u);
     if (u == k_.lane) return "(" + std::to_string(l) + ")";
-    if (u->op == Ops::SPECIAL) return "gid";
+    if (u->op == Ops::SPECIAL) return std::get<std::string>(u->arg);
     auto it = names_.find(u);
     if (it == names_.end()) fail(ErrorKind::Internal, "CUDA renderer: " + node_str(u) + " used before it was computed");
     const std::vector<std::string>& n = it->second.lanes;
@@ -378,9 +387,10 @@ class Renderer {
     return x;
   }
 
-  // The buffer an INDEX reads, typed by what it points to.
+  // The buffer an INDEX reads, typed by what it points to (a local one is declared already).
   std::string buffer(const UOp* idx) {
     const UOp* g = idx->src[0].get();
+    if (g->op == Ops::DEFINE_LOCAL) return val(g);
     if (g->op != Ops::DEFINE_GLOBAL) fail(ErrorKind::Compile, "CUDA renderer: an INDEX into " + node_str(g));
     int p = int(std::get<int64_t>(g->arg));
     param_types_[p] = mem(idx->dtype.base());
@@ -460,7 +470,14 @@ class Renderer {
 
   void op(const UOp* u) {
     switch (u->op) {
-      case Ops::SPECIAL: names_[u] = Names{{"gid"}}; return;
+      case Ops::SPECIAL: names_[u] = Names{{std::get<std::string>(u->arg)}}; return;
+      case Ops::DEFINE_LOCAL: {  // shared memory of the block, in the register type
+        std::string n = "smem" + std::to_string(std::get<int64_t>(u->arg));
+        line("__shared__ " + reg(u->dtype.base()) + " " + n + "[" + std::to_string(u->dtype.ptr_size) + "];");
+        names_[u] = Names{{n}};
+        return;
+      }
+      case Ops::BARRIER: line("__syncthreads();"); return;
       case Ops::INDEX: index(u); return;
       case Ops::LOAD: load(u); return;
       case Ops::STORE: store(u); return;

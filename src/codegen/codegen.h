@@ -51,11 +51,14 @@ struct Kernel {
   int width = 1;
   double flops = 0, bytes = 0;  // per run, for GFLOP/s and GB/s
   // GPU targets: the launch, x y z (blocks of the grid, threads per block), and the SPECIAL
-  // node of the flat global thread id (nullptr: one thread does it all). Threads past
-  // `gpu_threads` return at once.
+  // node of the flat global thread id (nullptr: one thread does it all, or a GROUP kernel).
+  // Threads past `gpu_threads` return at once.
   int64_t grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
   int64_t gpu_threads = 1;
   const UOp* gid = nullptr;
+  // GROUP kernels (group_reduce.cpp): the threads of a block that share each reduction (1:
+  // none). The output positions are the blocks (SPECIAL "bid"), the threads SPECIAL "lid".
+  int64_t group = 1;
 };
 
 // Index lowering: movement ops become index expressions over RANGEs; loads, stores and
@@ -88,8 +91,13 @@ UOpRef apply_opts(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* tra
 // Accesses contiguous in the lane axis become vector loads and stores (expand.cpp).
 UOpRef vectorize_access(const UOpRef& g, const Kernel& k, RewriteTrace* trace);
 
+// GPU targets: a reduction over few output positions is split across the threads of a block
+// and combined through shared memory (DEFINE_LOCAL, BARRIER); sets k.group. Part of the opts.
+UOpRef group_reductions(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* trace);
+
 // GPU targets: the output loops become one flat launch axis (gpu_dims.cpp). Sets k's grid,
-// block, gpu_threads; each output RANGE becomes (gid // stride) % size over a SPECIAL gid.
+// block, gpu_threads; each output RANGE becomes (gid // stride) % size over a SPECIAL gid. In
+// a GROUP kernel they become the block index instead (SPECIAL bid), the block k.group threads.
 UOpRef assign_launch_dims(const UOpRef& g, const Target& t, Kernel& k, RewriteTrace* trace);
 
 // Every pass, then linearization.

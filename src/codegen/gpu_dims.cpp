@@ -7,6 +7,9 @@
 //
 // One flat axis keeps every shape launchable within the x limits of the grid (2^31 - 1 blocks)
 // and needs no y/z limits (65535); the divisions by constants are cheap next to the loads.
+// A GROUP kernel (group_reduce.cpp) is two-dimensional instead: its output positions, flattened
+// the same way, are the blocks (bid = blockIdx.x) and a block's threads (threadIdx.x) share the
+// reduction.
 #include <algorithm>
 #include <unordered_map>
 
@@ -47,18 +50,28 @@ UOpRef assign_launch_dims(const UOpRef& g, const Target& t, Kernel& k, RewriteTr
   for (const UOp* r : out) {
     if (__builtin_mul_overflow(total, size_of(r), &total)) fail(ErrorKind::Compile, "GPU launch: kernel " + k.name + " has too many threads");
   }
-  k.gpu_threads = total;
-  if (out.empty() || total <= 1) {  // one thread: the loops (of size 1, if any) stay loops
-    k.gid = nullptr;
-    return g;
+  k.gid = nullptr;
+  if (k.group > 1) {  // GROUP: a block per output position, its threads share the reduction
+    if (total > t.max_blocks) fail(ErrorKind::Compile, "GPU launch: kernel " + k.name + " needs " + std::to_string(total) + " blocks, over the device's limit");
+    k.block[0] = k.group;
+    k.grid[0] = total;
+    k.gpu_threads = total * k.group;
+    k.opts.push_back("LAUNCH " + std::to_string(total) + " blocks x " + std::to_string(k.group) + " threads (GROUP)");
+  } else {
+    k.gpu_threads = total;
   }
-  const int64_t per_block = std::max<int64_t>(1, std::min<int64_t>({int64_t(t.block_threads), int64_t(t.max_threads), total}));
-  const int64_t blocks = (total + per_block - 1) / per_block;
-  if (blocks > t.max_blocks) fail(ErrorKind::Compile, "GPU launch: kernel " + k.name + " needs " + std::to_string(blocks) + " blocks, over the device's limit");
-  k.block[0] = per_block;
-  k.grid[0] = blocks;
+  if (out.empty() || total <= 1) return g;  // one block, or one thread: loops of size 1 stay loops
   UOpTable& tab = *g->table;
-  UOpRef gid = tab.make(Ops::SPECIAL, dtypes::index, {tab.cnst(dtypes::index, total)}, std::string("gid"));
+  const bool group = k.group > 1;
+  int64_t blocks = total, per_block = 1;
+  if (!group) {
+    per_block = std::max<int64_t>(1, std::min<int64_t>({int64_t(t.block_threads), int64_t(t.max_threads), total}));
+    blocks = (total + per_block - 1) / per_block;
+    if (blocks > t.max_blocks) fail(ErrorKind::Compile, "GPU launch: kernel " + k.name + " needs " + std::to_string(blocks) + " blocks, over the device's limit");
+    k.block[0] = per_block;
+    k.grid[0] = blocks;
+  }
+  UOpRef gid = tab.make(Ops::SPECIAL, dtypes::index, {tab.cnst(dtypes::index, total)}, std::string(group ? "bid" : "gid"));
   std::unordered_map<const UOp*, UOpRef> subs;
   int64_t stride = 1;
   for (size_t i = out.size(); i-- > 0;) {
@@ -68,13 +81,12 @@ UOpRef assign_launch_dims(const UOpRef& g, const Target& t, Kernel& k, RewriteTr
     subs[r] = v;
     stride *= size_of(r);
   }
-  k.opts.push_back("LAUNCH " + std::to_string(blocks) + " x " + std::to_string(per_block) + " threads");
+  if (!group) k.opts.push_back("LAUNCH " + std::to_string(blocks) + " x " + std::to_string(per_block) + " threads");
   // One substitution for all ranges at once: a range's replacement holds no other range.
   UOpRef res = substitute(g, subs);
   res = graph_rewrite(res, symbolic(), nullptr, {.name = "launch axes", .bottom_up = true, .trace = trace});
-  k.gid = nullptr;
   for (UOp* u : res->toposort())
-    if (u->op == Ops::SPECIAL) k.gid = u;
+    if (u->op == Ops::SPECIAL && std::get<std::string>(u->arg) == "gid") k.gid = u;
   return res;
 }
 

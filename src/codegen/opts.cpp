@@ -5,6 +5,8 @@
 //                   the lanes of a vector: r -> r_o*W + lane
 //   unroll          in reduction kernels, an outer output axis becomes 4 copies of the kernel
 //                   body (4 accumulators sharing each load of the other operand): r -> r_o*4 + c
+//   group           GPU targets: a reduction over few outputs split across a block's threads
+//                   (group_reduce.cpp); then neither upcast nor unroll
 #include <algorithm>
 #include <unordered_set>
 
@@ -156,6 +158,12 @@ UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrac
       }
       if (again) break;
     }
+  }
+  // GPU targets: reductions over few outputs split across a block; such a kernel keeps its
+  // output axes whole (each is a block of threads already)
+  if (target.gpu) {
+    UOpRef grouped = group_reductions(g, target, k, trace);
+    if (grouped != g) return graph_rewrite(grouped, symbolic(), nullptr, {.name = "symbolic after opts", .bottom_up = true, .trace = trace});
   }
   std::vector<const UOp*> out = output_ranges(g);
   bool has_reduce = false;

@@ -1,5 +1,6 @@
 #include "runtime/device.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <new>
 
@@ -33,6 +34,12 @@ void HostAllocator::release(void* p) const noexcept {
 
 std::vector<BufferRef> Device::evaluate(std::span<const UOpRef>) {
   fail(ErrorKind::Device, "device " + name_ + " cannot evaluate tensor graphs (it needs the compiler)");
+}
+
+double Program::run_timed(void* const* bufs) {
+  auto t0 = std::chrono::steady_clock::now();
+  run(bufs);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 std::unique_ptr<Program> Device::compile(const codegen::Kernel& k) {

@@ -50,6 +50,9 @@ class Program {
  public:
   virtual ~Program() = default;
   virtual void run(void* const* bufs) = 0;
+  // Runs and returns the seconds the kernel took (DEBUG=2): measured by the device where it can
+  // (CUDA events, which wait for it); by default the host's clock around run().
+  virtual double run_timed(void* const* bufs);
   virtual std::string source() const { return ""; }    // what was compiled (DEBUG=4)
   virtual std::string assembly() const { return ""; }  // DEBUG=7, where the device can say
 };

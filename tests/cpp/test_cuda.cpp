@@ -9,6 +9,7 @@
 #include "backends/cuda/cuda_renderer.h"
 #include "backends/cuda/nvrtc.h"
 #include "codegen/codegen.h"
+#include "rewrite/trace.h"
 #include "tests/cpp/kernel_builders.h"
 #include "runtime/runtime.h"
 
@@ -74,20 +75,78 @@ TEST_CASE("launch axes: threads past the output return; blocks respect the devic
   check_compiles(src, k.fn_name);
 }
 
-TEST_CASE("launch axes: reductions loop inside each thread; a full reduction is one thread") {
+TEST_CASE("launch axes: a reduction over many outputs loops inside each thread") {
+  UOpTable t;
+  UOpRef x = input(t, 1, {64, 4096});
+  codegen::Kernel cols = codegen::lower(kernel_ast(reduce(x, Ops::ADD, {0})), cuda::cuda_target(90));
+  CHECK(cols.group == 1);
+  CHECK(cols.gpu_threads == 4096 / 4 / 4);  // float4 lanes, 4 of them unrolled per thread
+  CHECK(loops(cols) == 1);              // the reduction's loop
+  check_compiles(cuda::render_cuda(cols), cols.fn_name);
+}
+
+namespace {
+int count_ops(const codegen::Kernel& k, Ops op) {
+  int n = 0;
+  for (const codegen::LinItem& it : k.lin) n += it.kind == codegen::LinItem::Op && it.u->op == op;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("launch axes: GROUP reductions, a block per output position, its threads share the reduction") {
   UOpTable t;
   UOpRef x = input(t, 1, {16, 4096});
   codegen::Kernel rows = codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), cuda::cuda_target(90));
-  CHECK(rows.gpu_threads == 16 / 4);
-  CHECK(loops(rows) == 1);  // the reduction's loop
+  CHECK(rows.group == 256);
+  CHECK(rows.grid[0] == 16);
+  CHECK(rows.block[0] == 256);
+  CHECK(rows.gpu_threads == 16 * 256);
+  CHECK(rows.gid == nullptr);
+  CHECK(loops(rows) == 1);  // each thread's strided partial
+  // shared memory and barriers are ops of the linear program: a store of the partials, then one
+  // step per halving of 256 threads, each ending at a barrier
+  CHECK(count_ops(rows, Ops::DEFINE_LOCAL) == 1);
+  CHECK(count_ops(rows, Ops::BARRIER) == 9);
+  std::string src = cuda::render_cuda(rows);
+  CHECK(has(src, "__shared__ float smem0[256];"));
+  CHECK(has(src, "__syncthreads();"));
+  CHECK(has(src, "(int)blockIdx.x"));
+  CHECK(has(src, "(int)threadIdx.x"));
+  CHECK(!has(src, "return;"));  // every thread reaches every barrier
+  check_compiles(src, rows.fn_name);
+
   codegen::Kernel all = codegen::lower(kernel_ast(reduce(input(t, 1, {4096}), Ops::ADD, {0})), cuda::cuda_target(90));
-  CHECK(all.gpu_threads == 1);
-  CHECK(all.gid == nullptr);
-  CHECK(all.grid[0] * all.block[0] == 1);
-  std::string src = cuda::render_cuda(all);
-  CHECK(!has(src, "blockIdx"));
-  check_compiles(cuda::render_cuda(rows), rows.fn_name);
-  check_compiles(src, all.fn_name);
+  CHECK(all.group == 256);
+  CHECK(all.grid[0] == 1);
+  std::string as = cuda::render_cuda(all);
+  CHECK(!has(as, "blockIdx"));
+  check_compiles(as, all.fn_name);
+
+  // the device's limits: threads per block, shared memory per block
+  CHECK(codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), cuda::cuda_target(80, 128)).group == 128);
+  CHECK(codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), cuda::cuda_target(80, 1024, 256)).group == 64);
+  CHECK(codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), cuda::cuda_target(80, 1024, 64)).group == 1);  // under a warp: none
+  // NOOPT and CPU targets: none
+  codegen::Target noopt = cuda::cuda_target(90);
+  noopt.opts = false;
+  CHECK(codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), noopt).group == 1);
+  CHECK(codegen::lower(kernel_ast(reduce(x, Ops::ADD, {1})), codegen::Target{}).group == 1);
+}
+
+TEST_CASE("launch axes: GROUP is one named step of the rewrite trace (VIZ)") {
+  UOpTable t;
+  RewriteTrace trace;
+  codegen::Kernel k = codegen::lower(kernel_ast(reduce(input(t, 1, {4096}), Ops::ADD, {0})), cuda::cuda_target(90), &trace);
+  REQUIRE(k.group == 256);
+  int steps = 0;
+  for (const TraceContext& c : trace.contexts)
+    for (const TraceStep& st : c.steps)
+      if (st.name == "group reduce") {
+        steps++;
+        CHECK(st.matches.size() == 1);
+        CHECK(st.output.get() != st.input.get());
+      }
+  CHECK(steps == 1);
 }
 
 TEST_CASE("launch axes: CPU targets are untouched") {
