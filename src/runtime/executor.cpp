@@ -9,6 +9,9 @@
 namespace mg {
 
 namespace {
+// Partial reductions a GPU splits a large full reduction into (a few blocks per SM of an H100).
+constexpr int64_t kReductionParts = 1024;
+
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 0) {
@@ -127,6 +130,12 @@ void copy_buffer(Runtime& rt, Device& dev, const BufferRef& dst, const BufferRef
 std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<const UOpRef> roots, std::span<const BufferRef> into,
                                         RewriteTrace* trace) {
   double t0 = now_s();
+  // A GPU runs a reduction to one value as one block: split large ones across blocks.
+  std::vector<UOpRef> gpu_roots;
+  if (const codegen::Target* tg = dev.target(); tg && tg->gpu) {
+    gpu_roots = schedule::split_reductions(roots, kReductionParts);
+    roots = gpu_roots;
+  }
   schedule::Normalized norm = schedule::normalize(roots);
   auto found = rt.schedules.find(norm.sink.get());
   bool hit = found != rt.schedules.end();

@@ -62,6 +62,11 @@ Schedule make_schedule(const UOpRef& normalized_sink);
 void plan_memory(Schedule& s);
 size_t temp_bytes(const Schedule& s);  // the temps' bytes were each given its own buffer
 
+// GPU targets: each reduction of at least 2^16 elements to one value becomes a reduction to
+// B partials (B <= parts, a power of two dividing the size), stored, then a reduction of those
+// (split_reduce.cpp). Other nodes are unchanged.
+std::vector<UOpRef> split_reductions(std::span<const UOpRef> roots, int64_t parts);
+
 // Whether root `root` may be written straight into the memory of input `input` (an assign:
 // the tensor keeps its memory), i.e. no item reads the input's old contents after the item
 // that writes the root, and that item reads them only at the position it writes. input < 0:
