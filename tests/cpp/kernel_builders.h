@@ -17,6 +17,11 @@ inline UOpRef input(UOpTable& t, int64_t k, const Shape& s, DType dt = dtypes::f
 
 inline UOpRef mv(Ops op, const UOpRef& x, std::vector<int64_t> arg) { return x->table->make(op, x->dtype, {x}, std::move(arg)); }
 
+// op over the given axes, which stay as size 1.
+inline UOpRef reduce(const UOpRef& x, Ops op, std::vector<int64_t> axes) {
+  return x->table->make(Ops::REDUCE_AXIS, x->dtype, {x}, ReduceArg{op, std::move(axes)});
+}
+
 // SINK(STORE(output parameter 0, value)).
 inline UOpRef kernel_ast(const UOpRef& value) {
   UOpTable& t = *value->table;

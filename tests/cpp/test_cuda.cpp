@@ -16,11 +16,9 @@
 using namespace mg;
 using mg::test::input;
 using mg::test::kernel_ast;
+using mg::test::reduce;
 
 namespace {
-UOpRef reduce(const UOpRef& x, Ops op, std::vector<int64_t> axes) {
-  return x->table->make(Ops::REDUCE_AXIS, x->dtype, {x}, ReduceArg{op, std::move(axes)});
-}
 int loops(const codegen::Kernel& k) {
   int n = 0;
   for (const codegen::LinItem& it : k.lin) n += it.kind == codegen::LinItem::LoopBegin;

@@ -23,11 +23,9 @@
 using namespace mg;
 using mg::test::input;
 using mg::test::kernel_ast;
+using mg::test::reduce;
 
 namespace {
-UOpRef reduce(const UOpRef& x, Ops op, std::vector<int64_t> axes) {
-  return x->table->make(Ops::REDUCE_AXIS, x->dtype, {x}, ReduceArg{op, std::move(axes)});
-}
 
 // The constant v in x's shape and dtype.
 template <class N>

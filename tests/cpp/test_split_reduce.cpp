@@ -8,8 +8,10 @@
 #include "backends/cpu/cpu_device.h"
 #include "runtime/executor.h"
 #include "schedule/schedule.h"
+#include "tests/cpp/kernel_builders.h"
 
 using namespace mg;
+using mg::test::reduce;
 
 namespace {
 UOpRef buffer(UOpTable& t, int64_t unique, const Shape& s) {
@@ -18,14 +20,13 @@ UOpRef buffer(UOpTable& t, int64_t unique, const Shape& s) {
   UOpRef b = t.make(Ops::BUFFER, dtypes::float32, {t.make(Ops::UNIQUE, dtypes::void_, {}, unique), t.make(Ops::DEVICE, dtypes::void_, {}, std::string("CPU"))}, n);
   return s.size() == 1 ? b : t.make(Ops::RESHAPE, dtypes::float32, {b}, s);
 }
-UOpRef reduce(Ops op, const UOpRef& x, std::vector<int64_t> axes) { return x->table->make(Ops::REDUCE_AXIS, x->dtype, {x}, ReduceArg{op, std::move(axes)}); }
 size_t kernels(const std::vector<UOpRef>& roots) { return schedule::make_schedule(schedule::normalize(roots).sink).items.size(); }
 }  // namespace
 
 TEST_CASE("split reductions: a full reduction of 2^18 elements becomes 1024 partials and their reduction") {
   UOpTable t;
   UOpRef x = buffer(t, 1, {512, 512});
-  UOpRef sum = reduce(Ops::ADD, x, {0, 1});
+  UOpRef sum = reduce(x, Ops::ADD, {0, 1});
   std::vector<UOpRef> split = schedule::split_reductions(std::vector<UOpRef>{sum}, 1024);
   CHECK(*split[0]->shape() == Shape{1, 1});
   schedule::Schedule s = schedule::make_schedule(schedule::normalize(split).sink);
@@ -34,11 +35,11 @@ TEST_CASE("split reductions: a full reduction of 2^18 elements becomes 1024 part
   CHECK(s.items[1].numel == 1);
   CHECK(kernels({sum}) == 1);
   // Left alone: a reduction to many values, a small one, and a size no power of two divides.
-  UOpRef rows = reduce(Ops::ADD, x, {1});
+  UOpRef rows = reduce(x, Ops::ADD, {1});
   CHECK(schedule::split_reductions(std::vector<UOpRef>{rows}, 1024)[0] == rows);
-  UOpRef small = reduce(Ops::ADD, buffer(t, 2, {100, 100}), {0, 1});
+  UOpRef small = reduce(buffer(t, 2, {100, 100}), Ops::ADD, {0, 1});
   CHECK(schedule::split_reductions(std::vector<UOpRef>{small}, 1024)[0] == small);
-  UOpRef odd = reduce(Ops::MAX, buffer(t, 3, {65537}), {0});
+  UOpRef odd = reduce(buffer(t, 3, {65537}), Ops::MAX, {0});
   CHECK(schedule::split_reductions(std::vector<UOpRef>{odd}, 1024)[0] == odd);
 }
 
@@ -53,8 +54,8 @@ TEST_CASE("split reductions: the same values as the unsplit graph (sum, max, a m
   float* xs = static_cast<float*>(xb->ptr());
   for (int64_t i = 0; i < n; i++) xs[i] = float((i * 7919) % 1000) * 0.001f - 0.25f;
   rt.bind(x->src[0].get(), xb);
-  UOpRef sum = reduce(Ops::ADD, x, {0, 1});
-  UOpRef mx = reduce(Ops::MAX, x, {0, 1});
+  UOpRef sum = reduce(x, Ops::ADD, {0, 1});
+  UOpRef mx = reduce(x, Ops::MAX, {0, 1});
   UOpRef mean = sum * t.make(Ops::RESHAPE, dtypes::float32, {t.cnst(dtypes::float32, 1.0 / double(n))}, Shape{1, 1});
   std::vector<UOpRef> roots{sum, mx, mean};
   std::vector<UOpRef> split = schedule::split_reductions(roots, 1024);
