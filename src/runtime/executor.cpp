@@ -127,6 +127,12 @@ void copy_buffer(Runtime& rt, Device& dev, const BufferRef& dst, const BufferRef
   if (rt.profile.on) profile_span(rt, ProfileEvent::Copy, "copy", dev.name(), "", c0, 0, double(nbytes));
 }
 
+BufferRef copy_of(Runtime& rt, const BufferRef& src) {
+  BufferRef dst = std::make_shared<Buffer>(src->device(), src->nbytes());
+  copy_buffer(rt, *src->device(), dst, src, src->nbytes());
+  return dst;
+}
+
 std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<const UOpRef> roots, std::span<const BufferRef> into,
                                         RewriteTrace* trace) {
   double t0 = now_s();

@@ -19,6 +19,7 @@ std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<cons
 // profile events, and the step appended to rt.recording while a jit captures.
 void run_kernel(Runtime& rt, Device& dev, const CachedProgram& cp, std::span<const BufferRef> bufs);
 void copy_buffer(Runtime& rt, Device& dev, const BufferRef& dst, const BufferRef& src, size_t nbytes);
+BufferRef copy_of(Runtime& rt, const BufferRef& src);  // new memory on src's device, holding src's bytes
 
 // Lowers and compiles (as one batch) the kernel ASTs that have no program on dev yet, and
 // caches the programs in rt.programs.

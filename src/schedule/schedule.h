@@ -56,9 +56,24 @@ Normalized normalize(std::span<const UOpRef> roots);
 // The result carries its memory plan.
 Schedule make_schedule(const UOpRef& normalized_sink);
 
-// Fills the plan fields of s: each temp, in the order the items write them, takes the smallest
-// free arena that holds it (else the largest free one, grown, else a new one); an arena is
-// free again after the last item that reads its current temp.
+// Buffers that share memory: each lifetime, taken in the order they start, goes to the smallest
+// free arena of its pool that holds it, else the largest free one (grown), else a new one. An
+// arena is free again after the last step of its current lifetime. The schedule's temps and a
+// jit capture's intermediates (pool: their device) are planned this way.
+struct Lifetime {
+  int first = 0, last = 0;  // steps: the one that writes it, the last one that reads it
+  size_t bytes = 0;
+  const void* pool = nullptr;  // lifetimes share arenas only within one pool
+};
+struct ArenaPlan {
+  std::vector<int> of;       // per lifetime: its arena
+  std::vector<size_t> bytes;  // per arena: its largest lifetime
+  std::vector<int> last;     // per arena: free after this step
+  std::vector<const void*> pool;
+};
+ArenaPlan plan_arenas(std::span<const Lifetime> lives);
+
+// Fills the plan fields of s (plan_arenas over its temps).
 void plan_memory(Schedule& s);
 size_t temp_bytes(const Schedule& s);  // the temps' bytes were each given its own buffer
 

@@ -218,7 +218,8 @@ void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
   plan_internal();
   for (size_t r = 0; r < regs_.size(); r++) {
     const Reg& g = regs_[r];
-    if (g.source == Source::Arg || g.source == Source::Output || (g.source == Source::State && g.handle && written_[r]))
+    if (g.source == Source::Arg || g.source == Source::Output || (g.source == Source::State && g.handle && written_[r]) ||
+        !g.initial.empty())
       per_call_.push_back(int(r));
   }
   for (size_t i = 0; i < steps_.size(); i++) {
@@ -239,7 +240,7 @@ void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
 }
 
 // Intermediates of the whole call whose lifetimes (first to last step using them) do not
-// overlap share memory, as a schedule's temps do (schedule::plan_memory).
+// overlap share memory, planned as a schedule's temps are (schedule::plan_arenas).
 void Jit::plan_internal() {
   std::vector<int> first(regs_.size(), -1), last(regs_.size(), -1);
   for (size_t i = 0; i < steps_.size(); i++)
@@ -247,34 +248,19 @@ void Jit::plan_internal() {
       if (first[size_t(r)] < 0) first[size_t(r)] = int(i);
       last[size_t(r)] = int(i);
     }
-  struct Arena { BufferRef buf; size_t bytes = 0; int free_after = -1; Device* device = nullptr; std::vector<int> regs; };
-  std::vector<Arena> arenas;
   std::vector<int> order;
   for (size_t r = 0; r < regs_.size(); r++)
     if (regs_[r].source == Source::Internal) order.push_back(int(r));
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return first[size_t(a)] < first[size_t(b)]; });
-  for (int r : order) {
-    Reg& g = regs_[size_t(r)];
-    int best = -1;
-    for (size_t a = 0; a < arenas.size(); a++) {
-      if (arenas[a].free_after >= first[size_t(r)] || arenas[a].device != g.device) continue;
-      if (best < 0 || (arenas[a].bytes >= g.bytes) > (arenas[size_t(best)].bytes >= g.bytes) ||
-          ((arenas[a].bytes >= g.bytes) == (arenas[size_t(best)].bytes >= g.bytes) &&
-           (arenas[a].bytes >= g.bytes ? arenas[a].bytes < arenas[size_t(best)].bytes : arenas[a].bytes > arenas[size_t(best)].bytes)))
-        best = int(a);
-    }
-    if (best < 0) {
-      best = int(arenas.size());
-      arenas.push_back(Arena{nullptr, 0, -1, g.device, {}});
-    }
-    Arena& a = arenas[size_t(best)];
-    a.bytes = std::max(a.bytes, g.bytes);
-    a.free_after = last[size_t(r)];
-    a.regs.push_back(r);
-  }
-  for (Arena& a : arenas) {
-    a.buf = std::make_shared<Buffer>(a.device, a.bytes);
-    for (int r : a.regs) regs_[size_t(r)].buf = a.buf;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return first[size_t(a)] < first[size_t(b)]; });
+  std::vector<schedule::Lifetime> lives;
+  for (int r : order) lives.push_back(schedule::Lifetime{first[size_t(r)], last[size_t(r)], regs_[size_t(r)].bytes, regs_[size_t(r)].device});
+  const schedule::ArenaPlan p = schedule::plan_arenas(lives);
+  std::vector<BufferRef> arenas(p.bytes.size());
+  for (size_t k = 0; k < order.size(); k++) {
+    Reg& g = regs_[size_t(order[k])];
+    BufferRef& a = arenas[size_t(p.of[k])];
+    if (!a) a = std::make_shared<Buffer>(g.device, p.bytes[size_t(p.of[k])]);  // the arena's pool is g's device
+    g.buf = a;
   }
 }
 
@@ -289,9 +275,7 @@ void Jit::keep_old_contents(Engine& e, const Reg& r) {
   if (e.runtime.buffer(b) != r.buf)
     fail(ErrorKind::Invalid, "jit: a tensor the captured function assigns to no longer holds the memory it was captured with");
   if (h->uop->use_count() == 1 && (h->uop.get() == b || b->use_count() == 1)) return;
-  BufferRef old = std::make_shared<Buffer>(r.buf->device(), r.buf->nbytes());
-  copy_buffer(e.runtime, *r.buf->device(), old, r.buf, r.buf->nbytes());
-  e.runtime.bind(b, std::move(old));
+  move_to_copy(e, b);
   h->uop = buffer_view(e, h->device, h->uop->dtype, shape(h), r.buf);
 }
 
@@ -322,10 +306,9 @@ std::vector<mg_tensor*> Jit::replay(Engine& e, std::span<mg_tensor* const> args)
     Reg& g = regs_[size_t(r)];
     if (g.source == Source::Arg) fresh_[size_t(r)] = e.runtime.buffer(buffer_of(args[size_t(g.index)]->uop.get()));
     else if (g.source == Source::Output) fresh_[size_t(r)] = std::make_shared<Buffer>(g.device, g.bytes);
+    else if (!g.initial.empty()) g.device->copy_in(g.buf->ptr(), g.initial.data(), g.initial.size());
     else keep_old_contents(e, g);
   }
-  for (const Reg& g : regs_)
-    if (!g.initial.empty()) g.device->copy_in(g.buf->ptr(), g.initial.data(), g.initial.size());
   // Draws in the order the function made them, used or not, so the RNG advances as in a call.
   std::vector<unsigned char> host;
   for (const Draw& d : draws_) {
@@ -358,12 +341,8 @@ std::vector<mg_tensor*> Jit::replay(Engine& e, std::span<mg_tensor* const> args)
   std::vector<mg_tensor*> out;
   try {
     for (const OutputInfo& o : outs_) {
-      BufferRef b = buf(o.reg);
-      if (regs_[size_t(o.reg)].source != Source::Output) {  // a result that is an argument or state: its own copy,
-        BufferRef own = std::make_shared<Buffer>(b->device(), b->nbytes());  // so no two tensors share memory
-        copy_buffer(e.runtime, *b->device(), own, b, b->nbytes());
-        b = std::move(own);
-      }
+      // A result that is an argument or state gets its own copy, so no two tensors share memory.
+      BufferRef b = regs_[size_t(o.reg)].source == Source::Output ? buf(o.reg) : copy_of(e.runtime, buf(o.reg));
       out.push_back(wrap(e, buffer_view(e, o.device, o.dt, o.shape, std::move(b)), o.device));
     }
   } catch (...) {

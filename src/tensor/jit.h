@@ -90,7 +90,7 @@ class Jit {
   std::vector<bool> written_;  // per reg: some step writes it
   std::vector<Patch> patches_;
   std::vector<Launch> launches_;  // per step
-  std::vector<int> per_call_;       // regs resolved each call: arguments, outputs, assigned states
+  std::vector<int> per_call_;       // regs touched each call: arguments, outputs, assigned states, restored host data
   std::vector<BufferRef> fresh_;    // the arguments' and outputs' buffers during a replay
   bool captured_ = false;
   std::string unsupported_;

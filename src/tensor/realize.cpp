@@ -58,7 +58,7 @@ std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots, 
     bufs = d->evaluate(roots);
     for (size_t i = 0; i < into.size(); i++)
       if (into[i]) {
-        d->copy_in(into[i]->ptr(), bufs[i]->ptr(), into[i]->nbytes());
+        copy_buffer(e.runtime, *d, into[i], bufs[i], into[i]->nbytes());
         bufs[i] = into[i];
       }
   } else {
@@ -103,13 +103,12 @@ void keep_old_contents_for_readers(Engine& e, const std::vector<UOpRef>& roots, 
   }
   for (const UOp* b : into) {
     if (!b || (!read_outside.count(b) && int64_t(b->use_count()) <= held[b])) continue;
-    const BufferRef& m = e.runtime.buffer(b);
-    BufferRef old = std::make_shared<Buffer>(m->device(), m->nbytes());
-    copy_buffer(e.runtime, *m->device(), old, m, m->nbytes());
-    e.runtime.bind(b, std::move(old));
+    move_to_copy(e, b);
   }
 }
 }  // namespace
+
+void move_to_copy(Engine& e, const UOp* b) { e.runtime.bind(b, copy_of(e.runtime, e.runtime.buffer(b))); }
 
 void realize(Engine& e, std::span<mg_tensor* const> ts) {
   std::vector<UOpRef> roots;

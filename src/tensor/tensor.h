@@ -48,6 +48,9 @@ mg_tensor* to_device(Engine& e, mg_tensor* x, Device* dev);
 UOpRef buffer_view(Engine& e, Device* dev, DType dt, const Shape& s, BufferRef b);  // a new realized value
 const UOp* buffer_of(const UOp* u);  // the BUFFER behind a realized tensor's node, else nullptr
 void assign(Engine& e, mg_tensor* x, mg_tensor* y);
+// Binds the BUFFER node b to a copy of its memory, so what reads b keeps today's contents
+// while the memory itself is overwritten (an assign keeps its tensor's memory).
+void move_to_copy(Engine& e, const UOp* b);
 void realize(Engine& e, std::span<mg_tensor* const> ts);
 // ts and every tensor with an assign not yet realized, in one schedule (the end of a jit call).
 void realize_with_assigns(Engine& e, std::span<mg_tensor* const> ts);
