@@ -12,8 +12,9 @@ local disabled = os.getenv("JIT") == "0"
 local id_out = ffi.new("int64_t[1]")
 local flag = ffi.new("int[1]")
 
-local function c_error(level)
-  error((ffi.string(C.mg_last_error(ctx)):gsub("^mg_[%w_]+: ", "")), level + 1)
+-- A failed C call: its message (without the C function's name) at the caller's caller.
+local function check(status, level)
+  if status ~= 0 then T.raise(status, level + 1) end
 end
 
 local function describe(v)
@@ -89,13 +90,13 @@ end
 
 function Jitted:capture(n, args)
   if not self.id then
-    if C.mg_jit_new(ctx, id_out) ~= 0 then c_error(2) end
+    check(C.mg_jit_new(ctx, id_out), 2)
     self.id = id_out[0]
     self.held.id = self.id
   end
   run_hooks()
   local ts, arr = split(n, args)
-  if C.mg_jit_begin(ctx, self.id, arr, #ts) ~= 0 then c_error(3) end
+  check(C.mg_jit_begin(ctx, self.id, arr, #ts), 3)
   local ok, nout, outs = pcall(function() return results(self.fn(unpack(args, 1, n))) end)
   if not ok then
     C.mg_jit_abort(ctx, self.id)
@@ -103,7 +104,7 @@ function Jitted:capture(n, args)
   end
   local oarr = ffi.new("mg_tensor*[?]", math.max(nout, 1))
   for i = 1, nout do oarr[i - 1] = outs[i].h end
-  if C.mg_jit_end(ctx, self.id, oarr, nout, flag) ~= 0 then c_error(3) end
+  check(C.mg_jit_end(ctx, self.id, oarr, nout, flag), 3)
   if flag[0] == 1 then
     self.mode, self.nout, self.nargs, self.sig = "replay", nout, n, signature(n, args)
   else
@@ -116,7 +117,7 @@ function Jitted:replay(n, args)
   run_hooks()
   local ts, arr = split(n, args)
   local res = ffi.new("mg_tensor*[?]", math.max(self.nout, 1))
-  if C.mg_jit_replay(ctx, self.id, arr, #ts, res, self.nout) ~= 0 then c_error(3) end
+  check(C.mg_jit_replay(ctx, self.id, arr, #ts, res, self.nout), 3)
   local outs = {}
   for i = 1, self.nout do outs[i] = Box(res[i - 1]) end
   return unpack(outs, 1, self.nout)
@@ -127,7 +128,7 @@ local function run_eager(fn, ...)
   local nout, outs = results(fn(...))
   local arr = ffi.new("mg_tensor*[?]", math.max(nout, 1))
   for i = 1, nout do arr[i - 1] = outs[i].h end
-  if C.mg_realize_with_assigns(ctx, arr, nout) ~= 0 then c_error(3) end
+  check(C.mg_realize_with_assigns(ctx, arr, nout), 3)
   return unpack(outs, 1, nout)
 end
 
@@ -161,7 +162,7 @@ function Jitted:info()
   local r = { calls = self.calls, mode = self.mode or "new", why = self.why }
   if self.id and self.mode == "replay" then
     local i = ffi.new("mg_jit_info")
-    if C.mg_jit_get_info(ctx, self.id, i) ~= 0 then c_error(2) end
+    check(C.mg_jit_get_info(ctx, self.id, i), 2)
     r.kernels, r.steps, r.buffers, r.internal_bytes = tonumber(i.kernels), tonumber(i.steps), tonumber(i.buffers), tonumber(i.internal_bytes)
   end
   return r
