@@ -16,6 +16,7 @@ using namespace mg;
 using mg::test::input;
 using mg::test::kernel_ast;
 using mg::test::mv;
+using mg::test::tensor_input;
 
 namespace {
 int count_ops(const UOpRef& g, OpSet ops) {
@@ -26,13 +27,6 @@ int count_ops(const UOpRef& g, OpSet ops) {
 
 UOpRef lowered(const UOpRef& value) { return simplify(codegen::lower_indexing(kernel_ast(value))); }
 
-// A realized tensor-level input, as the tensor layer makes them (UNIQUE, DEVICE).
-UOpRef tensor_input(UOpTable& t, int64_t unique, const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  UOpRef b = t.make(Ops::BUFFER, dtypes::float32, {t.make(Ops::UNIQUE, dtypes::void_, {}, unique), t.make(Ops::DEVICE, dtypes::void_, {}, std::string("CPU"))}, n);
-  return s.size() == 1 ? b : t.make(Ops::RESHAPE, dtypes::float32, {b}, s);
-}
 }  // namespace
 
 TEST_CASE("index lowering: a permute then a reshape that splits a dim needs no division or modulo") {

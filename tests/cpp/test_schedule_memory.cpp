@@ -5,13 +5,12 @@
 #include <string>
 
 #include "schedule/schedule.h"
+#include "tests/cpp/kernel_builders.h"
 
 using namespace mg;
+using mg::test::tensor_input;
 
 namespace {
-UOpRef buffer(UOpTable& t, int64_t unique, int64_t n) {
-  return t.make(Ops::BUFFER, dtypes::float32, {t.make(Ops::UNIQUE, dtypes::void_, {}, unique), t.make(Ops::DEVICE, dtypes::void_, {}, std::string("CPU"))}, n);
-}
 UOpRef scalar(UOpTable& t, double v, int64_t n) {
   UOpRef c = t.make(Ops::CONST, dtypes::float32, {t.make(Ops::DEVICE, dtypes::void_, {}, std::string("CPU"))}, v);
   return t.make(Ops::EXPAND, dtypes::float32, {t.make(Ops::RESHAPE, dtypes::float32, {c}, Shape{1})}, Shape{n});
@@ -22,7 +21,7 @@ schedule::Schedule schedule_of(std::vector<UOpRef> roots) { return schedule::mak
 
 TEST_CASE("memory plan: a chain of temps reuses the arena of a temp no longer read") {
   UOpTable t;
-  UOpRef a = buffer(t, 1, 32);
+  UOpRef a = tensor_input(t, 1, {32});
   UOpRef c1 = contiguous(a * scalar(t, 2, 32));
   UOpRef c2 = contiguous(c1 + scalar(t, 1, 32));
   UOpRef c3 = contiguous(c2 * scalar(t, 3, 32));
@@ -41,7 +40,7 @@ TEST_CASE("memory plan: a chain of temps reuses the arena of a temp no longer re
 
 TEST_CASE("memory plan: temps alive at once never share; a larger temp grows a free arena") {
   UOpTable t;
-  UOpRef a = buffer(t, 1, 16);
+  UOpRef a = tensor_input(t, 1, {16});
   UOpRef c1 = contiguous(a * scalar(t, 2, 16));                                                   // 64 bytes
   UOpRef c2 = contiguous(t.make(Ops::PAD, dtypes::float32, {c1}, std::vector<int64_t>{0, 48}));  // 256, reads c1
   UOpRef c3 = contiguous(c2 + scalar(t, 1, 64));                                                  // 256, reads c2
@@ -58,7 +57,7 @@ TEST_CASE("memory plan: temps alive at once never share; a larger temp grows a f
 
 TEST_CASE("in place: a kernel may write over an input it reads only where it writes") {
   UOpTable t;
-  UOpRef a = buffer(t, 1, 8), b = buffer(t, 2, 8);
+  UOpRef a = tensor_input(t, 1, {8}), b = tensor_input(t, 2, {8});
   {  // a + b * 2, written over a: elementwise
     schedule::Schedule s = schedule_of({a + b * scalar(t, 2, 8)});
     CHECK(schedule::can_write_over(s, 0, 0));
@@ -75,7 +74,7 @@ TEST_CASE("in place: a kernel may write over an input it reads only where it wri
     CHECK(schedule::can_write_over(s, 0, 0));
   }
   {  // out[i] = sum_j a[j] * m[i, j]: the reduction fuses into the writer, which reads all of a
-    UOpRef m = buffer(t, 3, 64);
+    UOpRef m = tensor_input(t, 3, {64});
     UOpRef row = t.make(Ops::EXPAND, dtypes::float32, {t.make(Ops::RESHAPE, dtypes::float32, {a}, Shape{1, 8})}, Shape{8, 8});
     UOpRef prod = row * t.make(Ops::RESHAPE, dtypes::float32, {m}, Shape{8, 8});
     UOpRef r = t.make(Ops::REDUCE_AXIS, dtypes::float32, {prod}, ReduceArg{Ops::ADD, {1}});

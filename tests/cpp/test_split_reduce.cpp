@@ -12,20 +12,15 @@
 
 using namespace mg;
 using mg::test::reduce;
+using mg::test::tensor_input;
 
 namespace {
-UOpRef buffer(UOpTable& t, int64_t unique, const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  UOpRef b = t.make(Ops::BUFFER, dtypes::float32, {t.make(Ops::UNIQUE, dtypes::void_, {}, unique), t.make(Ops::DEVICE, dtypes::void_, {}, std::string("CPU"))}, n);
-  return s.size() == 1 ? b : t.make(Ops::RESHAPE, dtypes::float32, {b}, s);
-}
 size_t kernels(const std::vector<UOpRef>& roots) { return schedule::make_schedule(schedule::normalize(roots).sink).items.size(); }
 }  // namespace
 
 TEST_CASE("split reductions: a full reduction of 2^18 elements becomes 1024 partials and their reduction") {
   UOpTable t;
-  UOpRef x = buffer(t, 1, {512, 512});
+  UOpRef x = tensor_input(t, 1, {512, 512});
   UOpRef sum = reduce(x, Ops::ADD, {0, 1});
   std::vector<UOpRef> split = schedule::split_reductions(std::vector<UOpRef>{sum}, 1024);
   CHECK(*split[0]->shape() == Shape{1, 1});
@@ -37,9 +32,9 @@ TEST_CASE("split reductions: a full reduction of 2^18 elements becomes 1024 part
   // Left alone: a reduction to many values, a small one, and a size no power of two divides.
   UOpRef rows = reduce(x, Ops::ADD, {1});
   CHECK(schedule::split_reductions(std::vector<UOpRef>{rows}, 1024)[0] == rows);
-  UOpRef small = reduce(buffer(t, 2, {100, 100}), Ops::ADD, {0, 1});
+  UOpRef small = reduce(tensor_input(t, 2, {100, 100}), Ops::ADD, {0, 1});
   CHECK(schedule::split_reductions(std::vector<UOpRef>{small}, 1024)[0] == small);
-  UOpRef odd = reduce(buffer(t, 3, {65537}), Ops::MAX, {0});
+  UOpRef odd = reduce(tensor_input(t, 3, {65537}), Ops::MAX, {0});
   CHECK(schedule::split_reductions(std::vector<UOpRef>{odd}, 1024)[0] == odd);
 }
 
@@ -49,7 +44,7 @@ TEST_CASE("split reductions: the same values as the unsplit graph (sum, max, a m
   rt.add_device(std::make_unique<cpu::CpuDevice>(rt, cpu::CpuOptions{1, "", 0}));  // the runtime drops it last
   Device& dev = *rt.devices().back();
   const int64_t n = int64_t(1) << 17;
-  UOpRef x = buffer(t, 1, {256, 512});
+  UOpRef x = tensor_input(t, 1, {256, 512});
   BufferRef xb = std::make_shared<Buffer>(&dev, size_t(n) * 4);
   float* xs = static_cast<float*>(xb->ptr());
   for (int64_t i = 0; i < n; i++) xs[i] = float((i * 7919) % 1000) * 0.001f - 0.25f;
