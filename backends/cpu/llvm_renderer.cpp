@@ -91,13 +91,21 @@ class Renderer {
     std::string out = "; kernel " + k_.name + "\n";
     out += "define internal void " + body + "(";
     for (int i = 0; i < k_.n_params; i++) out += (i ? ", " : "") + std::string("ptr noalias %b") + std::to_string(i);
-    out += std::string(k_.n_params ? ", " : "") + "i64 %begin, i64 %end) alwaysinline nounwind {\nentry:\n" + allocas_ + body_ + "  ret void\n}\n\n";
+    for (size_t i = 0; i < k_.vars.size(); i++) out += (i || k_.n_params ? ", " : "") + std::string("i64 %var") + std::to_string(i);
+    out += std::string(k_.n_params || !k_.vars.empty() ? ", " : "") + "i64 %begin, i64 %end) alwaysinline nounwind {\nentry:\n" + allocas_ + body_ + "  ret void\n}\n\n";
     out += "define void @" + k_.fn_name + "(ptr %args, i64 %begin, i64 %end) nounwind {\nentry:\n";
     std::string call;
     for (int i = 0; i < k_.n_params; i++) {
       std::string n = std::to_string(i);
       out += "  %a" + n + " = getelementptr ptr, ptr %args, i64 " + n + "\n  %p" + n + " = load ptr, ptr %a" + n + "\n";
       call += "ptr %p" + n + ", ";
+    }
+    // a variable's parameter points to its value
+    for (size_t i = 0; i < k_.vars.size(); i++) {
+      std::string n = std::to_string(i), slot = std::to_string(size_t(k_.n_params) + i);
+      out += "  %va" + n + " = getelementptr ptr, ptr %args, i64 " + slot + "\n  %vp" + n + " = load ptr, ptr %va" + n + "\n  %vv" + n +
+             " = load i64, ptr %vp" + n + "\n";
+      call += "i64 %vv" + n + ", ";
     }
     out += "  call void " + body + "(" + call + "i64 %begin, i64 %end)\n  ret void\n}\n";
     return RenderedKernel{std::move(out), std::move(decls_)};
@@ -126,6 +134,7 @@ class Renderer {
   std::string val(const UOp* u, bool as_vec = false) {
     if (u->op == Ops::CONST) return reg(u->dtype, as_vec).c(lit(u));
     if (u->op == Ops::DEFINE_GLOBAL) return "%b" + std::to_string(std::get<int64_t>(u->arg));
+    if (u->op == Ops::DEFINE_VAR) return as_vec ? splat(reg(u->dtype, false), var_name(u)) : var_name(u);
     if (u == k_.lane) {
       std::string v = "<";
       for (int i = 0; i < w_; i++) v += (i ? ", i64 " : "i64 ") + std::to_string(i);
@@ -135,6 +144,11 @@ class Renderer {
     if (it == names_.end()) fail(ErrorKind::Internal, "CPU renderer: " + node_str(u) + " used before it was computed");
     if (!as_vec || vec(u)) return it->second;
     return splat(reg(u->dtype, false), it->second);
+  }
+  std::string var_name(const UOp* u) const {
+    auto it = std::find(k_.vars.begin(), k_.vars.end(), u);
+    if (it == k_.vars.end()) fail(ErrorKind::Internal, "CPU renderer: " + node_str(u) + " is not among the kernel's variables");
+    return "%var" + std::to_string(it - k_.vars.begin());
   }
   std::string splat(const Ty& scalar, const std::string& x) {
     Ty v{scalar.s, w_};
@@ -164,7 +178,7 @@ class Renderer {
     label("head" + id);
     std::string i = "%i" + id, c = "%c" + id;
     line(i + " = load i64, ptr " + ctr);
-    line(c + " = icmp slt i64 " + i + ", " + (outer ? "%end" : std::to_string(r->src[0]->const_int())));
+    line(c + " = icmp slt i64 " + i + ", " + (outer ? "%end" : val(r->src[0].get())));
     line("br i1 " + c + ", label %body" + id + ", label %exit" + id);
     label("body" + id);
     names_[r] = i;

@@ -14,15 +14,16 @@ CUdeviceptr dptr(const void* p) { return CUdeviceptr(reinterpret_cast<uintptr_t>
 class CudaProgram : public Program {
  public:
   CudaProgram(CudaDevice& dev, CUfunction fn, const codegen::Kernel& k, std::string src)
-      : dev_(dev), fn_(fn), n_(k.n_params), src_(std::move(src)), name_(k.fn_name) {
+      : dev_(dev), fn_(fn), n_(k.n_params), vars_(int(k.vars.size())), src_(std::move(src)), name_(k.fn_name) {
     for (int i = 0; i < 3; i++) grid_[i] = unsigned(k.grid[i]), block_[i] = unsigned(k.block[i]);
   }
   // Asynchronous on the default stream: the next copy to the host (cuMemcpyDtoH) waits for it.
   void run(void* const* bufs) override {
     CUdeviceptr vals[64];
     void* args[64];
-    if (n_ > 64) fail(ErrorKind::Device, "CUDA: kernel " + name_ + " has more than 64 buffers");
+    if (n_ + vars_ > 64) fail(ErrorKind::Device, "CUDA: kernel " + name_ + " has more than 64 parameters");
     for (int i = 0; i < n_; i++) vals[i] = dptr(bufs[i]), args[i] = &vals[i];
+    for (int i = n_; i < n_ + vars_; i++) args[i] = bufs[i];  // a variable's parameter points to its int64 value
     dev_.bind();
     dev_.check("cuLaunchKernel", dev_.driver().LaunchKernel(fn_, grid_[0], grid_[1], grid_[2], block_[0], block_[1], block_[2], 0, nullptr, args, nullptr));
   }
@@ -49,7 +50,7 @@ class CudaProgram : public Program {
  private:
   CudaDevice& dev_;
   CUfunction fn_;
-  int n_;
+  int n_, vars_;
   unsigned grid_[3], block_[3];
   std::string src_, name_;
 };

@@ -100,6 +100,8 @@ class Renderer {
   std::string run() {
     std::string params;
     for (int i = 0; i < k_.n_params; i++) params += (i ? ", " : "") + std::string("void* __restrict__ p") + std::to_string(i);
+    // variables follow the buffers, by value
+    for (size_t i = 0; i < k_.vars.size(); i++) params += (i || k_.n_params ? ", " : "") + std::string("long long var") + std::to_string(i);
     for (const LinItem& it : k_.lin) item(it);
     std::string head;
     for (int i = 0; i < k_.n_params; i++) {
@@ -196,6 +198,11 @@ class Renderer {
     if (u->op == Ops::CONST) return lit(u);
     if (u == k_.lane) return "(" + std::to_string(l) + ")";
     if (u->op == Ops::SPECIAL) return std::get<std::string>(u->arg);
+    if (u->op == Ops::DEFINE_VAR) {
+      auto v = std::find(k_.vars.begin(), k_.vars.end(), u);
+      if (v == k_.vars.end()) fail(ErrorKind::Internal, "CUDA renderer: " + node_str(u) + " is not among the kernel's variables");
+      return "((" + idx_ + ")var" + std::to_string(v - k_.vars.begin()) + ")";
+    }
     auto it = names_.find(u);
     if (it == names_.end()) fail(ErrorKind::Internal, "CUDA renderer: " + node_str(u) + " used before it was computed");
     const std::vector<std::string>& n = it->second.lanes;
@@ -206,7 +213,7 @@ class Renderer {
     switch (it.kind) {
       case LinItem::LoopBegin: {
         std::string r = "r" + std::to_string(n_++);
-        line("for (" + idx_ + " " + r + " = 0; " + r + " < " + std::to_string(it.u->src[0]->const_int()) + "; " + r + "++) {");
+        line("for (" + idx_ + " " + r + " = 0; " + r + " < " + val(it.u->src[0].get()) + "; " + r + "++) {");
         names_[it.u] = Names{{r}};
         depth_++;
         break;

@@ -46,6 +46,7 @@ mg.viz = setmetatable({ save = viz.save, save_profile = viz.save_profile, check_
   { __call = function() viz.viz() end })
 mg.marker = viz.marker
 mg.jit = require("moongrad.jit").jit
+mg.variable = require("moongrad.variable").variable
 
 -- mg.default_float reads and sets the dtype that float data and results default to.
 return setmetatable(mg, {

@@ -3,10 +3,19 @@
 local T = require("moongrad.tensor")
 local Tensor, axis, shape_of, shape_str, numel = T.Tensor, T.axis, T.shape_of, T.shape_str, T.numel
 local movement, sizes_and_opts = T.movement, T.sizes_and_opts
+local V = require("moongrad.variable")
 
 function Tensor.reshape(t, ...)
   local s = sizes_and_opts(...)
   local cur = shape_of(t)
+  if T.has_variable(s) or T.has_variable(cur) then  -- the C side checks the element counts
+    for i = 1, #s do
+      if not V.is_variable(s[i]) and (type(s[i]) ~= "number" or s[i] ~= math.floor(s[i]) or s[i] < 0) then
+        error("reshape: sizes must be integers >= 0 or variables (no -1 with variable sizes), got " .. tostring(s[i]), 2)
+      end
+    end
+    return movement("reshape", t, s)
+  end
   local want, infer, known = {}, nil, 1
   for i = 1, #s do
     local d = s[i]
@@ -67,7 +76,7 @@ function Tensor.expand(t, ...)
   end
   for i = 1, #want do
     if src[i] ~= want[i] and src[i] ~= 1 then
-      error(string.format("expand: cannot expand %s to %s: size %d must be 1 or %d", shape_str(cur), shape_str(want), src[i], want[i]), 2)
+      error(string.format("expand: cannot expand %s to %s: size %s must be 1 or %s", shape_str(cur), shape_str(want), tostring(src[i]), tostring(want[i])), 2)
     end
   end
   if lead > 0 then t = movement("reshape", t, src) end
@@ -96,8 +105,11 @@ function Tensor.pad(t, spec, opts)
   local crop, grow, cropping = {}, {}, false
   for i = 1, #s do
     local a, b = flat[2 * i - 1], flat[2 * i]
-    crop[2 * i - 1], crop[2 * i] = math.max(-a, 0), s[i] - math.max(-b, 0)
-    if crop[2 * i] < crop[2 * i - 1] then error("pad: cropping more than the size of dim " .. i .. " of " .. shape_str(s), 2) end
+    if V.is_variable(s[i]) and (a ~= 0 or b ~= 0) then
+      error(string.format("pad: dim %d of %s has a variable size, which can only be kept whole", i, shape_str(s)), 2)
+    end
+    crop[2 * i - 1], crop[2 * i] = math.max(-a, 0), V.is_variable(s[i]) and s[i] or s[i] - math.max(-b, 0)
+    if not V.is_variable(s[i]) and crop[2 * i] < crop[2 * i - 1] then error("pad: cropping more than the size of dim " .. i .. " of " .. shape_str(s), 2) end
     grow[2 * i - 1], grow[2 * i] = math.max(a, 0), math.max(b, 0)
     cropping = cropping or a < 0 or b < 0
   end
@@ -117,12 +129,25 @@ function Tensor.shrink(t, spec)
   for i = 1, #s do
     local p = spec[i] or {}
     local a, b = p[1] or 1, p[2] or s[i]
+    -- a variable: the end of a range from 1, or a variable dim kept whole (the C side checks)
+    if V.is_variable(b) or V.is_variable(s[i]) then
+      if a ~= 1 or (V.is_variable(s[i]) and b ~= s[i]) then
+        error(string.format("shrink: with variable sizes a range must be {1, v} or the whole dim, got {%s, %s} for dim %d of %s",
+          tostring(p[1] or 1), tostring(p[2] or s[i]), i, shape_str(s)), 2)
+      end
+      a = 1
+    end
+    if V.is_variable(b) then
+      flat[2 * i - 1], flat[2 * i] = 0, b
+      goto continue
+    end
     if a < 0 then a = a + s[i] + 1 end
     if b < 0 then b = b + s[i] + 1 end
     if a < 1 or b > s[i] or b < a - 1 then
       error(string.format("shrink: range {%d, %d} out of bounds for dim %d of %s", p[1] or 1, p[2] or s[i], i, shape_str(s)), 2)
     end
     flat[2 * i - 1], flat[2 * i] = a - 1, b
+    ::continue::
   end
   return movement("shrink", t, flat)
 end

@@ -3,6 +3,7 @@
 local T = require("moongrad.tensor")
 local dtypes = T.dtypes
 local Tensor, axis, shape_of, reduce, movement = T.Tensor, T.axis, T.shape_of, T.reduce, T.movement
+local V = require("moongrad.variable")
 
 -- dim: nil (all), a number, or a list of numbers. Returns 0-based axes and the kept shape.
 local function reduce_axes(t, dim, op)
@@ -68,10 +69,14 @@ end
 function Tensor.mean(t, dim, opts)
   if type(dim) == "table" and opts == nil and dim.keepdim ~= nil then dim, opts = nil, dim end
   local axes, s = reduce_axes(t, dim, "mean")
-  local n = 1
-  for _, a in ipairs(axes) do n = n * s[a + 1] end
+  local n, variable = 1, false
+  for _, a in ipairs(axes) do
+    if V.is_variable(s[a + 1]) then variable = true else n = n * s[a + 1] end
+  end
   local x = t.dtype.is_float and t or t:cast(T.default_float)
   local total = finish(reduce("sum", x, axes), s, axes, opts and opts.keepdim)
+  -- a variable count is a sum of ones on the device (codegen folds it to the variable)
+  if variable then n = finish(reduce("sum", Tensor.ones_like(x), axes), s, axes, opts and opts.keepdim) end
   return Tensor.div(total, n)  -- 0/0 is NaN for an empty reduction, as in torch
 end
 

@@ -4,6 +4,7 @@
 local ffi = require("ffi")
 local core = require("moongrad.core")
 local dtypes = require("moongrad.dtypes")
+local V = require("moongrad.variable")
 local C, ctx = core.C, core.ctx
 
 local unpack = unpack or table.unpack
@@ -59,7 +60,10 @@ M.new = new
 local function fill(list, what)
   local n = #list
   if n > MAXDIM then error(what .. ": more than " .. MAXDIM .. " dims", 3) end
-  for i = 1, n do scratch[i - 1] = list[i] end
+  for i = 1, n do
+    local d = list[i]
+    scratch[i - 1] = V.is_variable(d) and d.dim or d
+  end
   return scratch, n
 end
 
@@ -79,13 +83,26 @@ local function shape_of(t)
   local status = C.mg_tensor_shape(ctx, t.h, scratch, MAXDIM)
   if status ~= 0 then raise(status, 3) end
   local s = {}
-  for i = 1, n do s[i] = tonumber(scratch[i - 1]) end
+  for i = 1, n do
+    local d = scratch[i - 1]
+    s[i] = d < 0 and V.from_dim(d) or tonumber(d)  -- a variable size is its Variable
+  end
   return s
 end
 M.shape_of = shape_of
 
-local function shape_str(s) return "{" .. table.concat(s, ", ") .. "}" end
+local function shape_str(s)
+  local parts = {}
+  for i = 1, #s do parts[i] = V.is_variable(s[i]) and s[i].name or tostring(s[i]) end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
 M.shape_str = shape_str
+
+local function has_variable(s)
+  for i = 1, #s do if V.is_variable(s[i]) then return true end end
+  return false
+end
+M.has_variable = has_variable
 
 local function numel(s)
   local n = 1
@@ -97,12 +114,12 @@ M.numel = numel
 -- Sizes given as varargs or one table; a trailing table after numbers is an options table.
 local function sizes_and_opts(...)
   local a = ...
-  if type(a) == "table" and not is_tensor(a) then return a, select(2, ...) end
+  if type(a) == "table" and not is_tensor(a) and not V.is_variable(a) then return a, select(2, ...) end
   local n = select("#", ...)
   local s, opts = {}, nil
   for i = 1, n do
     local v = select(i, ...)
-    if type(v) == "table" then opts = v else s[#s + 1] = v end
+    if type(v) == "table" and not V.is_variable(v) then opts = v else s[#s + 1] = v end
   end
   return s, opts
 end
@@ -549,6 +566,7 @@ end
 
 -- Values as a flat Lua list (float16/bfloat16 read through float32, int64 as Lua numbers).
 local function values(t)
+  if has_variable(shape_of(t)) then M.realize(t) end  -- its shape at the values bound now
   local dt = t.dtype
   local host = dtypes[dt.host]
   local src = host ~= dt and t:cast(host) or t
@@ -573,7 +591,8 @@ function Tensor.item(t)
 end
 
 function Tensor.totable(t)
-  local s, v = shape_of(t), values(t)
+  local v = values(t)
+  local s = shape_of(t)
   if #s == 0 then return v[1] end
   local pos = 0
   local function build(d)

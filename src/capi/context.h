@@ -80,4 +80,11 @@ mg_status guarded(const mg_ctx* ctx, const char* fname, Body&& body) noexcept {
   }
 }
 
+// guarded() for a call that gives only a status: body(engine) does the work.
+template <class F>
+mg_status run(mg_ctx* ctx, const char* fname, F&& body) noexcept {
+  if (!ctx) return MG_ERR_INVALID;
+  return guarded(ctx, fname, [&]() -> mg_status { body(ctx->engine); return MG_OK; });
+}
+
 }  // namespace mg::capi

@@ -4,14 +4,9 @@
 
 using mg::capi::fail;
 using mg::capi::guarded;
+using mg::capi::run;
 
 namespace {
-template <class F>
-mg_status run(mg_ctx* ctx, const char* fname, F&& body) {
-  if (!ctx) return MG_ERR_INVALID;
-  return guarded(ctx, fname, [&]() -> mg_status { body(ctx->engine); return MG_OK; });
-}
-
 std::span<mg_tensor* const> tensors(mg_tensor* const* ts, int n, const char* what) {
   if (n < 0 || (n > 0 && !ts)) mg::fail(mg::ErrorKind::Invalid, std::string(what) + " array is NULL or its length negative");
   for (int i = 0; i < n; i++) mg::tensor::check_live(ts[i], what);

@@ -261,6 +261,19 @@ typedef struct mg_jit_info {
 } mg_jit_info;
 mg_status mg_jit_get_info(mg_ctx* ctx, int64_t id, mg_jit_info* out);
 
+/* ---- variables (docs/variables.md) ----
+ * A bounded integer (lo <= value <= hi, 0 <= lo) that a size may stand for, so that one
+ * graph, one set of kernels and one jit capture serve every value. *dim gets the number to
+ * put in a shape (mg_tensor_full, reshape, expand) or as a shrink's end wherever that size
+ * goes. name: [A-Za-z_][A-Za-z0-9_]*, at most 64 bytes; the same name with the same bounds
+ * gives the same variable, with other bounds MG_ERR_INVALID. */
+mg_status mg_variable(mg_ctx* ctx, const char* name, int64_t lo, int64_t hi, int64_t* dim);
+/* The variable's value from now on: realizes and jit replays use the value bound when they
+ * run. MG_ERR_INDEX outside [lo, hi]. */
+mg_status mg_variable_bind(mg_ctx* ctx, int64_t dim, int64_t value);
+/* Its name, bounds and value (*bound 0: no value yet); any pointer may be NULL. */
+mg_status mg_variable_info(mg_ctx* ctx, int64_t dim, const char** name, int64_t* lo, int64_t* hi, int64_t* value, int* bound);
+
 #ifdef __cplusplus
 }
 #endif

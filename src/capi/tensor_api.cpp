@@ -7,6 +7,7 @@
 
 using mg::capi::fail;
 using mg::capi::guarded;
+using mg::capi::run;
 namespace T = mg::tensor;
 
 namespace {
@@ -43,12 +44,6 @@ mg_status make(mg_ctx* ctx, const char* fname, mg_tensor** out, F&& body) {
   if (!out) return fail(ctx, MG_ERR_INVALID, (std::string(fname) + ": out must not be NULL").c_str());
   *out = nullptr;
   return guarded(ctx, fname, [&]() -> mg_status { *out = body(ctx->engine); return MG_OK; });
-}
-
-template <class F>
-mg_status run(mg_ctx* ctx, const char* fname, F&& body) {
-  if (!ctx) return MG_ERR_INVALID;
-  return guarded(ctx, fname, [&]() -> mg_status { body(ctx->engine); return MG_OK; });
 }
 }  // namespace
 

@@ -43,6 +43,9 @@ struct Kernel {
   std::vector<LinItem> lin;
   std::vector<std::string> opts;  // applied heuristic opts (DEBUG=3)
   int n_params = 0;
+  // Variables (DEFINE_VAR, by name) whose values follow the buffers as parameters: parameter
+  // n_params + i points to vars[i]'s int64 value.
+  std::vector<const UOp*> vars;
   int64_t outer = 1;         // the parallel axis' size (1: none)
   const UOp* outer_range = nullptr;  // its RANGE: the loop that runs over [begin, end)
   // The upcast axis, when there is one: a RANGE that is not a loop but the lanes of a vector

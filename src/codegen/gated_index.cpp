@@ -23,7 +23,7 @@ void gate_bounds(const UOp* g, Bounds& b) {
   const UOp *x = g->src[0].get(), *y = g->src[1].get();
   const UOp* r = x->op == Ops::RANGE && y->op == Ops::CONST ? x : y->op == Ops::RANGE && x->op == Ops::CONST ? y : nullptr;
   if (!r) return;
-  auto it = b.try_emplace(r, 0, r->src[0]->const_int() - 1).first;
+  auto it = b.try_emplace(r, 0, int64_t(r->vmax())).first;
   if (r == x) it->second.second = std::min(it->second.second, y->const_int() - 1);
   else it->second.first = std::max(it->second.first, x->const_int() + 1);
 }
@@ -35,7 +35,7 @@ UOpRef under_gate(const UOp& i) {
   std::unordered_map<const UOp*, UOpRef> to_var, back;
   for (const auto& [r, lohi] : bounds) {
     auto [lo, hi] = lohi;
-    if (lo > hi || (lo == 0 && hi == r->src[0]->const_int() - 1)) continue;  // never read, or not narrower
+    if (lo > hi || (lo == 0 && hi == int64_t(r->vmax()))) continue;  // never read, or not narrower
     UOpRef v = i.table->var("gated" + std::to_string(std::get<int64_t>(r->arg)), lo, hi);
     to_var[r] = v;
     back[v.get()] = r->ref();

@@ -34,7 +34,8 @@ std::vector<const UOp*> store_ranges(const UOpRef& g, const UOp* lane) {
         if (u->op == Ops::REDUCE)
           for (size_t j = 1; j < u->src.size(); j++) reduced.push_back(u->src[j].get());
       for (UOp* u : st->src[size_t(i)]->toposort())
-        if (u->op == Ops::RANGE && u != lane && std::find(reduced.begin(), reduced.end(), u) == reduced.end() &&
+        // a loop to a variable stays a loop in each thread (the launch is fixed when compiled)
+        if (u->op == Ops::RANGE && u != lane && u->src[0]->op == Ops::CONST && std::find(reduced.begin(), reduced.end(), u) == reduced.end() &&
             std::find(out.begin(), out.end(), u) == out.end())
           out.push_back(u);
     }

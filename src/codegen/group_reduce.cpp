@@ -51,8 +51,10 @@ UOpRef identity(UOpTable& t, Ops op, DType d) {
 // another's value. Empty otherwise.
 std::vector<const UOp*> groupable_reduces(const UOpRef& g) {
   std::vector<const UOp*> reds;
-  for (UOp* u : g->toposort())
+  for (UOp* u : g->toposort()) {
     if (u->op == Ops::REDUCE) reds.push_back(u);
+    if (u->op == Ops::RANGE && u->src[0]->op != Ops::CONST) return {};  // loops to a variable: not here
+  }
   for (const UOp* u : reds) {
     if (u->src.size() < 2) return {};
     for (size_t i = 1; i < u->src.size(); i++)

@@ -34,7 +34,7 @@ class Linearizer {
     }
     std::sort(out.begin(), out.end(), [](const UOp* a, const UOp* b) { return std::get<int64_t>(a->arg) < std::get<int64_t>(b->arg); });
     out.erase(std::unique(out.begin(), out.end()), out.end());
-    if (!out.empty()) outer = out[0];
+    if (!out.empty() && out[0]->src[0]->op == Ops::CONST) outer = out[0];  // a variable's loop is not split
     for (const UOp* r : out) open(r);
     for (const UOpRef& st : sink->src) {
       emit(st->src[0].get());
@@ -47,7 +47,8 @@ class Linearizer {
   }
 
  private:
-  static int64_t size_of(const UOp* r) { return r->src[0]->const_int(); }
+  // a loop to a variable counts as its longest
+  static int64_t size_of(const UOp* r) { return r->src[0]->op == Ops::CONST ? r->src[0]->const_int() : int64_t(r->src[0]->vmax()); }
   // Arithmetic on values, not on addresses or loop bounds (index math is not a FLOP).
   static bool counts_as_flop(const UOp* u) {
     if (!is_alu(u->op)) return false;
@@ -114,7 +115,7 @@ class Linearizer {
   void emit(const UOp* u) {
     if (memo_.count(u)) return;
     switch (u->op) {
-      case Ops::RANGE: case Ops::CONST: case Ops::DEFINE_GLOBAL: memo_.insert(u); return;
+      case Ops::RANGE: case Ops::CONST: case Ops::DEFINE_GLOBAL: case Ops::DEFINE_VAR: memo_.insert(u); return;
       case Ops::REDUCE: emit_reduce(u); break;
       default:
         for (const UOpRef& s : u->src) emit(s.get());

@@ -1,4 +1,5 @@
 // The codegen pipeline: index lowering, symbolic simplification, heuristics, linearization.
+#include <algorithm>
 #include <cstdio>
 #include <unordered_map>
 
@@ -14,14 +15,15 @@ namespace {
 // the reduced sizes; dims of 1 left out).
 std::string kernel_name(const UOpRef& ast, const UOpRef& lowered) {
   const UOp* value = ast->src[0]->src[1].get();
+  auto size = [](const UOp* n) { return n->op == Ops::CONST ? std::to_string(n->const_int()) : std::get<VarArg>(n->arg).name; };
   std::string name = "E";
   for (int64_t d : *value->shape())
-    if (d != 1) name += "_" + std::to_string(d);
+    if (d != 1) name += "_" + size(ast->table->dim_node(d).get());
   std::string red;
   for (UOp* u : lowered->toposort())
     if (u->op == Ops::REDUCE)
       for (size_t i = 1; i < u->src.size(); i++)
-        if (u->src[i]->op == Ops::RANGE) red += "_" + std::to_string(u->src[i]->src[0]->const_int());
+        if (u->src[i]->op == Ops::RANGE) red += "_" + size(u->src[i]->src[0].get());
   if (!red.empty()) name = "r" + name.substr(1) + red;
   return name;
 }
@@ -42,11 +44,14 @@ Kernel lower(const UOpRef& ast, const Target& target, RewriteTrace* trace) {
   char hash[20];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(g->hash));
   k.fn_name = k.name + "_" + hash;
-  for (UOp* u : g->toposort())
+  for (UOp* u : g->toposort()) {
+    if (u->op == Ops::DEFINE_VAR) k.vars.push_back(u);
     if (u->op == Ops::DEFINE_GLOBAL) {
       k.n_params = std::max(k.n_params, int(std::get<int64_t>(u->arg)) + 1);
       k.bytes += double(u->dtype.ptr_size) * u->dtype.base().itemsize();
     }
+  }
+  std::stable_sort(k.vars.begin(), k.vars.end(), [](const UOp* a, const UOp* b) { return std::get<VarArg>(a->arg).name < std::get<VarArg>(b->arg).name; });
   k.lin = linearize(g, k.lane, k.outer_range, k.flops);
   if (target.gpu) k.flops *= double(k.gpu_threads);  // linearize counted one thread's work
   if (k.outer_range) k.outer = k.outer_range->src[0]->const_int();

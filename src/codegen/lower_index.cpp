@@ -26,30 +26,42 @@ UOpRef at(const UOpRef& x, Idx idx, const UOpRef& gate) {
   return x->table->make(Ops::INDEX, x->dtype, std::move(idx));
 }
 
-UOpRef range(UOpTable& t, int64_t size, int64_t id) { return t.make(Ops::RANGE, dtypes::index, {iconst(t, size)}, id); }
+// Sizes may be symbolic dims (a variable's DEFINE_VAR): loops and strides then use it.
+UOpRef range(UOpTable& t, int64_t size, int64_t id) { return t.make(Ops::RANGE, dtypes::index, {t.dim_node(size)}, id); }
 
 const std::vector<int64_t>& ints(const UOp& u) { return std::get<std::vector<int64_t>>(u.arg); }
 
 // Row-major linear index of idx in shape s, and back.
+// A product of dims: a number times the variables among them.
+struct Stride {
+  int64_t n = 1;
+  UOpRef vars;
+  void mul(UOpTable& t, int64_t d) {
+    if (!is_sym(d)) n *= d;
+    else vars = vars ? vars * t.dim_node(d) : t.dim_node(d);
+  }
+  bool one() const { return n == 1 && !vars; }
+  UOpRef node(UOpTable& t) const { return !vars ? iconst(t, n) : n == 1 ? vars : vars * iconst(t, n); }
+};
 UOpRef flatten(UOpTable& t, const Idx& idx, const Shape& s) {
   UOpRef lin = iconst(t, 0);
-  int64_t stride = 1;
+  Stride stride;
   for (size_t i = s.size(); i-- > 0;) {
-    if (s[i] != 1) lin = lin + idx[i] * iconst(t, stride);
-    stride *= s[i];
+    if (s[i] != 1) lin = lin + idx[i] * stride.node(t);
+    stride.mul(t, s[i]);
   }
   return lin;
 }
 Idx unflatten(UOpTable& t, const UOpRef& lin, const Shape& s) {
   Idx out(s.size());
-  int64_t stride = 1;
+  Stride stride;
   for (size_t i = s.size(); i-- > 0;) {
     if (s[i] == 1) out[i] = iconst(t, 0);
     else {
-      UOpRef q = stride == 1 ? lin : lin / iconst(t, stride);
-      out[i] = i == 0 ? q : q % iconst(t, s[i]);
+      UOpRef q = stride.one() ? lin : lin / stride.node(t);
+      out[i] = i == 0 ? q : q % t.dim_node(s[i]);
     }
-    stride *= s[i];
+    stride.mul(t, s[i]);
   }
   return out;
 }
@@ -129,7 +141,7 @@ UOpRef flip(B& b) {
   const UOpRef& x = b["x"];
   Idx idx = idx_of(i);
   const Shape& s = *x->shape();
-  for (int64_t k : ints(*x)) idx[size_t(k)] = iconst(*i.table, s[size_t(k)] - 1) - idx[size_t(k)];
+  for (int64_t k : ints(*x)) idx[size_t(k)] = i.table->dim_node(s[size_t(k)]) - iconst(*i.table, 1) - idx[size_t(k)];
   return at(x->src[0], idx, gate_of(i));
 }
 

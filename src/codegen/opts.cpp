@@ -23,7 +23,8 @@ constexpr int64_t kUnrollOutput = 4;
 constexpr int64_t kLaneIds = 1 << 20;  // lane RANGE ids: apart from loop ids
 
 UOpRef iconst(UOpTable& t, int64_t v) { return t.cnst(dtypes::index, v); }
-int64_t size_of(const UOp* r) { return r->src[0]->const_int(); }
+// -1 for a loop to a variable: no opt splits or unrolls it
+int64_t size_of(const UOp* r) { return r->src[0]->op == Ops::CONST ? r->src[0]->const_int() : -1; }
 // g with the node `from` replaced by `to` everywhere, as a named rewrite (VIZ shows it). `to`
 // must not contain `from`.
 UOpRef substitute(const UOpRef& g, const UOp* from, const UOpRef& to, std::string_view name, RewriteTrace* trace) {
@@ -173,7 +174,7 @@ UOpRef apply_opts(const UOpRef& g0, const Target& target, Kernel& k, RewriteTrac
   if (!out.empty() && target.vector_bytes > 0) {
     const UOp* r = out.back();
     int item = g->src[0]->src[1]->dtype.itemsize();
-    int64_t n = size_of(r), w = lane_count(n, std::max<int64_t>(target.vector_bytes / std::max(item, 1), 1));
+    int64_t n = size_of(r), w = n < 0 ? 1 : lane_count(n, std::max<int64_t>(target.vector_bytes / std::max(item, 1), 1));
     if (w > 1 && contiguous_in(g, r)) {
       int64_t groups = (n + w - 1) / w;
       UOpRef lane = t.make(Ops::RANGE, dtypes::index, {iconst(t, w)}, kLaneIds + std::get<int64_t>(r->arg));

@@ -104,15 +104,18 @@ void run_kernel(Runtime& rt, Device& dev, const CachedProgram& cp, std::span<con
   void* ptrs[64];
   std::vector<void*> many;
   void** p = ptrs;
-  if (bufs.size() > 64) { many.resize(bufs.size()); p = many.data(); }
+  const std::vector<const UOp*>& vars = cp.kernel.vars;
+  if (bufs.size() + vars.size() > 64) { many.resize(bufs.size() + vars.size()); p = many.data(); }
   for (size_t b = 0; b < bufs.size(); b++) p[b] = bufs[b]->ptr();
+  std::vector<int64_t*> values;  // after the buffers: pointers to the variables' values
+  for (size_t v = 0; v < vars.size(); v++) values.push_back(static_cast<int64_t*>(p[bufs.size() + v] = rt.var_value(vars[v])));
   const bool timed = rt.debug >= 2 || rt.profile.on;
   double k0 = timed ? now_s() : 0;
   double dt = 0;  // DEBUG=2: the kernel's time, measured by its device where it can (CUDA events)
   if (rt.debug >= 2) dt = cp.program->run_timed(p);
   else cp.program->run(p);
   rt.stats.kernels_run++;
-  if (rt.recording) rt.recording->steps.push_back(RecordedStep{&cp, &dev, std::vector<BufferRef>(bufs.begin(), bufs.end()), 0});
+  if (rt.recording) rt.recording->steps.push_back(RecordedStep{&cp, &dev, std::vector<BufferRef>(bufs.begin(), bufs.end()), std::move(values), 0});
   if (rt.profile.on) profile_span(rt, ProfileEvent::Kernel, cp.kernel.name, dev.name(), cp.kernel.fn_name, k0, cp.kernel.flops, cp.kernel.bytes);
   if (rt.debug >= 2) {
     rt.debug_line("  " + cp.kernel.name + fmt("  %8.1f us  %8.2f GFLOP/s  %8.2f GB/s", dt * 1e6, cp.kernel.flops / dt * 1e-9, cp.kernel.bytes / dt * 1e-9));
@@ -123,7 +126,7 @@ void copy_buffer(Runtime& rt, Device& dev, const BufferRef& dst, const BufferRef
   double c0 = rt.profile.on ? now_s() : 0;
   copy_between(*dst, *src, nbytes);
   rt.stats.copies++;
-  if (rt.recording) rt.recording->steps.push_back(RecordedStep{nullptr, &dev, {dst, src}, nbytes});
+  if (rt.recording) rt.recording->steps.push_back(RecordedStep{nullptr, &dev, {dst, src}, {}, nbytes});
   if (rt.profile.on) profile_span(rt, ProfileEvent::Copy, "copy", dev.name(), "", c0, 0, double(nbytes));
 }
 
@@ -195,6 +198,8 @@ std::vector<BufferRef> realize_compiled(Runtime& rt, Device& dev, std::span<cons
   for (const schedule::Item& it : s.items)
     if (it.kind == schedule::Item::Kernel && it.numel > 0) asts.push_back(it.ast);
   compile_programs(rt, dev, asts, trace);
+  for (const UOpRef& ast : asts)  // every variable is bound before anything runs
+    for (const UOp* v : rt.programs.at(std::make_pair(static_cast<const Device*>(&dev), static_cast<const UOp*>(ast.get()))).kernel.vars) rt.var_value(v);
   std::vector<BufferRef> bufs;
   for (size_t i = 0; i < s.items.size(); i++) {
     const schedule::Item& it = s.items[i];

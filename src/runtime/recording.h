@@ -14,6 +14,7 @@ struct RecordedStep {
   const CachedProgram* kernel = nullptr;  // nullptr: a copy, bufs[0] <- bufs[1], `bytes` long
   Device* device = nullptr;
   std::vector<BufferRef> bufs;            // held, so no buffer is freed and its address reused
+  std::vector<int64_t*> vars;             // the kernel's variables: Runtime::var_values entries
   size_t bytes = 0;
 };
 

@@ -11,6 +11,13 @@ Runtime::~Runtime() {
   programs.clear();  // and programs before the devices that made them
 }
 
+int64_t* Runtime::var_value(const UOp* var) {
+  auto it = var_values.find(var);
+  if (it == var_values.end())
+    fail(ErrorKind::Invalid, "variable '" + std::get<VarArg>(var->arg).name + "' is not bound: bind a value first (v:bind(n))");
+  return &it->second;
+}
+
 void Runtime::debug_line(const std::string& s) const {
   if (log) log(s);
   else std::fprintf(stderr, "%s\n", s.c_str());

@@ -78,6 +78,11 @@ class Runtime {
   std::map<std::pair<const Device*, const UOp*>, CachedProgram> programs;
   // Set while a jit captures: the executor appends every kernel run and copy to it.
   Recording* recording = nullptr;
+  // The values of bound variables (mg.variable), by DEFINE_VAR node. A kernel's variable
+  // parameter points into this map, whose elements never move: a jit replay reads the value
+  // bound at that time.
+  std::unordered_map<const UOp*, int64_t> var_values;
+  int64_t* var_value(const UOp* var);  // Error naming the variable when it is not bound
 
  private:
   void profile_buffer(ProfileEvent::Kind k, const Device& d, size_t n) noexcept;

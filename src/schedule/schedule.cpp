@@ -22,11 +22,8 @@ bool repeats(const UOp* u) {
 
 bool is_input(const UOp* u) { return u->op == Ops::BUFFER && !u->src.empty() && u->src[0]->op == Ops::DEFINE_GLOBAL; }
 
-int64_t numel_of(const UOp* u) {
-  int64_t n = 1;
-  for (int64_t d : *u->shape()) n *= d;
-  return n;
-}
+// At the variables' maximum: a buffer of a symbolic shape holds every value it can take.
+int64_t numel_of(const UOp* u) { return u->table->numel_max(*u->shape()); }
 
 // The input BUFFER a (device-crossing) COPY reads: its source must already be realized.
 const UOp* copy_source(const UOp* c) {

@@ -3,6 +3,7 @@
 // n/B elements each, stored, then one reduction of the B partials: two kernels, B blocks in
 // the first. Sums, products and maxima are associative, so only the order of a float sum
 // changes.
+#include <algorithm>
 #include <unordered_map>
 
 #include "schedule/schedule.h"
@@ -31,6 +32,7 @@ std::vector<UOpRef> split_reductions(std::span<const UOpRef> roots, int64_t part
     if (u->op != Ops::REDUCE_AXIS) continue;
     const UOp* x = u->src[0].get();
     const Shape& in = *x->shape();
+    if (std::any_of(in.begin(), in.end(), is_sym)) continue;  // its size is not known here
     int64_t n = 1, out_n = 1;
     for (int64_t d : in) n *= d;
     for (int64_t d : *u->shape()) out_n *= d;

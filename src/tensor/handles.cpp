@@ -37,9 +37,17 @@ const Shape& shape(const mg_tensor* t) { return *t->uop->shape(); }
 
 int64_t numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s)
+  for (int64_t d : s) {
+    if (is_sym(d)) fail(ErrorKind::Shape, "shape " + shape_str(s) + " has a variable size: its element count is known once it is bound");
     if (__builtin_mul_overflow(n, d, &n)) fail(ErrorKind::Shape, "shape " + shape_str(s) + " has more elements than fit in 64 bits");
+  }
   return n;
+}
+
+Shape concrete(Engine& e, Shape s) {
+  for (int64_t& d : s)
+    if (is_sym(d)) d = *e.runtime.var_value(e.uops.sym_var(d).get());
+  return s;
 }
 
 Device* find_device(Engine& e, const char* name) {

@@ -133,6 +133,8 @@ void Jit::abort(Engine& e) noexcept {
 
 void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
   if (e.jits->capturing != this) fail(ErrorKind::Invalid, "jit: end without begin");
+  std::vector<Shape> out_shapes;  // before realize: a symbolic shape takes each replay's values
+  for (mg_tensor* o : outs) out_shapes.push_back(shape(o));
   try {
     realize_with_assigns(e, outs);
   } catch (...) {
@@ -184,7 +186,7 @@ void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
     return reg_of[b.get()] = int(regs_.size()) - 1;
   };
   for (RecordedStep& rs : rec->steps) {
-    Step s{rs.kernel, rs.device, {}, rs.bytes, {}};
+    Step s{rs.kernel, rs.device, {}, rs.bytes, {}, rs.vars};
     for (size_t i = 0; i < rs.bufs.size(); i++) s.regs.push_back(reg_for(rs.bufs[i], i == 0));
     steps_.push_back(std::move(s));
   }
@@ -192,14 +194,15 @@ void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
   for (const Step& s : steps_) written_[size_t(s.regs[0])] = true;
   for (size_t k = 0; k < draws_.size(); k++)
     if (auto it = reg_of.find(drawn_[k].first.get()); it != reg_of.end()) draws_[k].reg = it->second;
-  for (mg_tensor* o : outs) {
+  for (size_t i = 0; i < outs.size(); i++) {
+    mg_tensor* o = outs[i];
     const BufferRef& b = e.runtime.buffer(buffer_of(o->uop.get()));
     int r = reg_for(b, false);
     if (regs_[size_t(r)].source == Source::Internal) {
       regs_[size_t(r)].source = Source::Output;
       regs_[size_t(r)].buf.reset();
     }
-    outs_.push_back(OutputInfo{r, shape(o), o->uop->dtype, o->device});
+    outs_.push_back(OutputInfo{r, out_shapes[i], o->uop->dtype, o->device});
   }
   written_.resize(regs_.size(), false);
   // Host data made inside the call and then written in place (x = Tensor{...}; x:assign(...))
@@ -229,6 +232,7 @@ void Jit::end(Engine& e, std::span<mg_tensor* const> outs) {
       st.ptrs.push_back(g.buf ? g.buf->ptr() : nullptr);
       if (!g.buf) patches_.push_back(Patch{uint32_t(i), uint32_t(k), st.regs[k]});
     }
+    for (int64_t* v : st.vars) st.ptrs.push_back(v);
   }
   for (const Step& st : steps_) launches_.push_back(Launch{st.kernel ? st.kernel->program.get() : nullptr, st.ptrs.data()});
   if (e.runtime.debug >= 1) e.runtime.debug_line(describe());
@@ -343,7 +347,7 @@ std::vector<mg_tensor*> Jit::replay(Engine& e, std::span<mg_tensor* const> args)
     for (const OutputInfo& o : outs_) {
       // A result that is an argument or state gets its own copy, so no two tensors share memory.
       BufferRef b = regs_[size_t(o.reg)].source == Source::Output ? buf(o.reg) : copy_of(e.runtime, buf(o.reg));
-      out.push_back(wrap(e, buffer_view(e, o.device, o.dt, o.shape, std::move(b)), o.device));
+      out.push_back(wrap(e, buffer_view(e, o.device, o.dt, concrete(e, o.shape), std::move(b)), o.device));
     }
   } catch (...) {
     for (mg_tensor* t : out) release(t);

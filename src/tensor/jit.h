@@ -69,6 +69,7 @@ class Jit {
     std::vector<int> regs;
     size_t bytes = 0;
     std::vector<void*> ptrs;  // the kernel's parameters: fixed ones filled at capture, the rest per call
+    std::vector<int64_t*> vars;  // the kernel's variables (Runtime::var_values: read when it runs)
   };
   // The fast loop's view of a step: the program (nullptr: a copy) and its parameters.
   struct Launch { Program* program; void* const* ptrs; };

@@ -19,9 +19,33 @@ std::string lower(const char* s) {
 
 UOpRef device_node(Engine& e, Device* dev) { return e.uops.make(Ops::DEVICE, dtypes::void_, {}, dev->name()); }
 
-void check_shape(const Shape& s, const char* op) {
-  for (int64_t d : s)
-    if (d < 0) fail(ErrorKind::Shape, std::string(op) + ": negative size in shape " + shape_str(s));
+// Sizes >= 0, or variables of this context where `variables` allows them.
+void check_shape(Engine& e, const Shape& s, const char* op, bool variables) {
+  for (int64_t d : s) {
+    if (is_sym(d) && d - kSymDim < int64_t(e.uops.sym_count())) {
+      if (!variables) fail(ErrorKind::Shape, std::string(op) + ": shape " + shape_str(s, e.uops) + " cannot have a variable size here");
+    } else if (d < 0) {
+      fail(ErrorKind::Shape, std::string(op) + ": negative size in shape " + shape_str(s));
+    }
+  }
+}
+
+// The same number of elements for every value of the variables: equal products of the
+// numbers and the same variables.
+bool same_numel(Engine& e, Shape a, Shape b) {
+  auto split = [&](Shape& s) {
+    Shape vars;
+    int64_t n = 1;
+    for (int64_t d : s) {
+      if (is_sym(d)) vars.push_back(d);
+      else if (__builtin_mul_overflow(n, d, &n)) fail(ErrorKind::Shape, "shape " + shape_str(s, e.uops) + " has more elements than fit in 64 bits");
+    }
+    std::sort(vars.begin(), vars.end());
+    vars.push_back(n);
+    return vars;
+  };
+  Shape x = split(a), y = split(b);
+  return x == y || (x.back() == 0 && y.back() == 0);
 }
 
 // Which dtypes each op takes.
@@ -49,7 +73,7 @@ UOpRef buffer_view(Engine& e, Device* dev, DType dt, const Shape& s, BufferRef b
 }
 
 mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Device* dev) {
-  check_shape(s, "from_host");
+  check_shape(e, s, "from_host", false);
   int64_t n = numel(s);
   size_t nbytes = 0;
   if (__builtin_mul_overflow(size_t(n), size_t(dt.itemsize()), &nbytes))
@@ -62,13 +86,13 @@ mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Devi
 }
 
 mg_tensor* full(Engine& e, const Arg& value, DType dt, const Shape& s, Device* dev) {
-  check_shape(s, "full");
+  check_shape(e, s, "full", true);
   Arg v = std::holds_alternative<double>(value) ? make_const(dt, std::get<double>(value))
                                                 : make_const(dt, i128(std::get<int64_t>(value)));
   UOpRef c = e.uops.make(Ops::CONST, dt, {device_node(e, dev)}, v);
   if (!s.empty()) {
     c = e.uops.make(Ops::RESHAPE, dt, {c}, Shape(s.size(), 1));
-    if (numel(s) != 1) c = e.uops.make(Ops::EXPAND, dt, {c}, s);
+    if (std::any_of(s.begin(), s.end(), [](int64_t d) { return d != 1; })) c = e.uops.make(Ops::EXPAND, dt, {c}, s);
   }
   return wrap(e, c, dev);
 }
@@ -87,7 +111,7 @@ void random_fill(Rng& rng, DType dt, int64_t n, unsigned char* out) {
 }
 
 mg_tensor* rand(Engine& e, DType dt, const Shape& s, Device* dev) {
-  check_shape(s, "rand");
+  check_shape(e, s, "rand", false);
   if (!dt.is_float()) fail(ErrorKind::DType, "rand: dtype must be a float type, got " + dt.name());
   int64_t n = numel(s);
   std::vector<unsigned char> host(size_t(n) * dt.itemsize());
@@ -107,7 +131,7 @@ mg_tensor* alu(Engine& e, Ops op, std::span<mg_tensor* const> src) {
   const mg_tensor* first = src[0];
   const Shape& s = shape(first);
   for (mg_tensor* t : src) {
-    if (shape(t) != s) fail(ErrorKind::Shape, name + ": shapes " + shape_str(s) + " and " + shape_str(shape(t)) + " differ (expand first)");
+    if (shape(t) != s) fail(ErrorKind::Shape, name + ": shapes " + shape_str(s, e.uops) + " and " + shape_str(shape(t), e.uops) + " differ (expand first)");
     if (t->device != first->device)
       fail(ErrorKind::Device, name + ": tensors on " + first->device->name() + " and " + t->device->name() + " (move one with to())");
   }
@@ -146,7 +170,7 @@ mg_tensor* reduce(Engine& e, Ops op, mg_tensor* x, std::vector<int64_t> axes) {
   std::sort(axes.begin(), axes.end());
   for (size_t i = 0; i < axes.size(); i++) {
     if (axes[i] < 0 || axes[i] >= int64_t(s.size()))
-      fail(ErrorKind::Index, std::string(name) + ": axis " + std::to_string(axes[i]) + " out of range for shape " + shape_str(s));
+      fail(ErrorKind::Index, std::string(name) + ": axis " + std::to_string(axes[i]) + " out of range for shape " + shape_str(s, e.uops));
     if (i && axes[i] == axes[i - 1]) fail(ErrorKind::Index, std::string(name) + ": axis " + std::to_string(axes[i]) + " given twice");
   }
   if (x->uop->dtype.is_bool() && op != Ops::MAX) fail(ErrorKind::DType, std::string(name) + ": not defined for bool (cast first)");
@@ -161,17 +185,16 @@ mg_tensor* movement(Engine& e, Ops op, mg_tensor* x, std::vector<int64_t> arg) {
   auto bad = [&](const std::string& why) { fail(ErrorKind::Shape, name + ": " + why); };
   switch (op) {
     case Ops::RESHAPE:
-      check_shape(arg, "reshape");
-      if (numel(arg) != numel(s))
-        bad("cannot reshape " + shape_str(s) + " (" + std::to_string(numel(s)) + " elements) to " + shape_str(arg) + " (" +
-            std::to_string(numel(arg)) + " elements)");
+      check_shape(e, arg, "reshape", true);
+      if (!same_numel(e, arg, s)) bad("cannot reshape " + shape_str(s, e.uops) + " to " + shape_str(arg, e.uops) + " (the element counts differ)");
       if (arg == s) return wrap(e, x->uop, x->device);
       break;
     case Ops::EXPAND:
-      if (arg.size() != s.size()) bad("cannot expand " + shape_str(s) + " to " + shape_str(arg) + " (dims differ in number)");
+      check_shape(e, arg, "expand", true);
+      if (arg.size() != s.size()) bad("cannot expand " + shape_str(s, e.uops) + " to " + shape_str(arg, e.uops) + " (dims differ in number)");
       for (size_t i = 0; i < s.size(); i++)
         if (s[i] != arg[i] && s[i] != 1)
-          bad("cannot expand " + shape_str(s) + " to " + shape_str(arg) + ": size " + std::to_string(s[i]) + " must be 1 or " + std::to_string(arg[i]));
+          bad("cannot expand " + shape_str(s, e.uops) + " to " + shape_str(arg, e.uops) + ": dim " + std::to_string(i) + " must be 1 or the same");
       if (arg == s) return wrap(e, x->uop, x->device);
       break;
     case Ops::PERMUTE: {
@@ -186,6 +209,19 @@ mg_tensor* movement(Engine& e, Ops op, mg_tensor* x, std::vector<int64_t> arg) {
       if (arg.size() != 2 * s.size()) bad("needs one {before, after} pair per dim of " + shape_str(s) + ", got " + std::to_string(arg.size()) + " numbers");
       for (size_t i = 0; i < s.size(); i++) {
         int64_t a = arg[2 * i], b = arg[2 * i + 1];
+        // variables: a shrink may end at one (from 0, within the dim), a variable dim stays whole
+        if (is_sym(a) || (op == Ops::PAD && is_sym(b))) bad("only a shrink's end may be a variable, got " + shape_str(arg, e.uops));
+        if (is_sym(b)) {
+          check_shape(e, {b}, "shrink", true);
+          if (a != 0 || (b != s[i] && (is_sym(s[i]) || e.uops.dim_max(b) > s[i])))
+            bad("a variable end must start at 0 and stay within the dim: " + shape_str(arg, e.uops) + " of " + shape_str(s, e.uops));
+          continue;
+        }
+        if (is_sym(s[i])) {
+          if (a != 0 || (op == Ops::PAD && b != 0) || op == Ops::SHRINK)
+            bad("a dim of variable size can only be kept whole: " + shape_str(arg, e.uops) + " of " + shape_str(s, e.uops));
+          continue;
+        }
         if (op == Ops::PAD && (a < 0 || b < 0)) bad("negative padding " + shape_str(arg));
         if (op == Ops::SHRINK && (a < 0 || b < a || b > s[i]))
           bad("range [" + std::to_string(a) + ", " + std::to_string(b) + ") out of bounds for a dim of size " + std::to_string(s[i]) + " in " + shape_str(s));
@@ -194,12 +230,15 @@ mg_tensor* movement(Engine& e, Ops op, mg_tensor* x, std::vector<int64_t> arg) {
     }
     case Ops::FLIP:
       for (int64_t a : arg)
-        if (a < 0 || a >= int64_t(s.size())) bad("axis " + std::to_string(a) + " out of range for shape " + shape_str(s));
+        if (a < 0 || a >= int64_t(s.size())) bad("axis " + std::to_string(a) + " out of range for shape " + shape_str(s, e.uops));
       if (arg.empty()) return wrap(e, x->uop, x->device);
       std::sort(arg.begin(), arg.end());
       arg.erase(std::unique(arg.begin(), arg.end()), arg.end());
       break;
-    case Ops::WINDOW: window_shape(s, arg); break;  // fails naming the shape and the triples
+    case Ops::WINDOW:
+      check_shape(e, arg, "window", false);
+      window_shape(s, arg);  // fails naming the shape and the triples
+      break;
     default: fail(ErrorKind::Invalid, name + ": not a movement op");
   }
   return wrap(e, e.uops.make(op, x->uop->dtype, {x->uop}, std::move(arg)), x->device);
@@ -224,7 +263,7 @@ mg_tensor* to_device(Engine& e, mg_tensor* x, Device* dev) {
 void assign(Engine& e, mg_tensor* x, mg_tensor* y) {
   check_live(x, "assign");
   check_live(y, "assign");
-  if (shape(x) != shape(y)) fail(ErrorKind::Shape, "assign: shapes " + shape_str(shape(x)) + " and " + shape_str(shape(y)) + " differ");
+  if (shape(x) != shape(y)) fail(ErrorKind::Shape, "assign: shapes " + shape_str(shape(x), e.uops) + " and " + shape_str(shape(y), e.uops) + " differ");
   if (x->uop->dtype != y->uop->dtype) fail(ErrorKind::DType, "assign: dtypes " + x->uop->dtype.name() + " and " + y->uop->dtype.name() + " differ");
   if (x->device != y->device) fail(ErrorKind::Device, "assign: devices " + x->device->name() + " and " + y->device->name() + " differ");
   if (!x->target)

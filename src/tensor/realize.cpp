@@ -32,6 +32,32 @@ Device* device_of(Engine& e, const UOp* u) {
 
 std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots, std::vector<BufferRef> into = {});
 
+// The graphs with every variable size replaced by its bound value, for devices that evaluate
+// graphs (REF): they work on numbers.
+std::vector<UOpRef> with_values(Engine& e, const std::vector<UOpRef>& roots) {
+  UOpRef s = sink(roots);
+  std::unordered_map<const UOp*, UOpRef> done;
+  bool any = false;
+  for (UOp* u : s->toposort()) {
+    std::vector<UOpRef> src;
+    bool changed = false;
+    for (const UOpRef& x : u->src) {
+      auto it = done.find(x.get());
+      src.push_back(it == done.end() ? x : it->second);
+      changed = changed || it != done.end();
+    }
+    Arg arg = u->arg;
+    if (auto* v = std::get_if<std::vector<int64_t>>(&arg); v && u->op != Ops::PERMUTE && u->op != Ops::FLIP)
+      for (int64_t& d : *v)
+        if (is_sym(d)) d = *e.runtime.var_value(e.uops.sym_var(d).get()), changed = true;
+    if (changed) done[u] = e.uops.make(u->op, u->dtype, std::move(src), std::move(arg)), any = true;
+  }
+  if (!any) return roots;
+  std::vector<UOpRef> out;
+  for (const UOpRef& r : roots) out.push_back(done.count(r.get()) ? done[r.get()] : r);
+  return out;
+}
+
 // Compiling devices see only realized values across devices: the sources of COPY nodes that
 // are still lazy are realized on their own devices first, and the graphs rebuilt on them.
 std::vector<UOpRef> realize_copy_sources(Engine& e, std::vector<UOpRef> roots) {
@@ -55,7 +81,7 @@ std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots, 
   if (d->evaluates_graphs()) {
     if (e.runtime.recording && e.runtime.recording->unsupported.empty())
       e.runtime.recording->unsupported = "device " + d->name() + " evaluates graphs: it has no kernels to replay";
-    bufs = d->evaluate(roots);
+    bufs = d->evaluate(with_values(e, roots));
     for (size_t i = 0; i < into.size(); i++)
       if (into[i]) {
         copy_buffer(e.runtime, *d, into[i], bufs[i], into[i]->nbytes());
@@ -66,7 +92,8 @@ std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots, 
     bufs = realize_compiled(e.runtime, *d, roots, into, e.tracing ? &e.trace : nullptr);
   }
   std::vector<UOpRef> views;
-  for (size_t i = 0; i < roots.size(); i++) views.push_back(buffer_view(e, d, roots[i]->dtype, *roots[i]->shape(), std::move(bufs.at(i))));
+  // a realized tensor has the shape of the values bound now (its buffer holds the largest)
+  for (size_t i = 0; i < roots.size(); i++) views.push_back(buffer_view(e, d, roots[i]->dtype, concrete(e, *roots[i]->shape()), std::move(bufs.at(i))));
   return views;
 }
 
@@ -178,10 +205,11 @@ void realize_with_assigns(Engine& e, std::span<mg_tensor* const> ts) {
 void copy_out(Engine& e, mg_tensor* t, void* dst, size_t nbytes) {
   check_live(t, "copy_out");
   size_t want = 0;
-  if (__builtin_mul_overflow(size_t(numel(shape(t))), size_t(t->uop->dtype.itemsize()), &want))
-    fail(ErrorKind::OOM, "copy_out: the tensor " + shape_str(shape(t)) + " needs more bytes than memory can address");
+  const Shape s = concrete(e, shape(t));
+  if (__builtin_mul_overflow(size_t(numel(s)), size_t(t->uop->dtype.itemsize()), &want))
+    fail(ErrorKind::OOM, "copy_out: the tensor " + shape_str(s) + " needs more bytes than memory can address");
   if (nbytes != want)
-    fail(ErrorKind::Invalid, "copy_out: destination holds " + std::to_string(nbytes) + " bytes, the tensor " + shape_str(shape(t)) + " " +
+    fail(ErrorKind::Invalid, "copy_out: destination holds " + std::to_string(nbytes) + " bytes, the tensor " + shape_str(s) + " " +
                                  t->uop->dtype.name() + " needs " + std::to_string(want));
   realize(e, std::span<mg_tensor* const>(&t, 1));
   if (!want) return;

@@ -28,7 +28,8 @@ void release(mg_tensor* t) noexcept;
 void check_live(const mg_tensor* t, const char* op);  // Error(Freed) after free or context end
 
 const Shape& shape(const mg_tensor* t);
-int64_t numel(const Shape& s);
+int64_t numel(const Shape& s);  // Error for a symbolic shape
+Shape concrete(Engine& e, Shape s);  // each variable at its bound value (Error when unbound)
 Device* find_device(Engine& e, const char* name);  // nullptr/empty: the default; Error otherwise
 
 mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Device* dev);

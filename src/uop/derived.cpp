@@ -70,7 +70,20 @@ struct DerivedFacts {
         const auto& a = ints();
         if (a.size() != 2 * s.size()) fail(ErrorKind::Shape, std::string(op_name(u->op)) + ": needs one pair per dim of " + shape_str(s));
         Shape r;
-        for (size_t i = 0; i < s.size(); i++) r.push_back(u->op == Ops::PAD ? s[i] + a[2 * i] + a[2 * i + 1] : a[2 * i + 1] - a[2 * i]);
+        for (size_t i = 0; i < s.size(); i++) {
+          const int64_t lo = a[2 * i], hi = a[2 * i + 1];
+          if (!is_sym(s[i]) && !is_sym(lo) && !is_sym(hi)) {
+            r.push_back(u->op == Ops::PAD ? s[i] + lo + hi : hi - lo);
+            continue;
+          }
+          // a symbolic size passes through whole, and a shrink may end at a variable
+          if (u->op == Ops::PAD ? lo == 0 && hi == 0 : lo == 0 && (hi == s[i] || (is_sym(hi) && !is_sym(s[i])))) {
+            r.push_back(u->op == Ops::PAD ? s[i] : hi);
+            continue;
+          }
+          fail(ErrorKind::Shape, std::string(op_name(u->op)) + " " + arg_str(u->arg) + " of " + shape_str(s, *u->table) +
+                                     ": a variable size can only be kept whole or be a shrink's end from 0");
+        }
         return r;
       }
       case Ops::REDUCE_AXIS: {

@@ -16,7 +16,7 @@ std::string arg_text(const UOp* u) {
 
 std::string shape_str(const Shape& s) {
   std::string r = "{";
-  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + (is_sym(s[i]) ? "var" + std::to_string(s[i] - kSymDim) : std::to_string(s[i]));
   return r + "}";
 }
 

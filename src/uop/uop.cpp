@@ -80,7 +80,7 @@ double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 
 // ---- intern table ----
 UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(1024, kEmpty) {}
-UOpTable::~UOpTable() = default;
+UOpTable::~UOpTable() { sym_vars_.clear(); }
 
 UOp* UOpTable::find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const {
   const size_t mask = slots_.size() - 1;

@@ -24,6 +24,14 @@ class UOp;
 class UOpTable;
 using Shape = std::vector<int64_t>;
 
+// Symbolic dims (mg.variable, docs/variables.md): a Shape entry, or a size in a movement op's
+// arg, may be a bounded integer variable instead of a number. It is written kSymDim + the
+// variable's slot in its UOpTable (UOpTable::sym_var gives its DEFINE_VAR); every other entry
+// is a size >= 0. Graphs are the same for every value, so kernels are compiled once.
+constexpr int64_t kSymDim = INT64_MIN;
+constexpr int64_t kMaxSymVars = int64_t(1) << 16;
+inline bool is_sym(int64_t d) { return d >= kSymDim && d < kSymDim + kMaxSymVars; }
+
 class UOpRef {
  public:
   UOpRef() = default;
@@ -201,6 +209,15 @@ class UOpTable {
   UOpRef cnst(DType dt, double v);    // rounded to dt's precision; ints truncated toward zero
   UOpRef var(const std::string& name, int64_t lo, int64_t hi, DType dt = dtypes::index);
 
+  // Symbolic dims (sym_dims.cpp). sym_dim registers an index DEFINE_VAR (once) and gives the
+  // dim that stands for it; sym_var fails for a dim that is none of this table's.
+  int64_t sym_dim(const UOpRef& var);
+  const UOpRef& sym_var(int64_t dim) const;
+  size_t sym_count() const { return sym_vars_.size(); }
+  int64_t dim_max(int64_t d) const;  // the largest value d takes (its variable's upper bound)
+  UOpRef dim_node(int64_t d);        // d as an index expression: its DEFINE_VAR, or a CONST
+  int64_t numel_max(const Shape& s) const;  // the element count at every variable's maximum
+
  private:
   friend class UOpRef;
   void release(UOp* u);
@@ -227,6 +244,7 @@ class UOpTable {
   bool releasing_ = false;
   OpSet hook_ops_;
   std::function<void(const UOp*)> hook_;
+  std::vector<UOpRef> sym_vars_;  // by slot; released before the nodes (see ~UOpTable)
 };
 
 template <class T, class... A>
@@ -297,5 +315,6 @@ std::string print_graph(const UOpRef& root);  // one line per node, shared nodes
 std::string render(const UOpRef& root);       // an expression: "((x*4)+y)//4"
 std::string node_str(const UOp* u);           // "ADD int32 arg" without sources
 std::string shape_str(const Shape& s);        // "{2, 3}", as error messages write shapes
+std::string shape_str(const Shape& s, const UOpTable& t);  // symbolic dims by their names
 
 }  // namespace mg

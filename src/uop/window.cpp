@@ -15,6 +15,7 @@ Shape window_shape(const Shape& in, const std::vector<int64_t>& arg) {
   Shape out(in.begin(), in.begin() + int64_t(pre));
   for (size_t j = 0; j < n; j++) {
     int64_t i = in[pre + j], k = arg[3 * j], s = arg[3 * j + 1], d = arg[3 * j + 2];
+    if (is_sym(i) || is_sym(k) || is_sym(s) || is_sym(d)) return bad("windowed dims cannot be variables");
     if (k < 1 || s < 1 || d < 1) return bad("k, stride and dilation must be at least 1");
     if (k > i || (k > 1 && d > (i - 1) / (k - 1)))
       return bad("a window of " + std::to_string(k) + " with dilation " + std::to_string(d) + " does not fit in a dim of size " + std::to_string(i));
