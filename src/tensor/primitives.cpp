@@ -87,6 +87,7 @@ mg_tensor* from_host(Engine& e, const void* data, DType dt, const Shape& s, Devi
 
 mg_tensor* full(Engine& e, const Arg& value, DType dt, const Shape& s, Device* dev) {
   check_shape(e, s, "full", true);
+  e.uops.numel_max(s);  // fails when the count overflows
   Arg v = std::holds_alternative<double>(value) ? make_const(dt, std::get<double>(value))
                                                 : make_const(dt, i128(std::get<int64_t>(value)));
   UOpRef c = e.uops.make(Ops::CONST, dt, {device_node(e, dev)}, v);

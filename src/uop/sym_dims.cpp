@@ -29,7 +29,7 @@ UOpRef UOpTable::dim_node(int64_t d) { return is_sym(d) ? sym_var(d) : cnst(dtyp
 int64_t UOpTable::numel_max(const Shape& s) const {
   int64_t n = 1;
   for (int64_t d : s)
-    if (__builtin_mul_overflow(n, dim_max(d), &n)) fail(ErrorKind::Shape, "shape " + shape_str(s, *this) + " has more elements than int64 holds");
+    if (__builtin_mul_overflow(n, dim_max(d), &n)) fail(ErrorKind::Shape, "shape " + shape_str(s, *this) + " has more elements than fit in 64 bits");
   return n;
 }
 
