@@ -75,8 +75,8 @@ function Tensor.mean(t, dim, opts)
   end
   local x = t.dtype.is_float and t or t:cast(T.default_float)
   local total = finish(reduce("sum", x, axes), s, axes, opts and opts.keepdim)
-  -- a variable count is a sum of ones on the device (codegen folds it to the variable)
-  if variable then n = finish(reduce("sum", Tensor.ones_like(x), axes), s, axes, opts and opts.keepdim) end
+  -- a variable count is a sum of integer ones on the device, which codegen folds to the variable
+  if variable then n = finish(reduce("sum", Tensor.ones_like(x, { dtype = dtypes.int32 }), axes), s, axes, opts and opts.keepdim):cast(x.dtype) end
   return Tensor.div(total, n)  -- 0/0 is NaN for an empty reduction, as in torch
 end
 

@@ -1,6 +1,7 @@
 // Reductions with a closed form, found after index lowering (REDUCE over explicit RANGEs):
-//   count    sum over r of where(bounds on r, c, 0), c not depending on r: c times the number of
-//            positions within the bounds. A lazy arange is such a count (ops_create.lua).
+//   count    sum over r of where(bounds on r, c, 0), or of c, c not depending on r: c times the
+//            number of positions within the bounds. A lazy arange is such a count (ops_create.lua);
+//            so is the size of a variable axis (a mean over one, docs/variables.md).
 //   one-hot  sum over r of where(f(r) == v and rest, x(r), 0) with f(r) = r + e or e - r: the one
 //            term where r solves f(r) = v, if that position exists. Indexing by a tensor (x[idx])
 //            builds its one-hot sum; this makes it one load.
@@ -68,7 +69,13 @@ std::optional<Masked> masked(const UOpRef& v) {
   Masked m;
   const UOpRef* w = &v;
   if (v->op == Ops::CAST) m.cast = v.get(), w = &v->src[0];
-  if ((*w)->op != Ops::WHERE || !(*w)->src[2]->is_const() || (*w)->src[2]->const_int() != 0) return std::nullopt;
+  if ((*w)->op != Ops::WHERE) {  // a value with no bounds (its cast included): every position counts
+    m.cast = nullptr;
+    m.x = v;
+    m.zero = const_like(v, 0);
+    return m;
+  }
+  if (!(*w)->src[2]->is_const() || (*w)->src[2]->const_int() != 0) return std::nullopt;
   clauses_of((*w)->src[0], m.clauses);
   m.x = (*w)->src[1];
   m.zero = (*w)->src[2];
@@ -107,7 +114,8 @@ UOpRef one_hot(const Masked& m, const UOp* r) {
 
 UOpRef count(const Masked& m, const UOp* r) {
   UOpTable& t = *r->table;
-  if (in_graph(m.x.get(), r) || !m.x->dtype.is_int()) return nullptr;
+  // c * count in the sum's own type: an integer (a float sum of n copies rounds differently)
+  if (in_graph(m.x.get(), r) || !m.x->dtype.is_int() || (m.cast && !m.cast->dtype.is_int())) return nullptr;
   UOpRef lo = iconst(t, 0), hi = r->src[0];
   std::vector<UOpRef> free;
   for (const UOpRef& c : m.clauses) {
@@ -121,7 +129,8 @@ UOpRef count(const Masked& m, const UOp* r) {
     else hi = -maximum(-hi, -u->rest);                          // r < rest
   }
   UOpRef n = maximum(hi - lo, iconst(t, 0));
-  return m.rebuild(all_of(t, free), m.x * cast(n, m.x->dtype));
+  UOpRef c = m.cast ? cast(m.x, m.cast->dtype) : m.x;  // widened before it is multiplied
+  return where(all_of(t, free), c * cast(n, c->dtype), const_like(c, 0));
 }
 
 UOpRef fold(B& b) {

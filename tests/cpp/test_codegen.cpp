@@ -212,6 +212,40 @@ TEST_CASE("fold reductions: a lazy arange is its loop position, and a one-hot su
   CHECK(out == std::vector<float>{60, 61, 10, 11, 0, 0});
 }
 
+TEST_CASE("variables: one kernel sums the first n rows for every n; a count over n folds to n") {
+  UOpTable t;
+  const int64_t n = t.sym_dim(t.var("n", 1, 8));
+  // x {8, 3} (float32): column sums of its first n rows
+  UOpRef rows = mv(Ops::SHRINK, input(t, 1, {8, 3}), {0, n, 0, 3});
+  UOpRef sums = mv(Ops::RESHAPE, t.make(Ops::REDUCE_AXIS, dtypes::float32, {rows}, ReduceArg{Ops::ADD, {0}}), {3});
+  codegen::Kernel k = codegen::lower(kernel_ast(sums), codegen::Target{.threads = false});
+  REQUIRE(k.vars.size() == 1);
+  CHECK(std::get<VarArg>(k.vars[0]->arg).name == "n");
+  CHECK(k.name == "r_3_n");
+  Runtime rt(HostAllocator{});
+  cpu::CpuDevice dev(rt, cpu::CpuOptions{1, "", 0});
+  std::unique_ptr<Program> p = dev.compile(k);
+  std::vector<float> xs(24);
+  for (size_t i = 0; i < xs.size(); i++) xs[i] = float(i);
+  for (int64_t v : {1, 2, 5, 8}) {
+    std::vector<float> out(3, -1);
+    int64_t value = v;
+    void* bufs[] = {out.data(), xs.data(), &value};  // the variable's parameter points to its value
+    p->run(bufs);
+    for (int64_t c = 0; c < 3; c++) {
+      float want = 0;
+      for (int64_t r = 0; r < v; r++) want += xs[size_t(r * 3 + c)];
+      CHECK(out[size_t(c)] == want);
+    }
+  }
+  // int32 ones over the variable axis: no loop left, the count is the variable
+  UOpRef ones = mv(Ops::EXPAND, mv(Ops::RESHAPE, t.cnst(dtypes::int32, int64_t(1)), {1}), {n});
+  UOpRef count = mv(Ops::RESHAPE, t.make(Ops::REDUCE_AXIS, dtypes::int32, {ones}, ReduceArg{Ops::ADD, {0}}), {});
+  codegen::Kernel kc = codegen::lower(kernel_ast(count), codegen::Target{.threads = false});
+  CHECK(count_ops(kc.lowered, {Ops::REDUCE}) == 0);
+  CHECK(kc.vars.size() == 1);
+}
+
 TEST_CASE("scheduler: a reduction is stored at its one frontier node, before movement ops") {
   UOpTable t;
   UOpRef a = tensor_input(t, 1, {4, 8});
