@@ -51,6 +51,13 @@ local function check(status, fname)
 end
 M.check = check
 
+-- A failed C call as the user sees it: the context's message without the C function's name
+-- ("mg_tensor_alu: add: ..." -> "add: ..."), raised `level` calls above the caller.
+function M.raise(status, level)
+  local msg = ffi.string(C.mg_last_error(M.ctx)):gsub("^mg_[%w_]+: ", "")
+  error(msg, level + 1)
+end
+
 -- For C calls that return NULL on failure: returns p, or raises with the
 -- status the call documents for that case.
 function M.checkp(p, fname, status)

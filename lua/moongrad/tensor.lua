@@ -29,11 +29,7 @@ local scratch = ffi.new("int64_t[64]")  -- shapes and axes on their way to C (fi
 local MAXDIM = 64
 
 -- ---- errors ----
--- The C message starts with the C function's name ("mg_tensor_alu: add: ..."); users see the rest.
-local function raise(status, level)
-  local msg = ffi.string(C.mg_last_error(ctx)):gsub("^mg_[%w_]+: ", "")
-  error(msg, level + 1)
-end
+local raise = core.raise
 M.raise = raise
 
 -- Handles are small to Lua's collector, but hold buffers and graphs in C++: when what the

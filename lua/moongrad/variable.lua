@@ -15,9 +15,7 @@ local dim_out = ffi.new("int64_t[1]")
 local info = { name = ffi.new("const char*[1]"), lo = ffi.new("int64_t[1]"), hi = ffi.new("int64_t[1]"),
   value = ffi.new("int64_t[1]"), bound = ffi.new("int[1]") }
 
-local function raise(level)
-  error((ffi.string(C.mg_last_error(ctx)):gsub("^mg_[%w_]+: ", "")), level + 1)
-end
+local function raise(level) core.raise(nil, level + 1) end
 
 local function is_variable(v) return getmetatable(v) == Variable end
 M.is_variable = is_variable

@@ -31,7 +31,6 @@ UOpRef range(UOpTable& t, int64_t size, int64_t id) { return t.make(Ops::RANGE, 
 
 const std::vector<int64_t>& ints(const UOp& u) { return std::get<std::vector<int64_t>>(u.arg); }
 
-// Row-major linear index of idx in shape s, and back.
 // A product of dims: a number times the variables among them.
 struct Stride {
   int64_t n = 1;
@@ -43,6 +42,8 @@ struct Stride {
   bool one() const { return n == 1 && !vars; }
   UOpRef node(UOpTable& t) const { return !vars ? iconst(t, n) : n == 1 ? vars : vars * iconst(t, n); }
 };
+
+// Row-major linear index of idx in shape s, and back.
 UOpRef flatten(UOpTable& t, const Idx& idx, const Shape& s) {
   UOpRef lin = iconst(t, 0);
   Stride stride;
