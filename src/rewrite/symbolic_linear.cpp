@@ -78,25 +78,9 @@ void add_term(Linear& l, const UOpRef& v, i128 c) {
 }
 
 bool linearize(const UOpRef& x, Linear& out, bool ring) {
-  if (!is_sum_op(x.get())) return linearize_walk(x.get(), out, ring);
-  // The facts hold the form when it is exact (then the same in the ring) and each node was
-  // looked through once (inner_unique); else walk, with the facts saying what to look through.
-  const SumFacts& f = sum_facts(x.get());
-  if (!f.exact || f.shared || !out.v.empty()) return linearize_walk(x.get(), out, ring);
-  for (const SumTerm& t : f.terms) {
-    out.v.push_back(UOpRef(const_cast<UOp*>(t.u)));
-    out.coef.push_back(t.c);
-  }
-  out.k += f.k;
-  out.inner += f.inner;
-  out.inner_unique += f.inner;
-  out.term_uses += f.term_uses;
-  out.consts += f.consts;
-  out.muls += f.muls;
-  out.negs += f.negs;
-  for (uint32_t i = 0; i < f.n_known; i++) out.know(f.known[i]);
-  out.known_all = out.known_all || f.known_all;
-  return true;
+  // The facts of the sums under x first (made without recursion), which say what to look through.
+  if (is_sum_op(x.get())) sum_facts(x.get());
+  return linearize_walk(x.get(), out, ring);
 }
 
 bool linearize_walk(const UOp* x, Linear& out, bool ring) {
