@@ -12,11 +12,11 @@ namespace {
 struct Ring {
   int bits;
   explicit Ring(DType dt) : bits(scalar_bits(dt.scalar)) {}
-  // v modulo 2^bits, as the representative in [-2^(bits-1), 2^(bits-1)).
+  // v modulo 2^bits, as the representative in [-2^(bits-1), 2^(bits-1)): the low bits,
+  // sign-extended (bits <= 64).
   i128 rep(i128 v) const {
-    using u128 = unsigned __int128;
-    u128 m = u128(v) & ((u128(1) << bits) - 1);
-    return m >> (bits - 1) ? i128(m) - (i128(1) << bits) : i128(m);
+    const int drop = 64 - bits;
+    return i128(int64_t(uint64_t(v) << drop) >> drop);
   }
 };
 i128 ring_rep(DType dt, i128 v) { return Ring(dt).rep(v); }
@@ -78,25 +78,9 @@ void add_term(Linear& l, const UOpRef& v, i128 c) {
 }
 
 bool linearize(const UOpRef& x, Linear& out, bool ring) {
-  if (!is_sum_op(x.get())) return linearize_walk(x.get(), out, ring);
-  // The facts hold the form when it is exact (then the same in the ring) and each node was
-  // looked through once (inner_unique); else walk, with the facts saying what to look through.
-  const SumFacts& f = sum_facts(x.get());
-  if (!f.exact || f.shared || !out.v.empty()) return linearize_walk(x.get(), out, ring);
-  for (const SumTerm& t : f.terms) {
-    out.v.push_back(UOpRef(const_cast<UOp*>(t.u)));
-    out.coef.push_back(t.c);
-  }
-  out.k += f.k;
-  out.inner += f.inner;
-  out.inner_unique += f.inner;
-  out.term_uses += f.term_uses;
-  out.consts += f.consts;
-  out.muls += f.muls;
-  out.negs += f.negs;
-  for (uint32_t i = 0; i < f.n_known; i++) out.know(f.known[i]);
-  out.known_all = out.known_all || f.known_all;
-  return true;
+  // The facts of the sums under x first (made without recursion), which say what to look through.
+  if (is_sum_op(x.get())) sum_facts(x.get());
+  return linearize_walk(x.get(), out, ring);
 }
 
 bool linearize_walk(const UOp* x, Linear& out, bool ring) {
@@ -180,22 +164,84 @@ UOpRef scaled(const UOp* like, const UOpRef& v, i128 c) {
 }
 }  // namespace
 
+namespace {
+// The sum under `like` as build would have made it, bottom first: the first (scaled) term, then
+// each ADD/SUB above it. Down from like through the source that is an ADD/SUB (the first one,
+// or the second of an ADD whose first is none: v + S).
+size_t spine_of(const UOp* like, const UOp* out[], size_t max) {
+  auto sum = [](const UOp* u) { return u->op == Ops::ADD || u->op == Ops::SUB; };
+  const UOp* top[64];
+  size_t n = 0;
+  for (const UOp* u = like; sum(u) && n < 64;) {
+    top[n++] = u;
+    if (sum(u->src[0].get())) u = u->src[0].get();
+    else if (u->op == Ops::ADD && sum(u->src[1].get())) u = u->src[1].get();
+    else break;
+  }
+  if (n == 0) return 0;
+  size_t m = 0;
+  // the bottom's first source is the first term; (v + S: the bottom is S's, found the same way)
+  const UOp* bottom = top[n - 1];
+  out[m++] = bottom->src[0].get();
+  for (size_t i = n; i-- > 0 && m < max;) out[m++] = top[i];
+  return m;
+}
+// Whether x is what scaled(like, v, c) makes, without making it.
+bool is_scaled(const UOp* like, const UOp* x, const UOp* v, i128 c) {
+  if (c == 1) return x == v;
+  if (!(x->dtype == like->dtype) || !(v->dtype == like->dtype)) return false;
+  if (c == -1) return x->op == Ops::NEG && x->src[0].get() == v;
+  if (x->op != Ops::MUL || x->src[0].get() != v || !x->src[1]->is_const()) return false;
+  const UOp* k = x->src[1].get();
+  if (!(k->dtype == like->dtype) || !fits(like->dtype, c) || !std::holds_alternative<int64_t>(k->arg)) return false;
+  return cval(*k) == c;
+}
+// Whether p is the node a op b (of a's dtype, as the operators make it).
+bool made_by(const UOp* p, Ops op, const UOpRef& a, const UOpRef& b) {
+  return p && p->op == op && p->src.size() == 2 && p->src[0] == a && p->src[1] == b && p->dtype == a->dtype && p->arg.index() == 0;
+}
+}  // namespace
+
 UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 k) {
   if (l.mod_of) {  // make the pending x%c term first
     Linear m = l;
     m.materialize();
     return build(like, m, coef, k);
   }
+  // The sum under `like` is usually the one built with a term changed: step j of the build
+  // would make spine[j] again. Its nodes are taken as they are, without a lookup each, up to
+  // the step that differs; past it, the scaled terms (v*c) still are.
+  const UOp* spine[64];
+  const size_t n_spine = spine_of(like, spine, 64);
+  size_t depth = 0;
+  bool same = true;  // acc is spine[depth - 1]
   // Terms with positive coefficients first, then the others subtracted: a - b*32 rather than
   // a + b*-32, which unsigned dtypes could not even write.
   UOpRef acc;
   for (bool positive : {true, false}) {
     for (size_t i = 0; i < l.v.size(); i++) {
       if (coef[i] == 0 || (coef[i] > 0) != positive) continue;
+      const UOp* v = l.v[i].get();
+      // the spine's node for this step, and the term it adds
+      const UOp* p = depth < n_spine ? spine[depth] : nullptr;
+      const UOp* hint = !p ? nullptr : depth == 0 ? p : p->src.size() == 2 ? p->src[1].get() : nullptr;
+      depth++;
+      auto term = [&](i128 c) { return hint && is_scaled(like, hint, v, c) ? hint->ref() : scaled(like, l.v[i], c); };
       UOpRef t;
-      if (acc && coef[i] < 0 && (t = scaled(like, l.v[i], -coef[i])) && t->op != Ops::NEG) { acc = acc - t; continue; }
-      if (!(t = scaled(like, l.v[i], coef[i]))) return nullptr;
-      acc = acc ? acc + t : t;
+      // acc - v*(-c) for c < 0, unless that term is a NEG; else acc + v*c
+      if (acc && coef[i] < 0 && (t = term(-coef[i])) && t->op != Ops::NEG) {
+        same = same && made_by(p, Ops::SUB, acc, t);
+        acc = same ? p->ref() : acc - t;
+        continue;
+      }
+      if (!(t = term(coef[i]))) return nullptr;
+      if (!acc) {
+        same = same && t.get() == p;
+        acc = t;
+        continue;
+      }
+      same = same && made_by(p, Ops::ADD, acc, t);
+      acc = same ? p->ref() : acc + t;
     }
   }
   if (k == 0 && acc) return acc;

@@ -116,44 +116,47 @@ struct Linear {
 // coefficients and constant modulo 2^bits (signed representatives), for rules that hold with
 // wrap-around.
 bool linearize(const UOpRef& x, Linear& out, bool ring = false);
-// The walk itself, never the facts' copy (linearize walks when the facts are not exact; the
-// tests compare the two). The facts of the sums under x must exist already.
+// The walk itself (linearize is this walk; the facts of the sums under x must exist already).
 bool linearize_walk(const UOp* x, Linear& out, bool ring);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
 
-// ---- a sum's linear form, kept with the node (symbolic_sumfacts.cpp) ----
-// One term of it: below 2^62 in magnitude, so an int64_t.
-struct SumTerm {
-  const UOp* u;
-  int64_t c;
-};
-// What linearize finds in a sum, kept with the node (UOp::memo) and made from the facts of
-// the sums under it (O(terms) per node): the sum rule sees that a sum has nothing to merge
-// without walking it, and linearize copies the form instead of walking the nodes again.
+// ---- what each sum holds, kept with the node (symbolic_sumfacts.cpp) ----
+// Counts and filters of a sum's linear form, kept with the node (UOp::memo) and made from
+// those of its parts in O(1) per node (no term list: linearize walks the nodes). The sum rule
+// reads them to see that a sum has nothing to merge without walking it.
 struct SumFacts : UOp::Memo {
   SumFacts();
   uint32_t inner = 0;  // nodes looked through, with repeats
   bool complete() const { return inner <= kMaxInner; }  // a sum above looks through this one
-  // The rest is kept only when `exact`: every multiplier, coefficient and constant linearize
-  // meets on the way (and the sum of the constants' magnitudes) is below 2^62 and 2^(bits-1),
-  // so reducing modulo 2^bits changes nothing and nothing overflows. Else linearize walks.
+  // The rest holds only when `exact`: every multiplier, coefficient and constant linearize
+  // meets on the way (bounded by the sums of their magnitudes) is below 2^62 and 2^(bits-1),
+  // so the ring and the exact forms agree.
   bool exact = true;
-  bool shared = false;  // a node may be looked through twice: Linear::inner_unique would differ
-  SmallVec<SumTerm, 12> terms;  // in linearize's order, equal terms merged
+  // Two parts may share a term (a filter hit that was not ruled out): the counts no longer tell
+  // the form, and redundant and may_divmod both say "maybe".
+  bool fuzzy = false;
+  // Conservative: when false, Linear::redundant() of the form is false, and divmod_forms finds
+  // nothing. When true, they may hold.
+  bool redundant = false;
+  bool may_divmod = false;
+  // The counts Linear::redundant() reads (terms distinct unless fuzzy).
+  // zeros: terms with coefficient 0 (a MUL by 0 looked through); scaled: those with one not
+  // 0, 1 or -1.
+  uint32_t terms = 0, scaled = 0, zeros = 0, term_uses = 0, consts = 0, muls = 0, negs = 0;
   int64_t k = 0;
-  uint32_t term_uses = 0, consts = 0, muls = 0, negs = 0;
-  int64_t known[Linear::kMaxKnown];  // as Linear::known (n_known of them)
-  uint32_t n_known = 0;
-  bool known_all = false;
-  uint64_t known_bits = 0;  // a filter over known[]
-  bool redundant = false;   // Linear::redundant() of this form
-  bool may_divmod = false;  // divmod_forms could find something: a term x//c whose coefficient c
-                            // divides, or one with a term x%c beside it
-  // While making it (and for the sums above): filters over the terms and the nodes looked
-  // through, the largest multiplier met, and the sum of the constants' magnitudes.
+  // Bounds for `exact`: the largest multiplier met, and the sums of the magnitudes of the
+  // coefficients and constants (with repeats).
+  int64_t max_s = 1, sum_abs_c = 0, sum_abs_k = 0;
+  // The terms x//c (c a constant): node and coefficient, the first kDivs of them (divs_all: more).
+  static constexpr size_t kDivs = 2;
+  struct Div { const UOp* u; int64_t c; };
+  Div divs[kDivs];
+  uint8_t n_divs = 0;
+  bool divs_all = false;
+  // Filters: over the terms, and over the (x, c) of the x//c and x%c terms.
   static constexpr size_t kWords = 4;
-  uint64_t term_bits[kWords] = {}, inner_bits[kWords] = {};
-  int64_t max_s = 1, sum_abs_k = 0;
+  uint64_t term_bits[kWords] = {};
+  uint64_t div_keys = 0, mod_keys = 0;
 };
 // u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
 const SumFacts& sum_facts(const UOp* u);
