@@ -445,7 +445,7 @@ class Renderer {
     static const char* names[4] = {"x", "y", "z", "w"};
     return v.fields == 1 ? x : x + "." + names[f];
   }
-  // A vector's zero and its constructor from fields.
+  // A vector made of its fields (a plain word is its one field).
   static std::string make_vec(const VecAccess& v, const std::vector<std::string>& fields) {
     if (v.fields == 1) return fields[0];
     std::string s = "make_" + v.type + "(";
