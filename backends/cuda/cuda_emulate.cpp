@@ -67,7 +67,7 @@ std::unique_ptr<Emulated> Emulated::build(const std::string& cuda_src, const cod
   for (size_t i = 0; i < k.vars.size(); i++)
     args += (i || k.n_params ? ", " : "") + std::string("*(long long*)a[") + std::to_string(size_t(k.n_params) + i) + "]";
   std::ofstream(e->dir_ + "/k.cpp") << kCudaEmulateShim << body << "\nextern \"C\" void mg_emu_entry(void** a) { " << k.fn_name << "(" << args << "); }\n";
-  std::string cmd = "g++ -std=c++20 -O1 -w -shared -fPIC -o " + e->dir_ + "/k.so " + e->dir_ + "/k.cpp > " + e->dir_ + "/log 2>&1";
+  std::string cmd = "g++ -std=c++20 -O1 -w -fsanitize=alignment -fsanitize-undefined-trap-on-error -shared -fPIC -o " + e->dir_ + "/k.so " + e->dir_ + "/k.cpp > " + e->dir_ + "/log 2>&1";
   if (std::system(cmd.c_str()) != 0) {
     *why = "g++ could not compile the emulated kernel " + k.name + ":\n" + read_all(e->dir_ + "/log").substr(0, 4000);
     return nullptr;

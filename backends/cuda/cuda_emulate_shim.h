@@ -19,12 +19,16 @@ inline constexpr const char* kCudaEmulateShim = R"SHIM(#include <math.h>
 #include <vector>
 
 struct dim3 { unsigned x = 1, y = 1, z = 1; };
-struct float4 { float x, y, z, w; };
-struct int4 { int x, y, z, w; };
-struct uint4 { unsigned x, y, z, w; };
+// Aligned as CUDA's are: cuda_emulate.cpp compiles with -fsanitize=alignment (trapping), so a
+// vector access at an address the GPU would fault on crashes here too.
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) int4 { int x, y, z, w; };
+struct alignas(16) uint4 { unsigned x, y, z, w; };
+struct alignas(8) uint2 { unsigned x, y; };
 static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 static inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
 static inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+static inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
 template <class To, class From> static inline To mg_emu_bits(From f) { To t; memcpy(&t, &f, sizeof t); return t; }
 static inline float __int_as_float(int x) { return mg_emu_bits<float>(x); }
 static inline float __uint_as_float(unsigned x) { return mg_emu_bits<float>(x); }
@@ -40,6 +44,8 @@ static inline float __half2float(__half h) { return float(h.v); }
 static inline __half __float2half_rn(float f) { return {_Float16(f)}; }
 static inline unsigned short __half_as_ushort(__half h) { return mg_emu_bits<unsigned short>(h); }
 static inline __half __ushort_as_half(unsigned short u) { return mg_emu_bits<__half>(u); }
+static inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 b) { return b.bits; }
+static inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) { return {u}; }
 static inline float __bfloat162float(__nv_bfloat16 b) { return __uint_as_float(unsigned(b.bits) << 16); }
 static inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   unsigned u = __float_as_uint(f);

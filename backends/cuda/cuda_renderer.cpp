@@ -8,8 +8,10 @@
 //   accumulate in float and round at the end;
 // - bool is a byte in memory.
 // Values that depend on the upcast lane (Kernel::lane) are rendered lane by lane: one C
-// variable per lane. Loads and stores contiguous in the lane are one float4/int4 access when
-// the address is provably 16-byte aligned. A load under a false gate gives 0 and does not touch
+// variable per lane. Loads and stores contiguous in the lane are 16-byte accesses (float4/int4
+// of 4-byte lanes; uint4 words of packed float16/bfloat16/int8/bool lanes; narrower or several
+// when the lanes fill less or more) when the address is provably aligned to the access, with
+// one gate for all lanes. A load under a false gate gives 0 and does not touch
 // memory; a store under one does not happen. GROUP kernels' shared memory (DEFINE_LOCAL) is a
 // __shared__ array and their BARRIERs are __syncthreads().
 #include "backends/cuda/cuda_renderer.h"
@@ -17,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "rewrite/symbolic.h"
@@ -404,15 +407,62 @@ class Renderer {
     return "b" + std::to_string(p);
   }
 
-  // A contiguous access of all lanes as one 16-byte vector: 4 lanes of a 4-byte type, the base
-  // a multiple of 4 (buffers start 256-byte aligned).
-  const char* vector_type(const UOp* idx) {
-    if (!contiguous(idx) || w_ != 4) return nullptr;
+  // A contiguous access of all lanes as vectors of up to 16 bytes (more lanes than one holds:
+  // several, one after another), when the base is a multiple of a vector's lanes (buffers start
+  // 256-byte aligned, and CUDA faults on a misaligned vector access). 4-byte types: float4,
+  // int4, uint4, a lane per field. 1- and 2-byte types (float16, bfloat16, bool, int8, int16,
+  // ...): 32-bit words (unsigned, uint2, uint4) of packed lanes, the lowest address in the low
+  // bits (both the GPU and the host are little-endian), unpacked by shifts, which are
+  // bit-exact and leave no aliasing to the compiler.
+  struct VecAccess {
+    std::string type;  // float4, int4, uint4, uint2, unsigned
+    int fields = 0;    // 32-bit fields per vector: 1 (a plain unsigned), 2 or 4
+    int per_field = 0; // lanes per field: 1 (4-byte types), 2 or 4 (packed)
+    int count = 0;     // vectors per access
+    int lanes() const { return fields * per_field; }  // per vector
+  };
+  std::optional<VecAccess> vector_access(const UOp* idx) {
+    if (!contiguous(idx) || w_ < 2 || (w_ & (w_ - 1))) return std::nullopt;
     DType d = idx->dtype.base();
-    const char* t = d.scalar == Scalar::Float32 ? "float4" : d.scalar == Scalar::Int32 ? "int4" : d.scalar == Scalar::UInt32 ? "uint4" : nullptr;
-    if (!t) return nullptr;
-    UOpRef m = simplify(idx->src[1] % idx->table->cnst(dtypes::index, int64_t(4)));
-    return m->op == Ops::CONST && m->const_int() == 0 ? t : nullptr;
+    const int item = d.itemsize(), bytes = w_ * item;
+    if (item > 4 || bytes < 4) return std::nullopt;
+    VecAccess v;
+    if (item == 4) {
+      v.type = d.scalar == Scalar::Float32 ? "float4" : d.scalar == Scalar::Int32 ? "int4" : d.scalar == Scalar::UInt32 ? "uint4" : "";
+      if (v.type.empty() || bytes < 16) return std::nullopt;
+      v.fields = 4, v.per_field = 1;
+    } else {
+      v.fields = std::min(bytes, 16) / 4, v.per_field = 4 / item;
+      v.type = v.fields == 4 ? "uint4" : v.fields == 2 ? "uint2" : "unsigned";
+    }
+    v.count = w_ / v.lanes();
+    UOpRef m = simplify(idx->src[1] % idx->table->cnst(dtypes::index, int64_t(v.lanes())));
+    if (m->op != Ops::CONST || m->const_int() != 0) return std::nullopt;
+    return v;
+  }
+  // Field f of vector x ("x.y", or x itself for a plain word).
+  static std::string field(const VecAccess& v, const std::string& x, int f) {
+    static const char* names[4] = {"x", "y", "z", "w"};
+    return v.fields == 1 ? x : x + "." + names[f];
+  }
+  // A vector made of its fields (a plain word is its one field).
+  static std::string make_vec(const VecAccess& v, const std::vector<std::string>& fields) {
+    if (v.fields == 1) return fields[0];
+    std::string s = "make_" + v.type + "(";
+    for (size_t i = 0; i < fields.size(); i++) s += (i ? ", " : "") + fields[i];
+    return s + ")";
+  }
+  // A lane's value from its bits (an unsigned char/short expression) and its bits (as unsigned,
+  // zero above its width) from its value: the conversions of from_mem and to_mem.
+  std::string from_mem_bits(DType d, const std::string& b) {
+    if (is_half(d)) return "__half2float(__ushort_as_half(" + b + "))";
+    if (is_bf16(d)) return "__bfloat162float(__ushort_as_bfloat16(" + b + "))";
+    return from_bits(d, b);
+  }
+  std::string mem_bits(DType d, const std::string& x) {
+    if (is_half(d)) return "(unsigned)__half_as_ushort(" + to_mem(d, x) + ")";
+    if (is_bf16(d)) return "(unsigned)__bfloat16_as_ushort(" + to_mem(d, x) + ")";
+    return "(unsigned)(" + std::string(bits_type(d.itemsize())) + ")" + x;
   }
 
   const UOp* gate_of(const UOp* idx) {
@@ -440,14 +490,25 @@ class Renderer {
     const UOp* gate = gate_of(idx);
     Names n;
     const int nl = lanes(u);
-    for (int l = 0; l < nl; l++) n.lanes.push_back(fresh());
-    if (const char* vt = vector_type(idx); vt && nl == 4 && (!gate || !vec(gate))) {
-      std::string v = fresh();
-      std::string ld = "*(const " + std::string(vt) + "*)&" + addr(idx, 0);
-      line(std::string(vt) + " " + v + " = " + (gate ? val(gate) + " ? " + ld + " : make_" + vt + "(0, 0, 0, 0)" : ld) + ";");
-      const char* f[4] = {"x", "y", "z", "w"};
-      for (int l = 0; l < 4; l++) line(reg(d) + " " + n.lanes[size_t(l)] + " = " + v + "." + f[l] + ";");
+    std::optional<VecAccess> va = nl == w_ && (!gate || !vec(gate)) ? vector_access(idx) : std::nullopt;
+    if (va) {  // the vectors, then each lane from its field
+      std::vector<std::string> vs;
+      const std::string bits = bits_type(d.itemsize()), zero = make_vec(*va, std::vector<std::string>(size_t(va->fields), va->fields == 1 ? "0u" : "0"));
+      for (int c = 0; c < va->count; c++) {
+        vs.push_back(fresh());
+        std::string base = val(idx) + (c ? " + " + std::to_string(c * va->lanes()) : "");
+        std::string ld = "*(const " + va->type + "*)&" + buffer(idx) + "[" + base + "]";
+        line(va->type + " " + vs.back() + " = " + (gate ? val(gate) + " ? " + ld + " : " + zero : ld) + ";");
+      }
+      for (int l = 0; l < nl; l++) {
+        const int c = l / va->lanes(), f = l % va->lanes() / va->per_field, part = l % va->per_field;
+        std::string x = field(*va, vs[size_t(c)], f);
+        if (va->per_field > 1) x = from_mem_bits(d, "(" + bits + ")" + (part ? "(" + x + " >> " + std::to_string(part * 8 * d.itemsize()) + ")" : x));
+        n.lanes.push_back(fresh());
+        line(reg(d) + " " + n.lanes.back() + " = " + x + ";");
+      }
     } else {
+      for (int l = 0; l < nl; l++) n.lanes.push_back(fresh());
       for (int l = 0; l < nl; l++) {
         std::string m = from_mem(d, addr(idx, l));
         std::string zero = d.is_bool() ? "false" : d.is_float() ? float_lit(d.scalar == Scalar::Float64 ? d : dtypes::float32, 0.0) : "0";
@@ -463,10 +524,28 @@ class Renderer {
     DType d = v->dtype;
     const UOp* gate = gate_of(idx);
     const int nl = contiguous(idx) || vec(idx) ? w_ : 1;
-    if (const char* vt = vector_type(idx); vt && nl == 4 && (!gate || !vec(gate))) {
-      std::string x = std::string("make_") + vt + "(" + val(v, 0) + ", " + val(v, 1) + ", " + val(v, 2) + ", " + val(v, 3) + ")";
-      std::string st = "*(" + std::string(vt) + "*)&" + addr(idx, 0) + " = " + x + ";";
-      line(gate ? "if (" + val(gate) + ") " + st : st);
+    std::optional<VecAccess> va = nl == w_ && (!gate || !vec(gate)) ? vector_access(idx) : std::nullopt;
+    if (va) {  // each vector from its lanes, packed into words for narrow types
+      for (int c = 0; c < va->count; c++) {
+        std::vector<std::string> fields;
+        for (int f = 0; f < va->fields; f++) {
+          const int l0 = c * va->lanes() + f * va->per_field;
+          if (va->per_field == 1) {
+            fields.push_back(val(v, l0));
+            continue;
+          }
+          std::string word;
+          for (int part = 0; part < va->per_field; part++) {
+            std::string b = mem_bits(d, val(v, l0 + part));
+            word += part ? " | (" + b + " << " + std::to_string(part * 8 * d.itemsize()) + ")" : b;
+          }
+          fields.push_back(fresh());
+          line("unsigned " + fields.back() + " = " + word + ";");
+        }
+        std::string base = val(idx) + (c ? " + " + std::to_string(c * va->lanes()) : "");
+        std::string st = "*(" + va->type + "*)&" + buffer(idx) + "[" + base + "] = " + make_vec(*va, fields) + ";";
+        line(gate ? "if (" + val(gate) + ") " + st : st);
+      }
       return;
     }
     for (int l = 0; l < nl; l++) {

@@ -202,6 +202,112 @@ TEST_CASE("CUDA renderer: a padded gather behind a gate, max of a float reductio
   check_compiles(src, k.fn_name);
 }
 
+namespace {
+// The number of times part occurs in s.
+int count(const std::string& s, const std::string& part) {
+  int n = 0;
+  for (size_t p = s.find(part); p != std::string::npos; p = s.find(part, p + 1)) n++;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("CUDA renderer: float16 and bfloat16 lanes move as 16-byte words (uint4), unpacked by shifts") {
+  UOpTable t;
+  for (DType d : {dtypes::float16, dtypes::bfloat16}) {
+    INFO(d.name());
+    UOpRef a = input(t, 1, {64, 256}, d), b = input(t, 2, {64, 256}, d);
+    codegen::Kernel k = codegen::lower(kernel_ast(a * b + a), cuda::cuda_target(90));
+    CHECK(k.width == 8);
+    std::string src = cuda::render_cuda(k);
+    CHECK(count(src, "uint4 ") == 2);  // a load per input
+    CHECK(has(src, "= *(const uint4*)&b1["));
+    CHECK(has(src, "= *(const uint4*)&b2["));
+    CHECK(has(src, "*(uint4*)&b0["));
+    CHECK(has(src, ".w >> 16)"));  // lane 7: the high half of the last word
+    const bool half = d.scalar == Scalar::Float16;
+    CHECK(has(src, half ? "__ushort_as_half(" : "__ushort_as_bfloat16("));
+    CHECK(has(src, half ? "(unsigned)__half_as_ushort(__float2half_rn(" : "(unsigned)__bfloat16_as_ushort(__float2bfloat16_rn("));
+    CHECK(!has(src, half ? "__half2float(b1[" : "__bfloat162float(b1["));  // no lane read alone
+    CHECK(!has(src, half ? "] = __float2half_rn(" : "] = __float2bfloat16_rn("));  // nor stored alone
+    check_compiles(src, k.fn_name);
+  }
+}
+
+TEST_CASE("CUDA renderer: a reduction reading float16 lanes as vectors, a uniform gate, mixed widths") {
+  UOpTable t;
+  // column sums: one thread per 8 outputs, its loop reading 16 bytes per row
+  codegen::Kernel cols = codegen::lower(kernel_ast(reduce(input(t, 1, {200, 512}, dtypes::float16), Ops::ADD, {0})), cuda::cuda_target(90));
+  CHECK(cols.group == 1);  // under 256 positions: no GROUP
+  CHECK(cols.width == 8);
+  std::string cs = cuda::render_cuda(cols);
+  CHECK(has(cs, "= *(const uint4*)&b1["));
+  CHECK(has(cs, "*(uint4*)&b0["));
+  check_compiles(cs, cols.fn_name);
+
+  // rows padded by one above and below: the gate is the row's, the same for every lane
+  UOpRef p = mg::test::mv(Ops::PAD, input(t, 1, {5, 64}, dtypes::float16), {1, 1, 0, 0});
+  codegen::Kernel pk = codegen::lower(kernel_ast(p + p), cuda::cuda_target(90));
+  std::string ps = cuda::render_cuda(pk);
+  CHECK(has(ps, " ? *(const uint4*)&b1["));
+  CHECK(has(ps, " : make_uint4(0, 0, 0, 0);"));
+  check_compiles(ps, pk.fn_name);
+
+  // float32 out of float16: 4 lanes, 8 bytes (uint2); float16 out of float32: 8 lanes, two float4
+  UOpRef h = input(t, 1, {1024}, dtypes::float16), f = input(t, 2, {1024});
+  codegen::Kernel up = codegen::lower(kernel_ast(t.make(Ops::CAST, dtypes::float32, {h}) * f), cuda::cuda_target(90));
+  CHECK(up.width == 4);
+  std::string us = cuda::render_cuda(up);
+  CHECK(has(us, "uint2 "));
+  CHECK(has(us, "float4 "));
+  check_compiles(us, up.fn_name);
+  codegen::Kernel down = codegen::lower(kernel_ast(t.make(Ops::CAST, dtypes::float16, {f})), cuda::cuda_target(90));
+  CHECK(down.width == 8);
+  std::string ds = cuda::render_cuda(down);
+  CHECK(count(ds, "= *(const float4*)&b2[") == 2);
+  CHECK(has(ds, " + 4];"));  // the second float4
+  CHECK(has(ds, "*(uint4*)&b0["));
+  check_compiles(ds, down.fn_name);
+
+  // bytes: 16 int8 lanes in a uint4, 4 to a word; a bool out of float16 compares (two uint4 each)
+  UOpRef i8 = input(t, 1, {4096}, dtypes::int8);
+  codegen::Kernel bytes = codegen::lower(kernel_ast(i8 + i8), cuda::cuda_target(90));
+  CHECK(bytes.width == 16);
+  std::string bs = cuda::render_cuda(bytes);
+  CHECK(has(bs, ".w >> 24)"));
+  check_compiles(bs, bytes.fn_name);
+  UOpRef x = input(t, 1, {4096}, dtypes::float16), y = input(t, 2, {4096}, dtypes::float16);
+  codegen::Kernel cmp = codegen::lower(kernel_ast(alu(Ops::CMPLT, {x, y})), cuda::cuda_target(90));
+  CHECK(cmp.width == 16);
+  std::string ms = cuda::render_cuda(cmp);
+  CHECK(count(ms, "= *(const uint4*)&b1[") == 2);
+  CHECK(has(ms, "*(uint4*)&b0["));
+  check_compiles(ms, cmp.fn_name);
+}
+
+TEST_CASE("CUDA renderer: float16 lanes not aligned to 16 bytes, or gated lane by lane, are read one by one") {
+  UOpTable t;
+  // a view starting one element in: the loads' base is 8 * thread + 1, the store's is aligned
+  UOpRef s = mg::test::mv(Ops::SHRINK, input(t, 1, {1025}, dtypes::float16), {1, 1025});
+  codegen::Kernel k = codegen::lower(kernel_ast(s + s), cuda::cuda_target(90));
+  CHECK(k.width == 8);
+  std::string src = cuda::render_cuda(k);
+  CHECK(!has(src, "(const uint4*)"));
+  CHECK(has(src, "__half2float(b1["));
+  CHECK(has(src, "*(uint4*)&b0["));
+  check_compiles(src, k.fn_name);
+
+  // 13 elements in padded lanes of 4: stores and loads gated lane by lane
+  UOpRef p = input(t, 1, {13}, dtypes::float16);
+  codegen::Kernel pk = codegen::lower(kernel_ast(p + p), cuda::cuda_target(90));
+  CHECK(pk.width == 4);
+  std::string ps = cuda::render_cuda(pk);
+  CHECK(!has(ps, "uint2"));
+  CHECK(!has(ps, "uint4"));
+  CHECK(has(ps, "__half2float(b1["));
+  CHECK(has(ps, "] = __float2half_rn("));
+  check_compiles(ps, pk.fn_name);
+}
+
 TEST_CASE("CUDA device: without a driver it is absent, with the reason") {
   Runtime rt(HostAllocator{});
   std::string why;

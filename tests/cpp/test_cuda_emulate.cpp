@@ -241,6 +241,75 @@ TEST_CASE("CUDA emulation: kernels without GROUP (elementwise with lanes, a redu
   CHECK(k.group == 1);
 }
 
+namespace {
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+// Every odd lane of a packed 2-byte vector load reads its word's low half, as the even lane
+// does, instead of the high half.
+std::string high_halves_lost(const std::string& src) {
+  std::string s = src;
+  for (size_t p; (p = s.find(" >> 16)")) != std::string::npos;) s.replace(p, std::strlen(" >> 16)"), " >> 0)");
+  return s;
+}
+}  // namespace
+
+TEST_CASE("CUDA emulation: float16 and bfloat16 lanes as 16-byte vectors (elementwise, reductions, mixed widths)") {
+  UOpTable t;
+  codegen::Kernel k;
+  for (DType d : {dtypes::float16, dtypes::bfloat16}) {
+    INFO(d.name());
+    UOpRef a = input(t, 1, {37, 64}, d), b = input(t, 2, {37, 64}, d);
+    emulate(kernel_ast(a * b + a), sm90(), &k);
+    CHECK(k.width == 8);
+    CHECK(has(cuda::render_cuda(k), "= *(const uint4*)&b1["));
+    // column sums, a loop per thread over 16-byte rows; row sums, a GROUP reduction
+    emulate(kernel_ast(reduce(input(t, 1, {200, 64}, d), Ops::ADD, {0})), sm90(), &k);  // under 256 positions: no GROUP
+    CHECK(k.group == 1);
+    CHECK(k.width == 8);
+    CHECK(has(cuda::render_cuda(k), "= *(const uint4*)&b1["));
+    emulate(kernel_ast(reduce(input(t, 1, {6, 640}, d), Ops::MAX, {0})), sm90(), &k);
+    CHECK(has(cuda::render_cuda(k), "= *(const uint4*)&b1["));
+    // rows padded above and below: a gate the same for all lanes
+    UOpRef p = mg::test::mv(Ops::PAD, input(t, 1, {5, 64}, d), {1, 1, 0, 0});
+    emulate(kernel_ast(p * full_like(p, 3.0)), sm90(), &k);
+    CHECK(has(cuda::render_cuda(k), " : make_uint4(0, 0, 0, 0);"));
+    // not 16-byte aligned (one element in), and padded lanes gated one by one: lane by lane
+    UOpRef s = mg::test::mv(Ops::SHRINK, input(t, 1, {1025}, d), {1, 1025});
+    emulate(kernel_ast(s + s), sm90(), &k);
+    CHECK(!has(cuda::render_cuda(k), "(const uint4*)"));
+    UOpRef q = input(t, 1, {13}, d);
+    emulate(kernel_ast(q * q), sm90(), &k);
+    CHECK(k.width == 4);
+  }
+  // float32 out of float16 (uint2 loads), float16 out of float32 (two float4 per input)
+  UOpRef h = input(t, 1, {40, 24}, dtypes::float16), f = input(t, 2, {40, 24});
+  emulate(kernel_ast(t.make(Ops::CAST, dtypes::float32, {h}) * f), sm90(), &k);
+  CHECK(has(cuda::render_cuda(k), "uint2 "));
+  emulate(kernel_ast(t.make(Ops::CAST, dtypes::bfloat16, {f + f})), sm90(), &k);
+  CHECK(has(cuda::render_cuda(k), " + 4];"));
+  // bytes: int8 and bool lanes, 4 to a word
+  UOpRef i8 = input(t, 1, {50, 32}, dtypes::int8);
+  emulate(kernel_ast(i8 * full_like(i8, 7) - full_like(i8, 100)), sm90(), &k);
+  CHECK(k.width == 16);
+  UOpRef x = input(t, 1, {9, 48}, dtypes::float16), y = input(t, 2, {9, 48}, dtypes::float16);
+  emulate(kernel_ast(alu(Ops::CMPLT, {x, y})), sm90(), &k);
+  CHECK(k.width == 16);
+  UOpRef bl = input(t, 1, {9, 48}, dtypes::bool_);
+  emulate(kernel_ast(t.make(Ops::CAST, dtypes::float16, {bl})), sm90(), &k);
+  CHECK(has(cuda::render_cuda(k), "= *(const uint2*)&b1["));  // 8 bool lanes
+}
+
+TEST_CASE("CUDA emulation catches a packed float16 load that takes the wrong half of a word") {
+  UOpTable t;
+  for (DType d : {dtypes::float16, dtypes::bfloat16}) {
+    UOpRef a = input(t, 1, {16, 64}, d);
+    UOpRef ast = kernel_ast(a * a);
+    Result broken = emulate(ast, sm90(), nullptr, high_halves_lost, false);
+    if (!broken.ran) return;
+    CHECK(!broken.agree);
+    CHECK(emulate(ast, sm90()).agree);
+  }
+}
+
 TEST_CASE("CUDA emulation catches a GROUP kernel without its barriers, or with a wrong combine") {
   UOpTable t;
   UOpRef ast = kernel_ast(reduce(input(t, 1, {5, 1000}), Ops::ADD, {1}));
