@@ -3,6 +3,7 @@
 // (empty where there is none: integer, bool and index operands, DETACH, comparisons).
 #include "tensor/gradient.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <numeric>
@@ -209,6 +210,10 @@ std::vector<UOpRef> gradient(Engine& e, const mg_tensor* loss, std::span<mg_tens
     if (u->op != Ops::DETACH)
       for (const UOpRef& s : u->src) p = p || on_path[s.get()];
     on_path[u] = p;
+    // a size that is a variable has no backward here: a shrink to one would pad by hi - v
+    if (p && u->shape() && std::any_of(u->shape()->begin(), u->shape()->end(), is_sym))
+      fail(ErrorKind::Shape, "gradient: not supported through variable sizes (" + std::string(op_name(u->op)) + " of shape " +
+                                 shape_str(*u->shape(), e.uops) + "); compute it with a plain size");
   }
   Builder b{e.uops, e.uops.make(Ops::DEVICE, dtypes::void_, {}, loss->device->name())};
   std::unordered_map<const UOp*, UOpRef> grads;

@@ -148,6 +148,9 @@ return {
     t.raises(function() s:reshape(2, 8) end, "element counts differ")
     t.raises(function() Tensor.rand(pos) end, "cannot have a variable size")
     t.raises(function() return s + Tensor.zeros(MAX) end, "broadcast")
+    local w = Tensor.ones(MAX, 2)
+    w.requires_grad = true
+    t.raises(function() w:shrink({ { 1, pos }, {} }):sum():backward() end, "gradient: not supported through variable sizes")
     pos:bind(4)
     t.eq(#s:totable(), 4, "still usable after the errors")
   end,
