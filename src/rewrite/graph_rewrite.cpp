@@ -1,6 +1,7 @@
 #include "rewrite/graph_rewrite.h"
 
 #include <chrono>
+#include <memory>
 
 #include "uop/error.h"
 
@@ -14,62 +15,83 @@ int64_t now_ns() {
 // Node -> result, keyed on the node's id. Keys are ids, not references: a node that is only a
 // key here (a rule's intermediate) dies as soon as nothing else holds it, and its id is never
 // reused. Nodes made during the rewrite (ids from `fresh` on, most of those visited) have a
-// dense array, in the order they were made; the nodes of the graph given an open-addressing
-// table.
+// dense array, in the order they were made. The nodes of the graph given are in pages of
+// kPage consecutive ids, found by page number in a small open-addressing directory: a graph's
+// nodes were mostly made together, so their slots share pages (and cache lines), where a hash
+// of each id scattered them over a table twice the graph's size.
 class ResultMap {
  public:
   struct Slot { uint64_t key = 0; UOpRef val; };  // key: id + 1, 0 for empty; val empty: in progress
-  explicit ResultMap(uint64_t fresh) : fresh_base_(fresh), slots_(1024) {}
+  explicit ResultMap(uint64_t fresh) : fresh_base_(fresh), dir_(64) {}
 
   Slot* find(const UOp* k) {
     if (k->id >= fresh_base_) {
       const uint64_t i = k->id - fresh_base_;
       return i < fresh_.size() && fresh_[i].key ? &fresh_[i] : nullptr;
     }
-    const uint64_t key = k->id + 1;
-    for (size_t i = slot(key);; i = (i + 1) & mask()) {
-      if (slots_[i].key == key) return &slots_[i];
-      if (!slots_[i].key) return nullptr;
-    }
+    Slot* page = find_page(k->id / kPage);
+    if (!page) return nullptr;
+    Slot& s = page[k->id % kPage];
+    return s.key ? &s : nullptr;
   }
   // k's slot, added (with an empty val) if k has none; `added` says which. Slots found earlier
-  // may move.
+  // stay put, except those of new nodes (the dense array grows).
   Slot& find_or_add(const UOp* k, bool& added) {
     const uint64_t key = k->id + 1;
+    Slot* s;
     if (k->id >= fresh_base_) {
       const uint64_t i = k->id - fresh_base_;
       if (i >= fresh_.size()) fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 1024));
-      added = !fresh_[i].key;
-      fresh_[i].key = key;
-      return fresh_[i];
+      s = &fresh_[i];
+    } else {
+      Slot* page = find_page(k->id / kPage);
+      if (!page) page = add_page(k->id / kPage);
+      s = &page[k->id % kPage];
     }
-    if ((count_ + 1) * 2 > slots_.size()) grow();  // before probing: the slot found must stay put
-    size_t i = slot(key);
-    while (slots_[i].key && slots_[i].key != key) i = (i + 1) & mask();
-    added = !slots_[i].key;
-    if (added) { slots_[i].key = key; count_++; }
-    return slots_[i];
+    added = !s->key;
+    s->key = key;
+    return *s;
   }
 
  private:
-  size_t slot(uint64_t key) const { return size_t((key * 0x9e3779b97f4a7c15ull) >> shift_); }  // the top bits
-  size_t mask() const { return slots_.size() - 1; }
-  void grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    shift_--;
-    for (Slot& s : old) {
-      if (!s.key) continue;
-      size_t i = slot(s.key);
-      while (slots_[i].key) i = (i + 1) & mask();
-      slots_[i] = std::move(s);
+  static constexpr uint64_t kPage = 64;
+  struct Dir { uint64_t key = 0; Slot* page = nullptr; };  // key: page number + 1
+  size_t dir_slot(uint64_t key) const { return size_t((key * 0x9e3779b97f4a7c15ull) >> shift_); }
+  Slot* find_page(uint64_t pn) {
+    if (pn == last_pn_) return last_;
+    const uint64_t key = pn + 1;
+    for (size_t i = dir_slot(key);; i = (i + 1) & (dir_.size() - 1)) {
+      if (dir_[i].key == key) { last_pn_ = pn; return last_ = dir_[i].page; }
+      if (!dir_[i].key) return nullptr;
     }
+  }
+  Slot* add_page(uint64_t pn) {
+    if ((pages_.size() + 1) * 2 > dir_.size()) grow();
+    pages_.push_back(std::make_unique<Slot[]>(kPage));
+    Slot* page = pages_.back().get();
+    put(pn + 1, page);
+    last_pn_ = pn;
+    return last_ = page;
+  }
+  void put(uint64_t key, Slot* page) {
+    size_t i = dir_slot(key);
+    while (dir_[i].key) i = (i + 1) & (dir_.size() - 1);
+    dir_[i] = {key, page};
+  }
+  void grow() {
+    std::vector<Dir> old(dir_.size() * 2);
+    old.swap(dir_);
+    shift_--;
+    for (const Dir& d : old)
+      if (d.key) put(d.key, d.page);
   }
   const uint64_t fresh_base_;
   std::vector<Slot> fresh_;
-  std::vector<Slot> slots_;
-  size_t count_ = 0;
-  int shift_ = 64 - 10;  // 1024 slots
+  std::vector<std::unique_ptr<Slot[]>> pages_;
+  std::vector<Dir> dir_;
+  int shift_ = 64 - 6;  // 64 directory slots
+  uint64_t last_pn_ = UINT64_MAX;  // the page found last
+  Slot* last_ = nullptr;
 };
 
 struct Frame {

@@ -179,7 +179,7 @@ void PatternMatcher::index() {
       for (size_t i = 0; i < n.src.size(); i++) {
         const UPatNode& sn = n.src[i].node();
         e.src_ops[i] = pattern_ops(sn);
-        if (sn.value && !sn.is_any) e.src_value[i] = &*sn.value;
+        if (sn.value && !sn.is_any) { e.src_value[i] = &*sn.value; e.has_value = true; }
       }
       if (n.src_kind == S::Ordered) e.srcs = Entry::Srcs::Ordered;
       else if (n.src_kind == S::Prefix) e.srcs = Entry::Srcs::Prefix;
@@ -189,6 +189,39 @@ void PatternMatcher::index() {
     for (int i = 0; i < kNumOps; i++)
       if (ops.has(Ops(i))) by_op_[i].push_back(e);
   }
+  for (int op = 0; op < kNumOps; op++)
+    if (!by_op_[op].empty()) by_op2_[op] = make_dispatch2(by_op_[op]);
+}
+
+std::shared_ptr<const PatternMatcher::Dispatch2> PatternMatcher::make_dispatch2(const std::vector<Entry>& entries) {
+  // The source op sets the entries test; two ops in every one of them or in none are alike.
+  std::vector<OpSet> sets;
+  for (const Entry& e : entries) {
+    for (int i = 0; i < kNumOps; i++)
+      if (e.needs_src_ops.has(Ops(i))) sets.push_back(OpSet{Ops(i)});
+    if (e.srcs != Entry::Srcs::Any)
+      for (size_t i = 0; i < e.n_src; i++) sets.push_back(e.src_ops[i]);
+  }
+  auto d = std::make_shared<Dispatch2>();
+  std::map<std::vector<bool>, uint8_t> classes;
+  Ops rep[kNumOps];  // an op of each class
+  for (int o = 0; o < kNumOps; o++) {
+    std::vector<bool> key;
+    key.reserve(sets.size());
+    for (const OpSet& s : sets) key.push_back(s.has(Ops(o)));
+    auto [it, fresh] = classes.emplace(std::move(key), uint8_t(classes.size()));
+    if (fresh) rep[it->second] = Ops(o);
+    d->cls[o] = it->second;
+  }
+  d->n_cls = classes.size();
+  d->cell.push_back(0);
+  for (size_t a = 0; a < d->n_cls; a++)
+    for (size_t b = 0; b < d->n_cls; b++) {
+      for (size_t i = 0; i < entries.size(); i++)
+        if (entries[i].may_match_ops(rep[a], rep[b])) d->idx.push_back(uint32_t(i));
+      d->cell.push_back(uint32_t(d->idx.size()));
+    }
+  return d;
 }
 
 PatternMatcher PatternMatcher::operator+(const PatternMatcher& other) const {
@@ -205,19 +238,32 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx) const {
 Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   const std::vector<Entry>& entries = by_op_[int(u->op)];
   if (entries.empty()) return {};
-  OpSet src_ops;
-  for (const UOpRef& s : u->src) src_ops.add(s->op);
   st.b.items_.clear();
   st.todo.clear();
   st.b.root = u;
   st.b.ctx = ctx;
-  for (const Entry& e : entries) {
-    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u)) continue;
+  auto attempt = [&](const Entry& e) {
     st.b.rule = e.rule;
-    if (!st.match(e.rule->pat.node(), u)) continue;
+    if (!st.match(e.rule->pat.node(), u)) return false;
     if (!(st.result->dtype == u->dtype))
       rule_error(*e.rule, "rewrote " + node_str(u) + " into " + node_str(st.result.get()) + ": the dtype must not change");
-    return {std::move(st.result), e.rule};
+    return true;
+  };
+  if (u->src.size() == 2) {  // the candidates of the sources' op classes: their ops are known to fit
+    const Dispatch2& d = *by_op2_[int(u->op)];
+    const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
+    for (uint32_t k = d.cell[c], end = d.cell[c + 1]; k < end; k++) {
+      const Entry& e = entries[d.idx[k]];
+      if (e.has_value && !e.sources_may_match(u)) continue;
+      if (attempt(e)) return {std::move(st.result), e.rule};
+    }
+    return {};
+  }
+  OpSet src_ops;
+  for (const UOpRef& s : u->src) src_ops.add(s->op);
+  for (const Entry& e : entries) {
+    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u)) continue;
+    if (attempt(e)) return {std::move(st.result), e.rule};
   }
   return {};
 }

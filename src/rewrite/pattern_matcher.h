@@ -81,11 +81,24 @@ class PatternMatcher {
     uint8_t n_src = 0;
     OpSet src_ops[3];
     const double* src_value[3] = {};  // a source that must be a CONST of this value
+    bool has_value = false;           // some src_value is set
     bool sources_may_match(const UOp* u) const;
+    bool may_match_ops(Ops a, Ops b) const;  // a node of two sources of these ops (values aside)
+  };
+  // Nodes of two sources: the entries that may match, looked up once by the sources' ops. The
+  // ops are grouped in classes that no entry tells apart (per op: the source op sets of its
+  // entries), and each pair of classes lists its candidate entries in table order.
+  struct Dispatch2 {
+    uint8_t cls[kNumOps] = {};
+    size_t n_cls = 0;
+    std::vector<uint32_t> cell;  // n_cls * n_cls + 1 offsets into idx
+    std::vector<uint32_t> idx;   // entry indices
   };
   void index();
+  static std::shared_ptr<const Dispatch2> make_dispatch2(const std::vector<Entry>& entries);
   std::shared_ptr<const std::vector<Rule>> rules_;
   std::array<std::vector<Entry>, kNumOps> by_op_;
+  std::array<std::shared_ptr<const Dispatch2>, kNumOps> by_op2_;  // null: none (no entries)
 };
 
 // Inline: PatternMatcher::rewrite asks it of every rule listed under a node's op.
@@ -109,6 +122,23 @@ inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
       for (const UOpRef& x : src)
         if (!ok(0, x.get())) return false;
       return true;
+  }
+  return true;
+}
+
+inline bool PatternMatcher::Entry::may_match_ops(Ops a, Ops b) const {
+  OpSet have;
+  have.add(a);
+  have.add(b);
+  if (!have.contains_all(needs_src_ops)) return false;
+  switch (srcs) {
+    case Srcs::Any: return true;
+    case Srcs::Ordered:
+    case Srcs::Prefix:
+      if (srcs == Srcs::Ordered ? n_src != 2 : n_src > 2) return false;
+      return (n_src < 1 || src_ops[0].has(a)) && (n_src < 2 || src_ops[1].has(b));
+    case Srcs::Permuted2: return (src_ops[0].has(a) && src_ops[1].has(b)) || (src_ops[0].has(b) && src_ops[1].has(a));
+    case Srcs::Every: return src_ops[0].has(a) && src_ops[0].has(b);
   }
   return true;
 }
