@@ -82,7 +82,7 @@ Result emulate(const UOpRef& ast, const codegen::Target& t, codegen::Kernel* out
   std::vector<void*> cpu_ptrs;
   for (const std::vector<char>& b : inputs) {
     cpu_bufs.emplace_back(b.size() + kReadSlackBytes + 64, 0);
-    std::memcpy(cpu_bufs.back().data(), b.data(), b.size());
+    if (!b.empty()) std::memcpy(cpu_bufs.back().data(), b.data(), b.size());  // an empty vector's data() may be null
   }
   for (std::vector<char>& b : cpu_bufs) cpu_ptrs.push_back(b.data());
   // the host clock's timing (Program::run_timed; CUDA times with events) runs it the same way
@@ -96,7 +96,7 @@ Result emulate(const UOpRef& ast, const codegen::Target& t, codegen::Kernel* out
     std::vector<void*> ptrs;
     for (const std::vector<char>& b : inputs) {
       gb.push_back(std::make_unique<cuda::GuardedBuffer>(b.size()));
-      std::memcpy(gb.back()->ptr(), b.data(), b.size());
+      if (!b.empty()) std::memcpy(gb.back()->ptr(), b.data(), b.size());
       ptrs.push_back(gb.back()->ptr());
     }
     std::memset(gb[0]->ptr(), 0x7f, inputs[0].size());  // outputs not written show up
