@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "rewrite/graph_rewrite.h"
+#include "rewrite/symbolic.h"
 #include "uop/error.h"
 
 using namespace mg;
@@ -224,4 +225,44 @@ TEST_CASE("graph_rewrite: results stay right while the memo table grows") {
   UOpRef out = rw(sink(leaves), pm);
   REQUIRE(out->src.size() == 5000);
   for (int i = 0; i < 5000; i += 997) CHECK(out->src[size_t(i)] == x - int64_t(-i));
+}
+
+TEST_CASE("pattern_matcher: picking candidates by the sources' ops fires what trying every rule in order fires") {
+  // The symbolic rules on random nodes: the matcher (candidates of two-source nodes looked up
+  // by their sources' op classes) against each rule tried alone, in table order.
+  const PatternMatcher& pm = symbolic();
+  std::vector<PatternMatcher> alone;
+  for (const Rule& r : pm.rules()) alone.push_back(PatternMatcher({r}));
+  UOpTable t;
+  std::vector<UOpRef> pool{t.var("a", 0, 15), t.var("b", -4, 4), t.var("c", 1, 8)};
+  for (int64_t k : {0, 1, -1, 2, 4, 7}) pool.push_back(t.cnst(dtypes::index, k));
+  uint64_t seed = 12345;
+  auto pick = [&]() -> const UOpRef& {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return pool[size_t(seed >> 33) % pool.size()];
+  };
+  const Ops ops[] = {Ops::ADD, Ops::MUL, Ops::IDIV, Ops::MOD, Ops::MAX, Ops::SUB, Ops::CMPLT, Ops::CMPNE};
+  int fired = 0;
+  for (int i = 0; i < 3000; i++) {
+    Ops op = ops[size_t(i) % std::size(ops)];
+    UOpRef x = pick(), y = pick();
+    if ((op == Ops::IDIV || op == Ops::MOD) && i % 3) y = t.cnst(dtypes::index, int64_t(2 + i % 5));
+    UOpRef u = alu(op, {x, y});
+    if (u->dtype == dtypes::index && pool.size() < 400) pool.push_back(u);  // deeper nodes next time
+    Fired got = pm.rewrite(u.get());
+    size_t want = pm.size();
+    Fired ref;
+    for (size_t r = 0; r < alone.size() && want == pm.size(); r++)
+      if ((ref = alone[r].rewrite(u.get()))) want = r;
+    INFO("node ", render(u));
+    if (want == pm.size()) {
+      CHECK(!got);
+      continue;
+    }
+    REQUIRE(got);
+    CHECK(size_t(got.rule - &pm.rules()[0]) == want);
+    CHECK(got.out == ref.out);
+    fired++;
+  }
+  CHECK(fired > 300);  // the nodes gave the rules work
 }
