@@ -6,6 +6,7 @@
 --   an integer tensor indexes by gather (1-based values), numpy's rules for where its dims go.
 -- x[k] = v writes through the same forms: x takes where(mask, v, x) as its new lazy value.
 local T = require("moongrad.tensor")
+local V = require("moongrad.variable")
 local dtypes = T.dtypes
 local Tensor, shape_of, shape_str, numel = T.Tensor, T.shape_of, T.shape_str, T.numel
 local movement, is_tensor, full_raw = T.movement, T.is_tensor, T.full_raw
@@ -90,6 +91,9 @@ local function parse(x, key, op)
       for k, v in pairs(it) do
         if type(k) ~= "number" or k < 1 or k > 3 or k ~= math.floor(k) then
           fail(op, string.format("a slice is {}, {i}, {first, last} or {first, last, step}; got key %s for dim %d", tostring(k), d))
+        end
+        if V.is_variable(v) then
+          fail(op, string.format("slice bounds must be integers, got the variable '%s' for dim %d (a variable size is a shrink: x:shrink{{1, v}})", v.name, d))
         end
         if not is_int(v) then fail(op, string.format("slice bounds must be integers, got %s for dim %d", describe(v), d)) end
         ni = math.max(ni, k)

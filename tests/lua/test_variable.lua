@@ -147,6 +147,7 @@ return {
     t.raises(function() s:pad({ { 1, 0 } }) end, "kept whole")
     t.raises(function() s:reshape(2, 8) end, "element counts differ")
     t.raises(function() Tensor.rand(pos) end, "cannot have a variable size")
+    t.raises(function() return Tensor.zeros(MAX)[{ { 1, pos } }] end, "a variable size is a shrink")
     t.raises(function() return s + Tensor.zeros(MAX) end, "broadcast")
     local w = Tensor.ones(MAX, 2)
     w.requires_grad = true
