@@ -44,25 +44,6 @@ struct SumGen {
   }
 };
 
-void same_linear(const Linear& a, const Linear& b) {
-  REQUIRE(a.v.size() == b.v.size());
-  for (size_t i = 0; i < a.v.size(); i++) {
-    CHECK(a.v[i] == b.v[i]);
-    CHECK(a.coef[i] == b.coef[i]);
-  }
-  CHECK(a.k == b.k);
-  CHECK(a.inner == b.inner);
-  CHECK(a.inner_unique == b.inner_unique);
-  CHECK(a.term_uses == b.term_uses);
-  CHECK(a.consts == b.consts);
-  CHECK(a.muls == b.muls);
-  CHECK(a.negs == b.negs);
-  CHECK(a.known_all == b.known_all);
-  if (!a.known_all) {
-    CHECK(a.n_known == b.n_known);
-    for (size_t i = 0; i < a.n_known; i++) CHECK(b.knows(a.known[i]));
-  }
-}
 }  // namespace
 
 TEST_CASE("symbolic sums: the facts kept with a sum say what a walk finds") {
