@@ -250,13 +250,52 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
   return acc ? acc + kc : kc;
 }
 
+namespace {
+// The terms and constant of linearize(x), kept with x for divmod_forms' trade form: a term
+// q*(x//c) often stays in a sum that grows link by link (index arithmetic), and each new sum
+// would walk the same x again (on the rewrite benchmark's chain, one x about 1,500 times).
+// The terms are nodes under x (alive while x is); the graph is immutable, so the form is too.
+struct KeptLinear : UOp::Memo {
+  explicit KeptLinear(const void* key) : UOp::Memo(key) {}
+  bool ok = false;
+  SmallVec<const UOp*, kInlineTerms> v;
+  Coefs coef;
+  i128 k = 0;
+};
+constexpr char kKept[2] = {};  // UOp::memo keys (their addresses): exact, ring
+
+// linearize(x, ring)'s terms, coefficients and constant (the rest of `out` is not filled).
+bool linearize_terms(const UOpRef& x, Linear& out, bool ring) {
+  const void* key = &kKept[ring];
+  if (const UOp::Memo* m = x->memo(key)) {
+    const KeptLinear& kl = static_cast<const KeptLinear&>(*m);
+    if (!kl.ok) return false;
+    for (const UOp* t : kl.v) out.v.push_back(UOpRef(const_cast<UOp*>(t)));
+    out.coef = kl.coef;
+    out.k = kl.k;
+    return true;
+  }
+  KeptLinear& kl = x->add_memo<KeptLinear>(key);
+  kl.ok = linearize(x, out, ring);
+  if (kl.ok) {
+    for (const UOpRef& t : out.v) kl.v.push_back(t.get());
+    kl.coef = out.coef;
+    kl.k = out.k;
+  }
+  return kl.ok;
+}
+}  // namespace
+
 // C's definition of %: x == (x//c)*c + x%c for c != 0, also in the ring. So a sum holding
 // r*(x%c) + q*(x//c) with q == r*c holds r*x; and one holding q*(x//c) with q == -p*c can
 // trade it for p*(x%c) - p*x. Each gives a candidate form; callers keep the smallest.
 std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
   auto same = [&](i128 a, i128 b) { return ring ? ring_rep(dt, a) == ring_rep(dt, b) : a == b; };
-  std::vector<Linear> out;
-  out.reserve(2);
+  std::vector<Linear> out;  // (no memory until a form is found: most sums have none)
+  auto keep = [&out](Linear&& f) {
+    if (out.empty()) out.reserve(2);
+    out.push_back(std::move(f));
+  };
   for (size_t i = 0; i < l.v.size(); i++) {
     const UOp* d = l.v[i].get();
     if (d->op != Ops::IDIV || !d->src[1]->is_const() || l.coef[i] == 0) continue;
@@ -270,10 +309,10 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
       f.coef[i] = 0;
       if (std::find(f.v.begin(), f.v.end(), x) == f.v.end()) f.v[j] = x;  // x takes x%c's place
       else { add_term(f, x, f.coef[j]); f.coef[j] = 0; }
-      out.push_back(std::move(f));
+      keep(std::move(f));
     }
     Linear lx;
-    if (q % cv != 0 || !linearize(x, lx, ring)) continue;
+    if (q % cv != 0 || !linearize_terms(x, lx, ring)) continue;
     const i128 p = -q / cv;
     Linear f = l;
     f.coef[i] = 0;
@@ -284,7 +323,7 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
     else { f.v.push_back(nullptr); f.coef.push_back(p); f.mod_of = l.v[i]; }
     for (size_t t = 0; t < lx.v.size(); t++) add_term(f, lx.v[t], -p * lx.coef[t]);
     f.k -= p * lx.k;
-    out.push_back(std::move(f));
+    keep(std::move(f));
   }
   return out;
 }
@@ -342,19 +381,21 @@ UOpRef fold_sum(B& b) {
     for (i128 c : f.coef) { terms += c != 0; muls += c != 0 && c != 1 && c != -1; }
     size_t at_least = muls + (terms ? terms - 1 : 0) + (terms && f.k != 0);
     if (at_least <= root_inner) {
-      // plus the constants it needs that root does not have (each value once)
+      // plus the constants it needs that root does not have (each value once); counted only
+      // until the form is too big (most are dropped at their first new constant)
       i128 fresh[Linear::kMaxKnown + 1];
       size_t n_fresh = 0;
+      const size_t room = root_inner - at_least;  // new constants the form may still need
       auto need = [&](i128 v) {
         if (v < 0) v = -v;
-        if (n_fresh > Linear::kMaxKnown || present(v)) return;
+        if (present(v)) return;
         for (size_t i = 0; i < n_fresh; i++)
           if (fresh[i] == v) return;
         fresh[n_fresh++] = v;
       };
-      for (i128 c : f.coef)
-        if (c != 0 && c != 1 && c != -1) need(c);
-      if (f.k != 0) need(f.k);
+      for (size_t i = 0; i < f.coef.size() && n_fresh <= room && n_fresh <= Linear::kMaxKnown; i++)
+        if (const i128 c = f.coef[i]; c != 0 && c != 1 && c != -1) need(c);
+      if (f.k != 0 && n_fresh <= room && n_fresh <= Linear::kMaxKnown) need(f.k);
       at_least += n_fresh;
     }
     if (at_least > root_inner) continue;
