@@ -28,7 +28,7 @@ build: deps
 	sh third_party/mk_launcher.sh $(CONFIG) > $(BIN)/moongrad.tmp
 	chmod +x $(BIN)/moongrad.tmp && mv $(BIN)/moongrad.tmp $(BIN)/moongrad
 
-# The flagship sample: a CNN trained on Fashion-MNIST (70 steps, 80-100 s on 2 cores).
+# The flagship sample: a CNN trained on Fashion-MNIST (70 steps, 80-105 s on 2 cores).
 run: build
 	$(BIN)/moongrad samples/beautiful_mnist.lua
 
