@@ -1,5 +1,6 @@
 // realize: compute lazy tensors into buffers, then point every handle that held one of those
 // graphs at its buffer. Reading values out of realized tensors.
+#include <algorithm>
 #include <unordered_map>
 
 #include "runtime/executor.h"
@@ -36,26 +37,15 @@ std::vector<UOpRef> realize_on(Engine& e, Device* d, std::vector<UOpRef> roots, 
 // graphs (REF): they work on numbers.
 std::vector<UOpRef> with_values(Engine& e, const std::vector<UOpRef>& roots) {
   UOpRef s = sink(roots);
-  std::unordered_map<const UOp*, UOpRef> done;
-  bool any = false;
-  for (UOp* u : s->toposort()) {
-    std::vector<UOpRef> src;
-    bool changed = false;
-    for (const UOpRef& x : u->src) {
-      auto it = done.find(x.get());
-      src.push_back(it == done.end() ? x : it->second);
-      changed = changed || it != done.end();
-    }
-    Arg arg = u->arg;
-    if (auto* v = std::get_if<std::vector<int64_t>>(&arg); v && u->op != Ops::PERMUTE && u->op != Ops::FLIP)
-      for (int64_t& d : *v)
-        if (is_sym(d)) d = *e.runtime.var_value(e.uops.sym_var(d).get()), changed = true;
-    if (changed) done[u] = e.uops.make(u->op, u->dtype, std::move(src), std::move(arg)), any = true;
-  }
-  if (!any) return roots;
-  std::vector<UOpRef> out;
-  for (const UOpRef& r : roots) out.push_back(done.count(r.get()) ? done[r.get()] : r);
-  return out;
+  UOpRef out = rebuild(s, [&](const UOp* u, const std::vector<UOpRef>& src) -> UOpRef {
+    const auto* v = std::get_if<std::vector<int64_t>>(&u->arg);  // sizes, but not PERMUTE's or FLIP's axes
+    if (!v || u->op == Ops::PERMUTE || u->op == Ops::FLIP || std::none_of(v->begin(), v->end(), is_sym)) return nullptr;
+    std::vector<int64_t> arg = *v;
+    for (int64_t& d : arg)
+      if (is_sym(d)) d = *e.runtime.var_value(e.uops.sym_var(d).get());
+    return e.uops.make(u->op, u->dtype, src, std::move(arg));
+  });
+  return out == s ? roots : std::vector<UOpRef>(out->src.begin(), out->src.end());
 }
 
 // Compiling devices see only realized values across devices: the sources of COPY nodes that

@@ -300,6 +300,28 @@ UOpRef num_like(const UOpRef& x, N v) {
 MG_UOP_SCALAR_OPS(+) MG_UOP_SCALAR_OPS(-) MG_UOP_SCALAR_OPS(*) MG_UOP_SCALAR_OPS(/) MG_UOP_SCALAR_OPS(%)
 #undef MG_UOP_SCALAR_OPS
 
+// root rebuilt once, bottom up: remake(u, src) gets u and its sources as rebuilt and gives u's
+// new node, or nullptr for u itself (made again on src when a source changed). What remake
+// gives is not looked into again.
+template <class F>
+UOpRef rebuild(const UOpRef& root, F&& remake) {
+  std::unordered_map<const UOp*, UOpRef> done;
+  std::vector<UOpRef> src;
+  for (UOp* u : root->toposort()) {
+    bool changed = false;
+    src.clear();
+    for (const UOpRef& x : u->src) {
+      auto it = done.find(x.get());
+      changed = changed || it != done.end();
+      src.push_back(it != done.end() ? it->second : x);
+    }
+    UOpRef r = remake(static_cast<const UOp*>(u), src);
+    if (!r && changed) r = u->replace_src(std::span<const UOpRef>(src));
+    if (r && r.get() != u) done.emplace(u, std::move(r));
+  }
+  auto it = done.find(root.get());
+  return it != done.end() ? it->second : root;
+}
 // root with each key of subs replaced by its value; the result is rebuilt once, bottom up,
 // and replacements are not looked into again (x -> x+1 is fine).
 UOpRef substitute(const UOpRef& root, const std::unordered_map<const UOp*, UOpRef>& subs);
