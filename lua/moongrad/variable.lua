@@ -20,12 +20,12 @@ local function raise(level) core.raise(nil, level + 1) end
 local function is_variable(v) return getmetatable(v) == Variable end
 M.is_variable = is_variable
 
--- The Variable a dim read from C stands for, or nil for a plain size.
+-- The Variable a dim read from C stands for (made here the first time), or nil for a plain size.
 function M.from_dim(d)
   if d >= 0 then return nil end
   local slot = tonumber(d - INT64_MIN)
   local v = by_slot[slot]
-  if not v then  -- made through the C ABI, not here
+  if not v then
     if C.mg_variable_info(ctx, d, info.name, info.lo, info.hi, nil, nil) ~= 0 then raise(2) end
     v = setmetatable({ name = ffi.string(info.name[0]), lo = tonumber(info.lo[0]), hi = tonumber(info.hi[0]), dim = d + 0LL }, Variable)
     by_slot[slot] = v
@@ -42,13 +42,7 @@ function M.variable(name, lo, hi)
   check_int(lo, "lo")
   check_int(hi, "hi")
   if C.mg_variable(ctx, name, lo, hi, dim_out) ~= 0 then raise(2) end
-  local slot = tonumber(dim_out[0] - INT64_MIN)
-  local v = by_slot[slot]
-  if not v then
-    v = setmetatable({ name = name, lo = lo, hi = hi, dim = dim_out[0] + 0LL }, Variable)
-    by_slot[slot] = v
-  end
-  return v
+  return M.from_dim(dim_out[0])
 end
 
 -- Gives v its value from now on and returns v: step(x, pos:bind(7)).
