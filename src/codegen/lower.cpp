@@ -18,7 +18,7 @@ std::string kernel_name(const UOpRef& ast, const UOpRef& lowered) {
   auto size = [](const UOp* n) { return n->op == Ops::CONST ? std::to_string(n->const_int()) : std::get<VarArg>(n->arg).name; };
   std::string name = "E";
   for (int64_t d : *value->shape())
-    if (d != 1) name += "_" + size(ast->table->dim_node(d).get());
+    if (d != 1) name += "_" + (is_sym(d) ? size(ast->table->sym_var(d).get()) : std::to_string(d));
   std::string red;
   for (UOp* u : lowered->toposort())
     if (u->op == Ops::REDUCE)
