@@ -14,64 +14,64 @@ int64_t now_ns() {
 
 // Node -> result, keyed on the node's id. Keys are ids, not references: a node that is only a
 // key here (a rule's intermediate) dies as soon as nothing else holds it, and its id is never
-// reused. Nodes made during the rewrite (ids from `fresh` on, most of those visited) have a
-// dense array, in the order they were made. The nodes of the graph given are in pages of
-// kPage consecutive ids, found by page number in a small open-addressing directory: a graph's
-// nodes were mostly made together, so their slots share pages (and cache lines), where a hash
-// of each id scattered them over a table twice the graph's size.
+// reused. Slots live in pages of kPage consecutive ids and never move, so the rewriter keeps
+// a node's slot instead of looking it up again. Pages from the first new id on (nodes made
+// during the rewrite, most of those visited) are found by index; pages of the graph given by
+// page number in a small open-addressing directory: a graph's nodes were mostly made
+// together, so their slots share pages (and cache lines), where a hash of each id scattered
+// them over a table twice the graph's size.
 class ResultMap {
  public:
-  struct Slot { uint64_t key = 0; UOpRef val; };  // key: id + 1, 0 for empty; val empty: in progress
-  explicit ResultMap(uint64_t fresh) : fresh_base_(fresh), dir_(64) {}
+  struct Slot { UOpRef val; bool seen = false; };  // seen without a val: in progress
+  explicit ResultMap(uint64_t fresh) : fresh_pn_(fresh / kPage), dir_(64) {}
 
   Slot* find(const UOp* k) {
-    if (k->id >= fresh_base_) {
-      const uint64_t i = k->id - fresh_base_;
-      return i < fresh_.size() && fresh_[i].key ? &fresh_[i] : nullptr;
-    }
-    Slot* page = find_page(k->id / kPage);
-    if (!page) return nullptr;
-    Slot& s = page[k->id % kPage];
-    return s.key ? &s : nullptr;
+    Slot* page = page_of(k->id / kPage);
+    Slot* s = page ? &page[k->id % kPage] : nullptr;
+    return s && s->seen ? s : nullptr;
   }
-  // k's slot, added (with an empty val) if k has none; `added` says which. Slots found earlier
-  // stay put, except those of new nodes (the dense array grows).
-  Slot& find_or_add(const UOp* k, bool& added) {
-    const uint64_t key = k->id + 1;
-    Slot* s;
-    if (k->id >= fresh_base_) {
-      const uint64_t i = k->id - fresh_base_;
-      if (i >= fresh_.size()) fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 1024));
-      s = &fresh_[i];
-    } else {
-      Slot* page = find_page(k->id / kPage);
-      if (!page) page = add_page(k->id / kPage);
-      s = &page[k->id % kPage];
-    }
-    added = !s->key;
-    s->key = key;
-    return *s;
+  // k's slot, marked seen; `added` says whether it was new.
+  [[gnu::always_inline]] Slot& find_or_add(const UOp* k, bool& added) {
+    const uint64_t pn = k->id / kPage;
+    Slot* page = page_of(pn);
+    if (!page) [[unlikely]] page = pn >= fresh_pn_ ? add_fresh_page(pn - fresh_pn_) : add_old_page(pn);
+    Slot& s = page[k->id % kPage];
+    added = !s.seen;
+    s.seen = true;
+    return s;
   }
 
  private:
   static constexpr uint64_t kPage = 64;
+  using Page = std::unique_ptr<Slot[]>;
   struct Dir { uint64_t key = 0; Slot* page = nullptr; };  // key: page number + 1
-  size_t dir_slot(uint64_t key) const { return size_t((key * 0x9e3779b97f4a7c15ull) >> shift_); }
-  Slot* find_page(uint64_t pn) {
+  Slot* page_of(uint64_t pn) {  // nullptr: none yet
+    if (pn >= fresh_pn_) {
+      const uint64_t i = pn - fresh_pn_;
+      return i < fresh_.size() ? fresh_[i].get() : nullptr;
+    }
     if (pn == last_pn_) return last_;
+    return old_page(pn);
+  }
+  [[gnu::noinline]] Slot* add_fresh_page(uint64_t i) {
+    if (i >= fresh_.size()) fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 16));
+    fresh_[i] = std::make_unique<Slot[]>(kPage);
+    return fresh_[i].get();
+  }
+  size_t dir_slot(uint64_t key) const { return size_t((key * 0x9e3779b97f4a7c15ull) >> shift_); }
+  Slot* old_page(uint64_t pn) {
     const uint64_t key = pn + 1;
     for (size_t i = dir_slot(key);; i = (i + 1) & (dir_.size() - 1)) {
       if (dir_[i].key == key) { last_pn_ = pn; return last_ = dir_[i].page; }
       if (!dir_[i].key) return nullptr;
     }
   }
-  Slot* add_page(uint64_t pn) {
+  [[gnu::noinline]] Slot* add_old_page(uint64_t pn) {
     if ((pages_.size() + 1) * 2 > dir_.size()) grow();
     pages_.push_back(std::make_unique<Slot[]>(kPage));
-    Slot* page = pages_.back().get();
-    put(pn + 1, page);
+    put(pn + 1, pages_.back().get());
     last_pn_ = pn;
-    return last_ = page;
+    return last_ = pages_.back().get();
   }
   void put(uint64_t key, Slot* page) {
     size_t i = dir_slot(key);
@@ -85,19 +85,26 @@ class ResultMap {
     for (const Dir& d : old)
       if (d.key) put(d.key, d.page);
   }
-  const uint64_t fresh_base_;
-  std::vector<Slot> fresh_;
-  std::vector<std::unique_ptr<Slot[]>> pages_;
+  const uint64_t fresh_pn_;
+  std::vector<Page> fresh_;
+  std::vector<Page> pages_;
   std::vector<Dir> dir_;
   int shift_ = 64 - 6;  // 64 directory slots
-  uint64_t last_pn_ = UINT64_MAX;  // the page found last
+  uint64_t last_pn_ = UINT64_MAX;  // the old page found last
   Slot* last_ = nullptr;
 };
 
+using Slot = ResultMap::Slot;
+
+// Work waiting on the stack: a node to visit; a node to finish once its sources have results
+// (the frame sits under their visits); a slot that takes another node's result (a node that
+// became that one while the other waited).
 struct Frame {
-  UOp* n;             // the node whose result this frame computes
-  UOpRef cur;         // what n is becoming
-  uint8_t stage;      // 0: visit, 1: sources done, 2: n's result is cur's result
+  enum Stage : uint8_t { kVisit, kFinish, kAlias };
+  Slot* slot;         // kFinish, kAlias: the slot this frame fills
+  UOpRef cur;         // kVisit: the node; kFinish: what slot's node is becoming
+  Slot* from;         // kAlias: the slot whose result it takes
+  Stage stage;
   int chain;          // successive rewrites that led here
   const Rule* why;    // the rule that made cur, for errors
 };
@@ -109,15 +116,14 @@ class Rewriter {
   UOpRef run(const UOpRef& root) {
     int64_t t0 = o_.trace ? now_ns() : 0;
     if (o_.trace) step_ = &o_.trace->add_step(std::string(o_.name), o_.bottom_up, root);
-    stack_.push_back({root.get(), root, 0, 0, nullptr});
+    stack_.push_back({nullptr, root, nullptr, Frame::kVisit, 0, nullptr});
     while (!stack_.empty()) {
       Frame f = std::move(stack_.back());
       stack_.pop_back();
-      if (f.stage == 0) visit(f);
-      else if (f.stage == 1) sources_done(f);
-      else {
-        UOpRef v = map_.find(f.cur.get())->val;
-        map_.find(f.n)->val = std::move(v);  // (n's slot was added when it was visited)
+      switch (f.stage) {
+        case Frame::kVisit: visit(std::move(f.cur), f.chain, f.why); break;
+        case Frame::kFinish: finish(f.slot, std::move(f.cur), f.chain, f.why); break;
+        case Frame::kAlias: f.slot->val = f.from->val; break;
       }
     }
     UOpRef out = map_.find(root.get())->val;
@@ -138,60 +144,104 @@ class Rewriter {
     std::string rule = why ? "rule '" + why->name + "' (" + why->where() + ")" : "a rule";
     fail(ErrorKind::Internal, "graph_rewrite '" + std::string(o_.name) + "': " + rule + " " + what);
   }
+  [[noreturn]] void chain_error(const Rule* why, const UOp* from, const UOp* to) {
+    loop_error(why, "fired " + std::to_string(o_.max_chain) + " times in a row at one node (last: " + node_str(from) + " -> " + node_str(to) + ")");
+  }
+  [[noreturn]] void self_error(const Rule* why, const UOp* n) {
+    loop_error(why, "made a node that contains itself after rewriting (" + node_str(n) + "): rewriting would never end");
+  }
 
-  void visit(Frame& f) {
-    bool added;
-    ResultMap::Slot& slot = map_.find_or_add(f.n, added);  // added: in progress
-    if (!added) {
-      if (slot.val) return;
-      loop_error(f.why, "made a node that contains itself after rewriting (" + node_str(f.n) + "): rewriting would never end");
-    }
-    UOpRef cur = std::move(f.cur);
-    int chain = f.chain;
-    const Rule* why = f.why;
-    if (o_.bottom_up) {
-      while (Fired r = try_rewrite(cur.get())) {
-        if (++chain > o_.max_chain)
-          loop_error(r.rule, "fired " + std::to_string(o_.max_chain) + " times in a row at one node (last: " + node_str(cur.get()) + " -> " + node_str(r.out.get()) + ")");
-        cur = std::move(r.out);
-        why = r.rule;
-      }
-    }
-    UOp* c = cur.get();
-    stack_.push_back({f.n, std::move(cur), 1, chain, why});
-    for (size_t i = c->src.size(); i-- > 0;) {
-      UOp* s = c->src[i].get();
-      ResultMap::Slot* done = map_.find(s);
-      if (!done || !done->val) stack_.push_back({s, c->src[i], 0, 0, why});
+  // Parents first: u is rewritten to a fixed point before its sources are looked at.
+  void rewrite_first(UOpRef& u, int& chain, const Rule*& why) {
+    while (Fired r = try_rewrite(u.get())) {
+      if (++chain > o_.max_chain) chain_error(r.rule, u.get(), r.out.get());
+      u = std::move(r.out);
+      why = r.rule;
     }
   }
 
-  void sources_done(Frame& f) {
-    UOp* c = f.cur.get();
-    // the sources' results, and whether any changed
-    bool same = true;
-    src_buf_.clear();
-    for (const UOpRef& s : c->src) {
-      const UOpRef& v = map_.find(s.get())->val;
-      same = same && v == s;
-      src_buf_.push_back(v);
+  void visit(UOpRef n, int chain, const Rule* why) {
+    for (;;) {
+      bool added;
+      Slot& slot = map_.find_or_add(n.get(), added);
+      if (!added) {
+        if (slot.val) return;
+        self_error(why, n.get());
+      }
+      if (o_.bottom_up) rewrite_first(n, chain, why);
+      aliases_.clear();
+      const UOpRef* first = wait_for_sources(&slot, n, chain, why);
+      if (!first) return finish(&slot, std::move(n), chain, why);
+      n = *first;  // the source visited first: here rather than through a frame
+      chain = 0;
     }
-    if (same) {
-      src_buf_.clear();
-      Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
-      if (!r.rule) { map_.find(f.n)->val = std::move(f.cur); return; }
-      if (f.chain + 1 > o_.max_chain)
-        loop_error(r.rule, "fired " + std::to_string(o_.max_chain) + " times in a row at one node (last: " + node_str(c) + " -> " + node_str(r.out.get()) + ")");
-      UOp* out = r.out.get();
-      stack_.push_back({f.n, r.out, 2, f.chain + 1, r.rule});
-      stack_.push_back({out, std::move(r.out), 0, f.chain + 1, r.rule});
-      return;
+  }
+
+  // When some source of cur has no result yet: pushes alias frames for aliases_ (they take
+  // slot's result), a finish frame for slot, and visits of those sources above it but the
+  // first, which it gives back to visit now; nullptr (nothing pushed) when they all have one.
+  const UOpRef* wait_for_sources(Slot* slot, UOpRef& cur, int chain, const Rule* why) {
+    UOp* c = cur.get();
+    const UOpRef* first = nullptr;
+    for (size_t i = c->src.size(); i-- > 0;) {
+      const Slot* done = map_.find(c->src[i].get());
+      if (done && done->val) continue;
+      if (first) {
+        stack_.push_back({nullptr, *first, nullptr, Frame::kVisit, 0, why});
+      } else {
+        for (Slot* a : aliases_) stack_.push_back({a, nullptr, slot, Frame::kAlias, 0, nullptr});
+        stack_.push_back({slot, cur, nullptr, Frame::kFinish, chain, why});
+      }
+      first = &c->src[i];
     }
-    UOpRef nn = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
-    src_buf_.clear();
-    UOp* p = nn.get();
-    stack_.push_back({f.n, nn, 2, f.chain, f.why});
-    stack_.push_back({p, std::move(nn), 0, f.chain, f.why});
+    return first;
+  }
+
+  // cur's sources all have results: cur is rebuilt on them, or else rewritten. What it
+  // becomes is taken on here while its own sources have results, so a node and the nodes the
+  // rules turn it into go through no frames; slot and those nodes' slots (aliases_) all get
+  // the final result. Sources first, a result is its own result, so a node rebuilt on results
+  // needs no look at its sources.
+  void finish(Slot* slot, UOpRef cur, int chain, const Rule* why) {
+    aliases_.clear();
+    for (bool rebuilt = false;;) {
+      UOp* c = cur.get();
+      bool same = true;
+      if (!rebuilt)
+        for (const UOpRef& s : c->src)
+          if (!(map_.find(s.get())->val == s)) { same = false; break; }
+      UOpRef next;
+      if (!same) {
+        for (const UOpRef& s : c->src) src_buf_.push_back(map_.find(s.get())->val);
+        next = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
+        src_buf_.clear();
+      } else {
+        Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
+        if (!r.rule) break;
+        if (++chain > o_.max_chain) chain_error(r.rule, c, r.out.get());
+        next = std::move(r.out);
+        why = r.rule;
+      }
+      bool added;
+      Slot& ns = map_.find_or_add(next.get(), added);
+      if (!added) {
+        if (!ns.val) self_error(why, next.get());
+        cur = ns.val;
+        break;
+      }
+      aliases_.push_back(slot);
+      slot = &ns;
+      cur = std::move(next);
+      rebuilt = !same && !o_.bottom_up;
+      if (o_.bottom_up) rewrite_first(cur, chain, why);
+      if (rebuilt) continue;
+      if (const UOpRef* first = wait_for_sources(slot, cur, chain, why)) {
+        stack_.push_back({nullptr, *first, nullptr, Frame::kVisit, 0, why});
+        return;
+      }
+    }
+    slot->val = cur;
+    for (Slot* a : aliases_) a->val = cur;
   }
 
   const PatternMatcher& pm_;
@@ -201,6 +251,7 @@ class Rewriter {
   ResultMap map_;
   std::vector<Frame> stack_;
   std::vector<UOpRef> src_buf_;  // sources of the node being rebuilt
+  std::vector<Slot*> aliases_;   // slots of the nodes the one being finished went through
   MatchState scratch_;
 };
 }  // namespace
