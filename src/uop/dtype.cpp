@@ -29,6 +29,13 @@ constexpr bool predicates_agree() {
   return true;
 }
 static_assert(predicates_agree());
+// and so do the widths int_min / int_max read
+constexpr bool bits_agree() {
+  for (int i = 0; i < kNumScalars; i++)
+    if (kScalarBits[i] != kInfo[i].bits) return false;
+  return true;
+}
+static_assert(bits_agree());
 
 // Immediate parents in the promotion lattice.
 uint32_t parents_of(Scalar s) {
@@ -55,7 +62,6 @@ uint32_t ancestors_of(Scalar s) {
 }
 }  // namespace
 
-int scalar_bits(Scalar s) { return info(s).bits; }
 const char* scalar_name(Scalar s) { return info(s).name; }
 
 std::optional<Scalar> scalar_from_name(const std::string& name) {
@@ -88,16 +94,6 @@ DType least_upper_dtype(DType a, DType b) {
   return dtypes::void_;
 }
 
-i128 int_min(Scalar s) {
-  const ScalarInfo& i = info(s);
-  if (s == Scalar::Bool || i.is_unsigned) return 0;
-  return -(i128(1) << (i.bits - 1));
-}
-i128 int_max(Scalar s) {
-  const ScalarInfo& i = info(s);
-  if (s == Scalar::Bool) return 1;
-  return i.is_unsigned ? (i128(1) << i.bits) - 1 : (i128(1) << (i.bits - 1)) - 1;
-}
 
 uint16_t float_to_half(float f) {
   uint32_t x = std::bit_cast<uint32_t>(f);

@@ -66,14 +66,19 @@ inline constexpr DType void_{Scalar::Void}, bool_{Scalar::Bool}, int8{Scalar::In
 
 const char* scalar_name(Scalar s);
 std::optional<Scalar> scalar_from_name(const std::string& name);
-int scalar_bits(Scalar s);
 
 // Smallest type both promote to (tinygrad's lattice); only for scalar, non-pointer types.
 DType least_upper_dtype(DType a, DType b);
 
-// Value bounds of integer and bool types (exact, including uint64).
-i128 int_min(Scalar s);
-i128 int_max(Scalar s);
+// Bits of a scalar kind, and the value bounds of integer and bool types (exact, including
+// uint64). Inline: rewrite rules and value ranges ask them of every integer node they look at.
+constexpr int kScalarBits[kNumScalars] = {8, 8, 8, 16, 16, 32, 32, 64, 64, 16, 16, 32, 64, 64, 0};
+constexpr int scalar_bits(Scalar s) { return kScalarBits[int(s)]; }
+constexpr i128 int_min(Scalar s) { return DType{s}.is_unsigned() || s == Scalar::Bool ? 0 : -(i128(1) << (kScalarBits[int(s)] - 1)); }
+constexpr i128 int_max(Scalar s) {
+  const int bits = kScalarBits[int(s)];
+  return s == Scalar::Bool ? 1 : DType{s}.is_unsigned() ? (i128(1) << bits) - 1 : (i128(1) << (bits - 1)) - 1;
+}
 
 // float16 / bfloat16 bit conversions, round to nearest even.
 uint16_t float_to_half(float f);
