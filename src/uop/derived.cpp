@@ -125,8 +125,9 @@ struct DerivedFacts {
     const i128 tmin = int_min(dt.scalar), tmax = int_max(dt.scalar);
     const R full{tmin, tmax, false};
     bool wraps = false;
-    for (const UOpRef& s : u->src) wraps |= s->may_wrap();
-    auto S = [&](size_t i) { const UOp* s = u->src[i].get(); return R{s->vmin(), s->vmax(), false}; };
+    // The sources' ranges are done (bottom_up): read them without asking again.
+    for (const UOpRef& s : u->src) wraps |= (s->facts_ & UOp::kWraps) != 0;
+    auto S = [&](size_t i) { const UOp* s = u->src[i].get(); return R{s->vmin_, s->vmax_, false}; };
     // bounds under 2^63 in magnitude: a product of two stays inside i128
     auto fits64 = [](const R& r) { i128 b = i128(1) << 63; return r.lo > -b && r.hi < b; };
     auto corners = [&](i128 a, i128 b, i128 c, i128 d) { return R{std::min({a, b, c, d}), std::max({a, b, c, d}), false}; };
