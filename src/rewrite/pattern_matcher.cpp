@@ -52,16 +52,20 @@ OpSet required_src_ops(const UPatNode& n) {
 }  // namespace
 
 // ---- bindings ----
+int Bindings::slot(std::string_view name) const {
+  for (size_t i = 0; i < n_names_; i++)
+    if (names_[i] == name) return int(i);
+  return -1;
+}
 UOpRef Bindings::operator[](std::string_view name) const {
-  for (auto& [k, v] : items_)
-    if (k == name) return UOpRef(v);
+  const int i = slot(name);
+  if (i >= 0 && slots_[i]) return UOpRef(slots_[i]);
   fail(ErrorKind::Invalid, "rule '" + (rule ? rule->name : std::string("?")) + "' (" + (rule ? rule->where() : "") +
                                "): asked for '" + std::string(name) + "', which its pattern does not bind");
 }
 bool Bindings::has(std::string_view name) const {
-  for (auto& [k, v] : items_)
-    if (k == name) return true;
-  return false;
+  const int i = slot(name);
+  return i >= 0 && slots_[i];
 }
 
 Rule::Rule(UPat p, RuleFn f, std::string n, std::source_location l)
@@ -77,67 +81,156 @@ std::string Rule::where() const {
   return f + ":" + std::to_string(loc.line());
 }
 
-// ---- matching: continuation passing, so a later source's failure backtracks into the
-// choices (permutations, alternatives) an earlier one made, and a callback returning
-// nothing lets the next way of matching try.
+// ---- matching ----
+namespace {
+bool dtype_ok(const PatNode& q, const DType& dt) {
+  if ((q.scalars >> int(dt.scalar)) & 1) return true;  // dt or its scalar is listed as a scalar
+  if (!q.other_dtypes) return false;
+  const std::vector<DType>& l = q.pat->dtypes;
+  return std::find(l.begin(), l.end(), dt) != l.end();
+}
+
+// The checks of q on u itself (not its sources nor its name).
+inline bool own_ok(const PatNode& q, const UOp* u) {
+  if (!q.ops.has(u->op)) return false;
+  if (!q.checks) return true;
+  if ((q.checks & PatNode::kDtype) && !dtype_ok(q, u->dtype)) return false;
+  if ((q.checks & PatNode::kValue) && !u->is_const(q.value)) return false;
+  if ((q.checks & PatNode::kArg) && !arg_equal(*q.pat->arg, u->arg)) return false;
+  if ((q.checks & PatNode::kArgPred) && !q.pat->arg_pred(u->arg)) return false;
+  if ((q.checks & PatNode::kPredFn) && !q.pred_fn(*u)) return false;
+  if ((q.checks & PatNode::kPred) && !q.pat->pred(*u)) return false;
+  return true;
+}
+}  // namespace
+
+bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
+  b.rule = &r;
+  b.names_ = p.names.data();
+  b.n_names_ = p.names.size();
+  for (size_t i = 0; i < b.n_names_; i++) b.slots_[i] = nullptr;
+  if (p.flat) return match_flat(p, u);
+  prog_ = &p;
+  todo_.clear();
+  return match(p.nodes[0], u);
+}
+
+// The pattern's nodes in preorder, each matched against the source its parent (and the
+// parent's permutation) picks. A failure, or a callback returning nothing, backtracks to the
+// latest permuted node and tries its next permutation: the order continuation passing gives.
+bool MatchState::match_flat(const PatProgram& p, UOp* root) {
+  constexpr size_t N = PatProgram::kMaxFlat;
+  UOp* at[N];           // the node each pattern node matched
+  uint8_t perm[N][5];   // permuted nodes: which source each pattern source takes
+  int8_t fresh[N];      // the slot each pattern node bound (-1: none, or bound before)
+  uint16_t choice[N];   // the permuted nodes matched, in order
+  size_t n_choice = 0;
+  const size_t n = p.n_flat;
+  const PatNode* nodes = p.nodes.data();
+  UOp** slots = b.slots_;
+  size_t s = 0;
+  for (;;) {
+    for (; s < n; s++) {
+      const PatNode& q = nodes[s];
+      UOp* u = root;
+      if (s != 0) {
+        const bool permuted = nodes[q.parent].kind == UPatNode::Src::Permuted;
+        u = at[q.parent]->src[permuted ? perm[q.parent][q.pos] : q.pos].get();
+      }
+      if (!own_ok(q, u)) break;
+      const size_t ns = u->src.size();
+      bool srcs_ok = true;
+      switch (q.kind) {
+        case UPatNode::Src::Any: break;
+        case UPatNode::Src::Ordered:
+        case UPatNode::Src::Permuted: srcs_ok = ns == q.n_src; break;
+        case UPatNode::Src::Prefix: srcs_ok = ns >= q.n_src; break;
+        case UPatNode::Src::Repeat: {
+          const PatNode& leaf = nodes[p.kids[q.kids]];
+          for (size_t i = 0; i < ns && srcs_ok; i++) srcs_ok = own_ok(leaf, u->src[i].get());
+          break;
+        }
+      }
+      if (!srcs_ok) break;
+      fresh[s] = -1;
+      if (q.slot >= 0) {
+        UOp*& bound = slots[q.slot];
+        if (!bound) { bound = u; fresh[s] = q.slot; }
+        else if (bound != u) break;
+      }
+      at[s] = u;
+      if (q.kind == UPatNode::Src::Permuted && q.n_src >= 2) {
+        for (uint8_t i = 0; i < q.n_src; i++) perm[s][i] = i;
+        choice[n_choice++] = uint16_t(s);
+      }
+    }
+    if (s == n) {
+      result = b.rule->fn(b);
+      if (result && result.get() != root) return true;
+    }
+    // nodes [0, s) matched and node s did not (or the callback declined)
+    for (;;) {
+      if (n_choice == 0) return false;
+      const size_t j = choice[n_choice - 1];
+      for (size_t t = j + 1; t < s; t++)
+        if (fresh[t] >= 0) slots[fresh[t]] = nullptr;
+      if (std::next_permutation(perm[j], perm[j] + nodes[j].n_src)) { s = j + 1; break; }
+      n_choice--;
+      if (fresh[j] >= 0) slots[fresh[j]] = nullptr;
+      s = j;
+    }
+  }
+}
+
 bool MatchState::solve() {
-  if (todo.empty()) {
+  if (todo_.empty()) {
     result = b.rule->fn(b);
     return result && result.get() != b.root;
   }
-  auto pr = todo.back();
-  todo.pop_back();
-  if (match(*pr.first, pr.second)) return true;
-  todo.push_back(pr);
+  auto pr = todo_.back();
+  todo_.pop_back();
+  if (match(prog_->nodes[pr.first], pr.second)) return true;
+  todo_.push_back(pr);
   return false;
 }
 
-bool MatchState::match(const UPatNode& p, UOp* u) {
-  if (!p.any_op && !p.ops.has(u->op)) return false;
-  if (!p.dtypes.empty() && std::find(p.dtypes.begin(), p.dtypes.end(), u->dtype) == p.dtypes.end() &&
-      std::find(p.dtypes.begin(), p.dtypes.end(), u->dtype.scalar_type()) == p.dtypes.end())
-    return false;
-  if (p.value && !u->is_const(*p.value)) return false;
-  if (p.arg && !arg_equal(*p.arg, u->arg)) return false;
-  if (p.arg_pred && !p.arg_pred(u->arg)) return false;
-  if (p.pred_fn ? !p.pred_fn(*u) : (p.pred && !p.pred(*u))) return false;
-  size_t mark = b.items_.size();
-  if (!p.name.empty()) {
-    auto it = std::find_if(b.items_.begin(), b.items_.end(), [&](auto& kv) { return kv.first == p.name; });
-    if (it != b.items_.end()) {
-      if (it->second != u) return false;
-    } else {
-      b.items_.push_back({p.name, u});
-    }
+bool MatchState::match(const PatNode& q, UOp* u) {
+  if (!own_ok(q, u)) return false;
+  bool fresh = false;
+  if (q.slot >= 0) {
+    UOp*& bound = b.slots_[q.slot];
+    if (!bound) { bound = u; fresh = true; }
+    else if (bound != u) return false;
   }
-  if (matched_rest(p, u)) return true;
-  b.items_.resize(mark);
+  if (matched_rest(q, u)) return true;
+  if (fresh) b.slots_[q.slot] = nullptr;
   return false;
 }
 
-bool MatchState::matched_rest(const UPatNode& p, UOp* u) {
-  if (p.is_any) {
-    for (const UPat& a : p.alts)
-      if (match(a.node(), u)) return true;
+bool MatchState::matched_rest(const PatNode& q, UOp* u) {
+  const uint16_t* kids = prog_->kids.data();
+  if (q.n_alts) {
+    for (size_t i = 0; i < q.n_alts; i++)
+      if (match(prog_->nodes[kids[q.alts + i]], u)) return true;
     return false;
   }
-  const size_t n = p.src.size(), base = todo.size();
-  switch (p.src_kind) {
+  const size_t n = q.n_src, base = todo_.size();
+  switch (q.kind) {
     case UPatNode::Src::Any: return solve();
     case UPatNode::Src::Ordered:
     case UPatNode::Src::Prefix:
-      if (p.src_kind == UPatNode::Src::Ordered ? u->src.size() != n : u->src.size() < n) return false;
-      for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[i].get()});
+      if (q.kind == UPatNode::Src::Ordered ? u->src.size() != n : u->src.size() < n) return false;
+      for (size_t i = n; i-- > 0;) todo_.push_back({kids[q.kids + i], u->src[i].get()});
       break;
     case UPatNode::Src::Repeat:
-      for (size_t i = u->src.size(); i-- > 0;) todo.push_back({&p.src[0].node(), u->src[i].get()});
+      for (size_t i = u->src.size(); i-- > 0;) todo_.push_back({kids[q.kids], u->src[i].get()});
       break;
     case UPatNode::Src::Permuted: {
       if (u->src.size() != n) return false;
       size_t perm[5];
       std::iota(perm, perm + n, 0);
       do {
-        for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[perm[i]].get()});
+        for (size_t i = n; i-- > 0;) todo_.push_back({kids[q.kids + i], u->src[perm[i]].get()});
         if (solve()) return true;
         truncate(base);
       } while (std::next_permutation(perm, perm + n));
@@ -156,12 +249,17 @@ PatternMatcher::PatternMatcher(std::vector<Rule> rules) {
     std::map<std::string, OpSet> names;
     check_pattern(r, r.pat, names);
   }
+  auto progs = std::make_shared<std::vector<PatProgram>>(rules.size());
+  for (size_t i = 0; i < rules.size(); i++)
+    if (std::string why = compile_pattern(rules[i].pat, (*progs)[i]); !why.empty()) rule_error(rules[i], why);
   rules_ = std::make_shared<const std::vector<Rule>>(std::move(rules));
+  progs_ = std::move(progs);
   index();
 }
 
 void PatternMatcher::index() {
-  for (const Rule& r : *rules_) {
+  for (size_t ri = 0; ri < rules_->size(); ri++) {
+    const Rule& r = (*rules_)[ri];
     const UPatNode& n = r.pat.node();
     // A rule lists under every op its pattern can match; patterns of alternatives
     // contribute each alternative's ops.
@@ -172,6 +270,7 @@ void PatternMatcher::index() {
     }
     Entry e;
     e.rule = &r;
+    e.prog = &(*progs_)[ri];
     e.needs_src_ops = n.is_any ? OpSet() : required_src_ops(n);
     if (!n.is_any && n.src.size() <= 3) {
       using S = UPatNode::Src;
@@ -238,13 +337,10 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx) const {
 Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   const std::vector<Entry>& entries = by_op_[int(u->op)];
   if (entries.empty()) return {};
-  st.b.items_.clear();
-  st.todo.clear();
   st.b.root = u;
   st.b.ctx = ctx;
   auto attempt = [&](const Entry& e) {
-    st.b.rule = e.rule;
-    if (!st.match(e.rule->pat.node(), u)) return false;
+    if (!st.attempt(*e.rule, *e.prog, u)) return false;
     if (!(st.result->dtype == u->dtype))
       rule_error(*e.rule, "rewrote " + node_str(u) + " into " + node_str(st.result.get()) + ": the dtype must not change");
     return true;

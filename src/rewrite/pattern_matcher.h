@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rewrite/pattern_program.h"
 #include "rewrite/upat.h"
 
 namespace mg {
@@ -15,6 +16,7 @@ namespace mg {
 struct Rule;
 
 // What a rule's callback sees: the nodes its pattern bound, by name, and the rewrite's ctx.
+// Names are slots (numbered when the rule is compiled): a lookup compares against the rule's few names.
 class Bindings {
  public:
   UOpRef operator[](std::string_view name) const;  // a name the pattern does not bind is an error
@@ -27,7 +29,10 @@ class Bindings {
  private:
   friend struct MatchState;
   friend class PatternMatcher;
-  std::vector<std::pair<std::string_view, UOp*>> items_;
+  int slot(std::string_view name) const;  // -1: not a name of the rule
+  const std::string* names_ = nullptr;    // the rule's names, by slot
+  size_t n_names_ = 0;
+  UOp* slots_[PatProgram::kMaxNames] = {};  // null: not bound (a name of an alternative not taken)
 };
 using B = Bindings;
 
@@ -52,12 +57,19 @@ struct Fired {
 // Matching scratch: graph_rewrite keeps one, so matching a node allocates nothing.
 struct MatchState {
   Bindings b;
-  std::vector<std::pair<const UPatNode*, UOp*>> todo;  // (pattern, node) pairs still to match
   UOpRef result;
+  bool attempt(const Rule& r, const PatProgram& p, UOp* u);  // binds b, calls the rule; true: it fired
+
+ private:
+  bool match_flat(const PatProgram& p, UOp* u);
+  // Patterns with alternatives or repeated named patterns: continuation passing, so a later
+  // source's failure backtracks into the choices (permutations, alternatives) an earlier one made.
+  const PatProgram* prog_ = nullptr;
+  std::vector<std::pair<uint16_t, UOp*>> todo_;  // (pattern node, node) pairs still to match
   bool solve();
-  bool match(const UPatNode& p, UOp* u);
-  bool matched_rest(const UPatNode& p, UOp* u);
-  void truncate(size_t n) { while (todo.size() > n) todo.pop_back(); }
+  bool match(const PatNode& p, UOp* u);
+  bool matched_rest(const PatNode& p, UOp* u);
+  void truncate(size_t n) { while (todo_.size() > n) todo_.pop_back(); }
 };
 
 class PatternMatcher {
@@ -75,6 +87,7 @@ class PatternMatcher {
  private:
   struct Entry {
     const Rule* rule = nullptr;
+    const PatProgram* prog = nullptr;
     OpSet needs_src_ops;  // early reject: ops the node's sources must include
     // and the ops each source may have, for patterns with up to three sources
     enum class Srcs : uint8_t { Any, Ordered, Prefix, Permuted2, Every } srcs = Srcs::Any;
@@ -97,6 +110,7 @@ class PatternMatcher {
   void index();
   static std::shared_ptr<const Dispatch2> make_dispatch2(const std::vector<Entry>& entries);
   std::shared_ptr<const std::vector<Rule>> rules_;
+  std::shared_ptr<const std::vector<PatProgram>> progs_;  // rules_[i]'s pattern, compiled
   std::array<std::vector<Entry>, kNumOps> by_op_;
   std::array<std::shared_ptr<const Dispatch2>, kNumOps> by_op2_;  // null: none (no entries)
 };
