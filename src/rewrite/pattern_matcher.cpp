@@ -52,14 +52,7 @@ OpSet required_src_ops(const UPatNode& n) {
 }  // namespace
 
 // ---- bindings ----
-int Bindings::slot(std::string_view name) const {
-  for (size_t i = 0; i < n_names_; i++)
-    if (names_[i] == name) return int(i);
-  return -1;
-}
-UOpRef Bindings::operator[](std::string_view name) const {
-  const int i = slot(name);
-  if (i >= 0 && slots_[i]) return UOpRef(slots_[i]);
+void Bindings::unbound(std::string_view name) const {
   fail(ErrorKind::Invalid, "rule '" + (rule ? rule->name : std::string("?")) + "' (" + (rule ? rule->where() : "") +
                                "): asked for '" + std::string(name) + "', which its pattern does not bind");
 }
@@ -90,10 +83,8 @@ bool dtype_ok(const PatNode& q, const DType& dt) {
   return std::find(l.begin(), l.end(), dt) != l.end();
 }
 
-// The checks of q on u itself (not its sources nor its name).
-inline bool own_ok(const PatNode& q, const UOp* u) {
-  if (!q.ops.has(u->op)) return false;
-  if (!q.checks) return true;
+// The checks of q on u itself (not its sources nor its name) beyond its op.
+bool other_checks_ok(const PatNode& q, const UOp* u) {
   if ((q.checks & PatNode::kDtype) && !dtype_ok(q, u->dtype)) return false;
   if ((q.checks & PatNode::kValue) && !u->is_const(q.value)) return false;
   if ((q.checks & PatNode::kArg) && !arg_equal(*q.pat->arg, u->arg)) return false;
@@ -102,23 +93,33 @@ inline bool own_ok(const PatNode& q, const UOp* u) {
   if ((q.checks & PatNode::kPred) && !q.pat->pred(*u)) return false;
   return true;
 }
+[[gnu::always_inline]] inline bool own_ok(const PatNode& q, const UOp* u) {
+  return q.ops.has(u->op) && (!q.checks || other_checks_ok(q, u));
+}
 }  // namespace
 
 bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
   b.rule = &r;
   b.names_ = p.names.data();
   b.n_names_ = p.names.size();
-  for (size_t i = 0; i < b.n_names_; i++) b.slots_[i] = nullptr;
-  if (p.flat) return match_flat(p, u);
-  prog_ = &p;
-  todo_.clear();
-  return match(p.nodes[0], u);
+  for (size_t i = 0; i < b.dirty_; i++) b.slots_[i] = nullptr;
+  b.dirty_ = b.n_names_;  // until it fails (unbinding all) or a callback has run
+  bool fired;
+  if (p.flat) {
+    fired = match_flat(p, u);
+  } else {
+    prog_ = &p;
+    todo_.clear();
+    fired = match(p.nodes[0], u);
+  }
+  if (!fired) b.dirty_ = 0;
+  return fired;
 }
 
 // The pattern's nodes in preorder, each matched against the source its parent (and the
 // parent's permutation) picks. A failure, or a callback returning nothing, backtracks to the
 // latest permuted node and tries its next permutation: the order continuation passing gives.
-bool MatchState::match_flat(const PatProgram& p, UOp* root) {
+[[gnu::always_inline]] inline bool MatchState::match_flat(const PatProgram& p, UOp* root) {
   constexpr size_t N = PatProgram::kMaxFlat;
   UOp* at[N];           // the node each pattern node matched
   uint8_t perm[N][5];   // permuted nodes: which source each pattern source takes
@@ -134,24 +135,18 @@ bool MatchState::match_flat(const PatProgram& p, UOp* root) {
       const PatNode& q = nodes[s];
       UOp* u = root;
       if (s != 0) {
-        const bool permuted = nodes[q.parent].kind == UPatNode::Src::Permuted;
-        u = at[q.parent]->src[permuted ? perm[q.parent][q.pos] : q.pos].get();
-      }
-      if (!own_ok(q, u)) break;
+        u = at[q.parent]->src[q.parent_permuted ? perm[q.parent][q.pos] : q.pos].get();
+        if (!q.ops.has(u->op)) break;
+      }  // the root's op is one its rule is listed under
+      if (q.checks && !other_checks_ok(q, u)) break;
       const size_t ns = u->src.size();
-      bool srcs_ok = true;
-      switch (q.kind) {
-        case UPatNode::Src::Any: break;
-        case UPatNode::Src::Ordered:
-        case UPatNode::Src::Permuted: srcs_ok = ns == q.n_src; break;
-        case UPatNode::Src::Prefix: srcs_ok = ns >= q.n_src; break;
-        case UPatNode::Src::Repeat: {
-          const PatNode& leaf = nodes[p.kids[q.kids]];
-          for (size_t i = 0; i < ns && srcs_ok; i++) srcs_ok = own_ok(leaf, u->src[i].get());
-          break;
-        }
+      if (size_t(ns - q.min_src) > size_t(q.src_span)) break;
+      if (q.kind == UPatNode::Src::Repeat) {
+        const PatNode& leaf = nodes[p.kids[q.kids]];
+        size_t i = 0;
+        while (i < ns && own_ok(leaf, u->src[i].get())) i++;
+        if (i < ns) break;
       }
-      if (!srcs_ok) break;
       fresh[s] = -1;
       if (q.slot >= 0) {
         UOp*& bound = slots[q.slot];
@@ -160,7 +155,9 @@ bool MatchState::match_flat(const PatProgram& p, UOp* root) {
       }
       at[s] = u;
       if (q.kind == UPatNode::Src::Permuted && q.n_src >= 2) {
-        for (uint8_t i = 0; i < q.n_src; i++) perm[s][i] = i;
+        perm[s][0] = 0;
+        perm[s][1] = 1;
+        for (uint8_t i = 2; i < q.n_src; i++) perm[s][i] = i;
         choice[n_choice++] = uint16_t(s);
       }
     }
@@ -170,11 +167,13 @@ bool MatchState::match_flat(const PatProgram& p, UOp* root) {
     }
     // nodes [0, s) matched and node s did not (or the callback declined)
     for (;;) {
-      if (n_choice == 0) return false;
-      const size_t j = choice[n_choice - 1];
-      for (size_t t = j + 1; t < s; t++)
+      for (size_t t = n_choice ? choice[n_choice - 1] + 1 : 0; t < s; t++)
         if (fresh[t] >= 0) slots[fresh[t]] = nullptr;
-      if (std::next_permutation(perm[j], perm[j] + nodes[j].n_src)) { s = j + 1; break; }
+      if (n_choice == 0) return false;  // every binding undone
+      const size_t j = choice[n_choice - 1];
+      uint8_t* pj = perm[j];
+      const bool more = nodes[j].n_src == 2 ? pj[0] == 0 && (pj[0] = 1, pj[1] = 0, true) : std::next_permutation(pj, pj + nodes[j].n_src);
+      if (more) { s = j + 1; break; }
       n_choice--;
       if (fresh[j] >= 0) slots[fresh[j]] = nullptr;
       s = j;
@@ -339,7 +338,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   if (entries.empty()) return {};
   st.b.root = u;
   st.b.ctx = ctx;
-  auto attempt = [&](const Entry& e) {
+  auto attempt = [&](const Entry& e) __attribute__((always_inline)) {
     if (!st.attempt(*e.rule, *e.prog, u)) return false;
     if (!(st.result->dtype == u->dtype))
       rule_error(*e.rule, "rewrote " + node_str(u) + " into " + node_str(st.result.get()) + ": the dtype must not change");

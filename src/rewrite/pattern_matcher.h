@@ -19,7 +19,11 @@ struct Rule;
 // Names are slots (numbered when the rule is compiled): a lookup compares against the rule's few names.
 class Bindings {
  public:
-  UOpRef operator[](std::string_view name) const;  // a name the pattern does not bind is an error
+  UOpRef operator[](std::string_view name) const {  // a name the pattern does not bind is an error
+    const int i = slot(name);
+    if (i >= 0 && slots_[i]) return UOpRef(slots_[i]);
+    unbound(name);
+  }
   bool has(std::string_view name) const;
   UOp* root = nullptr;          // the node being rewritten
   void* ctx = nullptr;          // graph_rewrite's ctx argument
@@ -30,11 +34,25 @@ class Bindings {
   friend struct MatchState;
   friend class PatternMatcher;
   int slot(std::string_view name) const;  // -1: not a name of the rule
+  [[noreturn]] void unbound(std::string_view name) const;
   const std::string* names_ = nullptr;    // the rule's names, by slot
   size_t n_names_ = 0;
   UOp* slots_[PatProgram::kMaxNames] = {};  // null: not bound (a name of an alternative not taken)
+  size_t dirty_ = 0;  // slots_[0, dirty_) may hold bindings: a failed match leaves none, others may
 };
 using B = Bindings;
+
+// Inline, comparing lengths first: callbacks look names up often, and names are short.
+inline int Bindings::slot(std::string_view name) const {
+  for (size_t i = 0; i < n_names_; i++) {
+    const std::string& n = names_[i];
+    if (n.size() != name.size()) continue;
+    size_t k = 0;
+    while (k < name.size() && n[k] == name[k]) k++;
+    if (k == name.size()) return int(i);
+  }
+  return -1;
+}
 
 using RuleFn = std::function<UOpRef(B&)>;
 
@@ -58,9 +76,11 @@ struct Fired {
 struct MatchState {
   Bindings b;
   UOpRef result;
-  bool attempt(const Rule& r, const PatProgram& p, UOp* u);  // binds b, calls the rule; true: it fired
 
  private:
+  friend class PatternMatcher;
+  // Binds b and calls the rule when u (of an op the rule is listed under) matches; true: it fired.
+  bool attempt(const Rule& r, const PatProgram& p, UOp* u);
   bool match_flat(const PatProgram& p, UOp* u);
   // Patterns with alternatives or repeated named patterns: continuation passing, so a later
   // source's failure backtracks into the choices (permutations, alternatives) an earlier one made.

@@ -34,6 +34,9 @@ struct Compiler {
     q.n_alts = uint8_t(n.alts.size());
     q.parent = parent;
     q.pos = pos;
+    q.parent_permuted = at != 0 && out.nodes[parent].kind == UPatNode::Src::Permuted;
+    if (n.src_kind == UPatNode::Src::Ordered || n.src_kind == UPatNode::Src::Permuted) q.src_span = 0;
+    if (n.src_kind != UPatNode::Src::Any && n.src_kind != UPatNode::Src::Repeat) q.min_src = q.n_src;
     q.pat = &n;
     if (!n.dtypes.empty()) {
       q.checks |= PatNode::kDtype;
