@@ -93,9 +93,12 @@ bool other_checks_ok(const PatNode& q, const UOp* u) {
   if ((q.checks & PatNode::kPred) && !q.pat->pred(*u)) return false;
   return true;
 }
-[[gnu::always_inline]] inline bool own_ok(const PatNode& q, const UOp* u) {
-  return q.ops.has(u->op) && (!q.checks || other_checks_ok(q, u));
+// A node's checks beyond its op; a lone plain-function predicate (the usual case) is called directly.
+[[gnu::always_inline]] inline bool checks_ok(const PatNode& q, const UOp* u) {
+  if (!q.checks) return true;
+  return q.checks == PatNode::kPredFn ? q.pred_fn(*u) : other_checks_ok(q, u);
 }
+[[gnu::always_inline]] inline bool own_ok(const PatNode& q, const UOp* u) { return q.ops.has(u->op) && checks_ok(q, u); }
 }  // namespace
 
 bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
@@ -123,43 +126,47 @@ bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
   constexpr size_t N = PatProgram::kMaxFlat;
   UOp* at[N];           // the node each pattern node matched
   uint8_t perm[N][5];   // permuted nodes: which source each pattern source takes
-  int8_t fresh[N];      // the slot each pattern node bound (-1: none, or bound before)
+  uint8_t trail[N];     // the slots bound, in order
   uint16_t choice[N];   // the permuted nodes matched, in order
-  size_t n_choice = 0;
+  uint8_t mark[N];      // per choice: the trail's length once its node was bound
+  size_t n_choice = 0, n_trail = 0;
   const size_t n = p.n_flat;
   const PatNode* nodes = p.nodes.data();
   UOp** slots = b.slots_;
-  size_t s = 0;
+  // Node s's sources, repeated leaves and name; then its sources are the next nodes'.
+  auto enter = [&](const PatNode& q, UOp* u, size_t s) __attribute__((always_inline)) {
+    if (q.kind != UPatNode::Src::Any) {
+      const size_t ns = u->src.size();
+      if (size_t(ns - q.min_src) > size_t(q.src_span)) return false;
+      if (q.kind == UPatNode::Src::Repeat) {
+        const PatNode& leaf = nodes[p.kids[q.kids]];
+        for (size_t i = 0; i < ns; i++)
+          if (!own_ok(leaf, u->src[i].get())) return false;
+      }
+    }
+    if (q.slot >= 0) {
+      UOp*& bound = slots[q.slot];
+      if (!bound) { bound = u; trail[n_trail++] = uint8_t(q.slot); }
+      else if (bound != u) return false;
+    }
+    at[s] = u;
+    if (q.choice) {
+      perm[s][0] = 0;
+      perm[s][1] = 1;
+      for (uint8_t i = 2; i < q.n_src; i++) perm[s][i] = i;
+      mark[n_choice] = uint8_t(n_trail);
+      choice[n_choice++] = uint16_t(s);
+    }
+    return true;
+  };
+  // The root's op is one its rule is listed under; the root is never come back to.
+  if (!checks_ok(nodes[0], root) || !enter(nodes[0], root, 0)) return false;
+  size_t s = 1;
   for (;;) {
     for (; s < n; s++) {
       const PatNode& q = nodes[s];
-      UOp* u = root;
-      if (s != 0) {
-        u = at[q.parent]->src[q.parent_permuted ? perm[q.parent][q.pos] : q.pos].get();
-        if (!q.ops.has(u->op)) break;
-      }  // the root's op is one its rule is listed under
-      if (q.checks && !other_checks_ok(q, u)) break;
-      const size_t ns = u->src.size();
-      if (size_t(ns - q.min_src) > size_t(q.src_span)) break;
-      if (q.kind == UPatNode::Src::Repeat) {
-        const PatNode& leaf = nodes[p.kids[q.kids]];
-        size_t i = 0;
-        while (i < ns && own_ok(leaf, u->src[i].get())) i++;
-        if (i < ns) break;
-      }
-      fresh[s] = -1;
-      if (q.slot >= 0) {
-        UOp*& bound = slots[q.slot];
-        if (!bound) { bound = u; fresh[s] = q.slot; }
-        else if (bound != u) break;
-      }
-      at[s] = u;
-      if (q.kind == UPatNode::Src::Permuted && q.n_src >= 2) {
-        perm[s][0] = 0;
-        perm[s][1] = 1;
-        for (uint8_t i = 2; i < q.n_src; i++) perm[s][i] = i;
-        choice[n_choice++] = uint16_t(s);
-      }
+      UOp* u = at[q.parent]->src[q.parent_permuted ? perm[q.parent][q.pos] : q.pos].get();
+      if (!own_ok(q, u) || !enter(q, u, s)) break;
     }
     if (s == n) {
       result = b.rule->fn(b);
@@ -167,16 +174,13 @@ bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
     }
     // nodes [0, s) matched and node s did not (or the callback declined)
     for (;;) {
-      for (size_t t = n_choice ? choice[n_choice - 1] + 1 : 0; t < s; t++)
-        if (fresh[t] >= 0) slots[fresh[t]] = nullptr;
+      for (const size_t keep = n_choice ? mark[n_choice - 1] : 0; n_trail > keep;) slots[trail[--n_trail]] = nullptr;
       if (n_choice == 0) return false;  // every binding undone
       const size_t j = choice[n_choice - 1];
       uint8_t* pj = perm[j];
       const bool more = nodes[j].n_src == 2 ? pj[0] == 0 && (pj[0] = 1, pj[1] = 0, true) : std::next_permutation(pj, pj + nodes[j].n_src);
       if (more) { s = j + 1; break; }
-      n_choice--;
-      if (fresh[j] >= 0) slots[fresh[j]] = nullptr;
-      s = j;
+      n_choice--;  // and its node's binding goes with the earlier choice's
     }
   }
 }

@@ -36,6 +36,7 @@ struct Compiler {
     q.pos = pos;
     q.parent_permuted = at != 0 && out.nodes[parent].kind == UPatNode::Src::Permuted;
     if (n.src_kind == UPatNode::Src::Ordered || n.src_kind == UPatNode::Src::Permuted) q.src_span = 0;
+    q.choice = n.src_kind == UPatNode::Src::Permuted && n.src.size() >= 2;
     if (n.src_kind != UPatNode::Src::Any && n.src_kind != UPatNode::Src::Repeat) q.min_src = q.n_src;
     q.pat = &n;
     if (!n.dtypes.empty()) {
