@@ -52,16 +52,13 @@ OpSet required_src_ops(const UPatNode& n) {
 }  // namespace
 
 // ---- bindings ----
-UOpRef Bindings::operator[](std::string_view name) const {
-  for (auto& [k, v] : items_)
-    if (k == name) return UOpRef(v);
+void Bindings::unbound(std::string_view name) const {
   fail(ErrorKind::Invalid, "rule '" + (rule ? rule->name : std::string("?")) + "' (" + (rule ? rule->where() : "") +
                                "): asked for '" + std::string(name) + "', which its pattern does not bind");
 }
 bool Bindings::has(std::string_view name) const {
-  for (auto& [k, v] : items_)
-    if (k == name) return true;
-  return false;
+  const int i = slot(name);
+  return i >= 0 && slots_[i];
 }
 
 Rule::Rule(UPat p, RuleFn f, std::string n, std::source_location l)
@@ -77,67 +74,166 @@ std::string Rule::where() const {
   return f + ":" + std::to_string(loc.line());
 }
 
-// ---- matching: continuation passing, so a later source's failure backtracks into the
-// choices (permutations, alternatives) an earlier one made, and a callback returning
-// nothing lets the next way of matching try.
+// ---- matching ----
+namespace {
+bool dtype_ok(const PatNode& q, const DType& dt) {
+  if ((q.scalars >> int(dt.scalar)) & 1) return true;  // dt or its scalar is listed as a scalar
+  if (!q.other_dtypes) return false;
+  const std::vector<DType>& l = q.pat->dtypes;
+  return std::find(l.begin(), l.end(), dt) != l.end();
+}
+
+// The checks of q on u itself (not its sources nor its name) beyond its op.
+bool other_checks_ok(const PatNode& q, const UOp* u) {
+  if ((q.checks & PatNode::kDtype) && !dtype_ok(q, u->dtype)) return false;
+  if ((q.checks & PatNode::kValue) && !u->is_const(q.value)) return false;
+  if ((q.checks & PatNode::kArg) && !arg_equal(*q.pat->arg, u->arg)) return false;
+  if ((q.checks & PatNode::kArgPred) && !q.pat->arg_pred(u->arg)) return false;
+  if ((q.checks & PatNode::kPredFn) && !q.pred_fn(*u)) return false;
+  if ((q.checks & PatNode::kPred) && !q.pat->pred(*u)) return false;
+  return true;
+}
+// A node's checks beyond its op; a lone plain-function predicate (the usual case) is called directly.
+[[gnu::always_inline]] inline bool checks_ok(const PatNode& q, const UOp* u) {
+  if (!q.checks) return true;
+  return q.checks == PatNode::kPredFn ? q.pred_fn(*u) : other_checks_ok(q, u);
+}
+[[gnu::always_inline]] inline bool own_ok(const PatNode& q, const UOp* u) { return q.ops.has(u->op) && checks_ok(q, u); }
+}  // namespace
+
+bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
+  b.rule = &r;
+  b.names_ = p.names.data();
+  b.n_names_ = p.names.size();
+  for (size_t i = 0; i < b.dirty_; i++) b.slots_[i] = nullptr;
+  b.dirty_ = b.n_names_;  // until it fails (unbinding all) or a callback has run
+  bool fired;
+  if (p.flat) {
+    fired = match_flat(p, u);
+  } else {
+    prog_ = &p;
+    todo_.clear();
+    fired = match(p.nodes[0], u);
+  }
+  if (!fired) b.dirty_ = 0;
+  return fired;
+}
+
+// The pattern's nodes in preorder, each matched against the source its parent (and the
+// parent's permutation) picks. A failure, or a callback returning nothing, backtracks to the
+// latest permuted node and tries its next permutation: the order continuation passing gives.
+[[gnu::always_inline]] inline bool MatchState::match_flat(const PatProgram& p, UOp* root) {
+  constexpr size_t N = PatProgram::kMaxFlat;
+  UOp* at[N];           // the node each pattern node matched
+  uint8_t perm[N][5];   // permuted nodes: which source each pattern source takes
+  uint8_t trail[N];     // the slots bound, in order
+  uint16_t choice[N];   // the permuted nodes matched, in order
+  uint8_t mark[N];      // per choice: the trail's length once its node was bound
+  size_t n_choice = 0, n_trail = 0;
+  const size_t n = p.n_flat;
+  const PatNode* nodes = p.nodes.data();
+  UOp** slots = b.slots_;
+  // Node s's sources, repeated leaves and name; then its sources are the next nodes'.
+  auto enter = [&](const PatNode& q, UOp* u, size_t s) __attribute__((always_inline)) {
+    if (q.kind != UPatNode::Src::Any) {
+      const size_t ns = u->src.size();
+      if (size_t(ns - q.min_src) > size_t(q.src_span)) return false;
+      if (q.kind == UPatNode::Src::Repeat) {
+        const PatNode& leaf = nodes[p.kids[q.kids]];
+        for (size_t i = 0; i < ns; i++)
+          if (!own_ok(leaf, u->src[i].get())) return false;
+      }
+    }
+    if (q.slot >= 0) {
+      UOp*& bound = slots[q.slot];
+      if (!bound) { bound = u; trail[n_trail++] = uint8_t(q.slot); }
+      else if (bound != u) return false;
+    }
+    at[s] = u;
+    if (q.choice) {
+      perm[s][0] = 0;
+      perm[s][1] = 1;
+      for (uint8_t i = 2; i < q.n_src; i++) perm[s][i] = i;
+      mark[n_choice] = uint8_t(n_trail);
+      choice[n_choice++] = uint16_t(s);
+    }
+    return true;
+  };
+  // The root's op is one its rule is listed under; the root is never come back to.
+  if (!checks_ok(nodes[0], root) || !enter(nodes[0], root, 0)) return false;
+  size_t s = 1;
+  for (;;) {
+    for (; s < n; s++) {
+      const PatNode& q = nodes[s];
+      UOp* u = at[q.parent]->src[q.parent_permuted ? perm[q.parent][q.pos] : q.pos].get();
+      if (!own_ok(q, u) || !enter(q, u, s)) break;
+    }
+    if (s == n) {
+      result = b.rule->fn(b);
+      if (result && result.get() != root) return true;
+    }
+    // nodes [0, s) matched and node s did not (or the callback declined)
+    for (;;) {
+      for (const size_t keep = n_choice ? mark[n_choice - 1] : 0; n_trail > keep;) slots[trail[--n_trail]] = nullptr;
+      if (n_choice == 0) return false;  // every binding undone
+      const size_t j = choice[n_choice - 1];
+      uint8_t* pj = perm[j];
+      const bool more = nodes[j].n_src == 2 ? pj[0] == 0 && (pj[0] = 1, pj[1] = 0, true) : std::next_permutation(pj, pj + nodes[j].n_src);
+      if (more) { s = j + 1; break; }
+      n_choice--;  // and its node's binding goes with the earlier choice's
+    }
+  }
+}
+
 bool MatchState::solve() {
-  if (todo.empty()) {
+  if (todo_.empty()) {
     result = b.rule->fn(b);
     return result && result.get() != b.root;
   }
-  auto pr = todo.back();
-  todo.pop_back();
-  if (match(*pr.first, pr.second)) return true;
-  todo.push_back(pr);
+  auto pr = todo_.back();
+  todo_.pop_back();
+  if (match(prog_->nodes[pr.first], pr.second)) return true;
+  todo_.push_back(pr);
   return false;
 }
 
-bool MatchState::match(const UPatNode& p, UOp* u) {
-  if (!p.any_op && !p.ops.has(u->op)) return false;
-  if (!p.dtypes.empty() && std::find(p.dtypes.begin(), p.dtypes.end(), u->dtype) == p.dtypes.end() &&
-      std::find(p.dtypes.begin(), p.dtypes.end(), u->dtype.scalar_type()) == p.dtypes.end())
-    return false;
-  if (p.value && !u->is_const(*p.value)) return false;
-  if (p.arg && !arg_equal(*p.arg, u->arg)) return false;
-  if (p.arg_pred && !p.arg_pred(u->arg)) return false;
-  if (p.pred_fn ? !p.pred_fn(*u) : (p.pred && !p.pred(*u))) return false;
-  size_t mark = b.items_.size();
-  if (!p.name.empty()) {
-    auto it = std::find_if(b.items_.begin(), b.items_.end(), [&](auto& kv) { return kv.first == p.name; });
-    if (it != b.items_.end()) {
-      if (it->second != u) return false;
-    } else {
-      b.items_.push_back({p.name, u});
-    }
+bool MatchState::match(const PatNode& q, UOp* u) {
+  if (!own_ok(q, u)) return false;
+  bool fresh = false;
+  if (q.slot >= 0) {
+    UOp*& bound = b.slots_[q.slot];
+    if (!bound) { bound = u; fresh = true; }
+    else if (bound != u) return false;
   }
-  if (matched_rest(p, u)) return true;
-  b.items_.resize(mark);
+  if (matched_rest(q, u)) return true;
+  if (fresh) b.slots_[q.slot] = nullptr;
   return false;
 }
 
-bool MatchState::matched_rest(const UPatNode& p, UOp* u) {
-  if (p.is_any) {
-    for (const UPat& a : p.alts)
-      if (match(a.node(), u)) return true;
+bool MatchState::matched_rest(const PatNode& q, UOp* u) {
+  const uint16_t* kids = prog_->kids.data();
+  if (q.n_alts) {
+    for (size_t i = 0; i < q.n_alts; i++)
+      if (match(prog_->nodes[kids[q.alts + i]], u)) return true;
     return false;
   }
-  const size_t n = p.src.size(), base = todo.size();
-  switch (p.src_kind) {
+  const size_t n = q.n_src, base = todo_.size();
+  switch (q.kind) {
     case UPatNode::Src::Any: return solve();
     case UPatNode::Src::Ordered:
     case UPatNode::Src::Prefix:
-      if (p.src_kind == UPatNode::Src::Ordered ? u->src.size() != n : u->src.size() < n) return false;
-      for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[i].get()});
+      if (q.kind == UPatNode::Src::Ordered ? u->src.size() != n : u->src.size() < n) return false;
+      for (size_t i = n; i-- > 0;) todo_.push_back({kids[q.kids + i], u->src[i].get()});
       break;
     case UPatNode::Src::Repeat:
-      for (size_t i = u->src.size(); i-- > 0;) todo.push_back({&p.src[0].node(), u->src[i].get()});
+      for (size_t i = u->src.size(); i-- > 0;) todo_.push_back({kids[q.kids], u->src[i].get()});
       break;
     case UPatNode::Src::Permuted: {
       if (u->src.size() != n) return false;
       size_t perm[5];
       std::iota(perm, perm + n, 0);
       do {
-        for (size_t i = n; i-- > 0;) todo.push_back({&p.src[i].node(), u->src[perm[i]].get()});
+        for (size_t i = n; i-- > 0;) todo_.push_back({kids[q.kids + i], u->src[perm[i]].get()});
         if (solve()) return true;
         truncate(base);
       } while (std::next_permutation(perm, perm + n));
@@ -156,12 +252,17 @@ PatternMatcher::PatternMatcher(std::vector<Rule> rules) {
     std::map<std::string, OpSet> names;
     check_pattern(r, r.pat, names);
   }
+  auto progs = std::make_shared<std::vector<PatProgram>>(rules.size());
+  for (size_t i = 0; i < rules.size(); i++)
+    if (std::string why = compile_pattern(rules[i].pat, (*progs)[i]); !why.empty()) rule_error(rules[i], why);
   rules_ = std::make_shared<const std::vector<Rule>>(std::move(rules));
+  progs_ = std::move(progs);
   index();
 }
 
 void PatternMatcher::index() {
-  for (const Rule& r : *rules_) {
+  for (size_t ri = 0; ri < rules_->size(); ri++) {
+    const Rule& r = (*rules_)[ri];
     const UPatNode& n = r.pat.node();
     // A rule lists under every op its pattern can match; patterns of alternatives
     // contribute each alternative's ops.
@@ -172,6 +273,7 @@ void PatternMatcher::index() {
     }
     Entry e;
     e.rule = &r;
+    e.prog = &(*progs_)[ri];
     e.needs_src_ops = n.is_any ? OpSet() : required_src_ops(n);
     if (!n.is_any && n.src.size() <= 3) {
       using S = UPatNode::Src;
@@ -238,13 +340,10 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx) const {
 Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   const std::vector<Entry>& entries = by_op_[int(u->op)];
   if (entries.empty()) return {};
-  st.b.items_.clear();
-  st.todo.clear();
   st.b.root = u;
   st.b.ctx = ctx;
-  auto attempt = [&](const Entry& e) {
-    st.b.rule = e.rule;
-    if (!st.match(e.rule->pat.node(), u)) return false;
+  auto attempt = [&](const Entry& e) __attribute__((always_inline)) {
+    if (!st.attempt(*e.rule, *e.prog, u)) return false;
     if (!(st.result->dtype == u->dtype))
       rule_error(*e.rule, "rewrote " + node_str(u) + " into " + node_str(st.result.get()) + ": the dtype must not change");
     return true;

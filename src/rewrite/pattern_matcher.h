@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rewrite/pattern_program.h"
 #include "rewrite/upat.h"
 
 namespace mg {
@@ -15,9 +16,14 @@ namespace mg {
 struct Rule;
 
 // What a rule's callback sees: the nodes its pattern bound, by name, and the rewrite's ctx.
+// Names are slots (numbered when the rule is compiled): a lookup compares against the rule's few names.
 class Bindings {
  public:
-  UOpRef operator[](std::string_view name) const;  // a name the pattern does not bind is an error
+  UOpRef operator[](std::string_view name) const {  // a name the pattern does not bind is an error
+    const int i = slot(name);
+    if (i >= 0 && slots_[i]) return UOpRef(slots_[i]);
+    unbound(name);
+  }
   bool has(std::string_view name) const;
   UOp* root = nullptr;          // the node being rewritten
   void* ctx = nullptr;          // graph_rewrite's ctx argument
@@ -27,9 +33,26 @@ class Bindings {
  private:
   friend struct MatchState;
   friend class PatternMatcher;
-  std::vector<std::pair<std::string_view, UOp*>> items_;
+  int slot(std::string_view name) const;  // -1: not a name of the rule
+  [[noreturn]] void unbound(std::string_view name) const;
+  const std::string* names_ = nullptr;    // the rule's names, by slot
+  size_t n_names_ = 0;
+  UOp* slots_[PatProgram::kMaxNames] = {};  // null: not bound (a name of an alternative not taken)
+  size_t dirty_ = 0;  // slots_[0, dirty_) may hold bindings: a failed match leaves none, others may
 };
 using B = Bindings;
+
+// Inline, comparing lengths first: callbacks look names up often, and names are short.
+inline int Bindings::slot(std::string_view name) const {
+  for (size_t i = 0; i < n_names_; i++) {
+    const std::string& n = names_[i];
+    if (n.size() != name.size()) continue;
+    size_t k = 0;
+    while (k < name.size() && n[k] == name[k]) k++;
+    if (k == name.size()) return int(i);
+  }
+  return -1;
+}
 
 using RuleFn = std::function<UOpRef(B&)>;
 
@@ -52,12 +75,21 @@ struct Fired {
 // Matching scratch: graph_rewrite keeps one, so matching a node allocates nothing.
 struct MatchState {
   Bindings b;
-  std::vector<std::pair<const UPatNode*, UOp*>> todo;  // (pattern, node) pairs still to match
   UOpRef result;
+
+ private:
+  friend class PatternMatcher;
+  // Binds b and calls the rule when u (of an op the rule is listed under) matches; true: it fired.
+  bool attempt(const Rule& r, const PatProgram& p, UOp* u);
+  bool match_flat(const PatProgram& p, UOp* u);
+  // Patterns with alternatives or repeated named patterns: continuation passing, so a later
+  // source's failure backtracks into the choices (permutations, alternatives) an earlier one made.
+  const PatProgram* prog_ = nullptr;
+  std::vector<std::pair<uint16_t, UOp*>> todo_;  // (pattern node, node) pairs still to match
   bool solve();
-  bool match(const UPatNode& p, UOp* u);
-  bool matched_rest(const UPatNode& p, UOp* u);
-  void truncate(size_t n) { while (todo.size() > n) todo.pop_back(); }
+  bool match(const PatNode& p, UOp* u);
+  bool matched_rest(const PatNode& p, UOp* u);
+  void truncate(size_t n) { while (todo_.size() > n) todo_.pop_back(); }
 };
 
 class PatternMatcher {
@@ -75,6 +107,7 @@ class PatternMatcher {
  private:
   struct Entry {
     const Rule* rule = nullptr;
+    const PatProgram* prog = nullptr;
     OpSet needs_src_ops;  // early reject: ops the node's sources must include
     // and the ops each source may have, for patterns with up to three sources
     enum class Srcs : uint8_t { Any, Ordered, Prefix, Permuted2, Every } srcs = Srcs::Any;
@@ -97,6 +130,7 @@ class PatternMatcher {
   void index();
   static std::shared_ptr<const Dispatch2> make_dispatch2(const std::vector<Entry>& entries);
   std::shared_ptr<const std::vector<Rule>> rules_;
+  std::shared_ptr<const std::vector<PatProgram>> progs_;  // rules_[i]'s pattern, compiled
   std::array<std::vector<Entry>, kNumOps> by_op_;
   std::array<std::shared_ptr<const Dispatch2>, kNumOps> by_op2_;  // null: none (no entries)
 };

@@ -266,3 +266,52 @@ TEST_CASE("pattern_matcher: picking candidates by the sources' ops fires what tr
   }
   CHECK(fired > 300);  // the nodes gave the rules work
 }
+
+TEST_CASE("pattern_matcher: the compiled loop tries the ways of matching a rule in the order continuation passing does") {
+  // A callback that records what it saw and declines, so every way of matching is tried: a
+  // pattern alone (the compiled loop) against the same pattern as the one alternative of
+  // UPat::any (continuation passing).
+  UOpTable t;
+  UOpRef a = t.var("a", 0, 9), b = t.var("b", 0, 9);
+  UOpRef c1 = t.cnst(dtypes::index, int64_t(1)), c2 = t.cnst(dtypes::index, int64_t(2));
+  std::vector<UOpRef> pool{a, b, c1, c2};
+  for (size_t i = 0; i < 4; i++)
+    for (size_t j = 0; j < 4; j++) {
+      pool.push_back(pool[i] + pool[j]);
+      pool.push_back(pool[i] * pool[j]);
+    }
+  const UPat x = var("x"), y = var("y"), z = var("z");
+  const std::vector<UPat> pats{
+      (x + y) + z, x * cvar("c") + x, (x + cvar("c")) * (y + x), (x + y) + (y + x), x + x,
+      UPat(Ops::SINK).perm({x, y, x}), UPat(Ops::SINK).perm({x + y, z, cvar("c")}),
+      UPat(Ops::SINK).src_prefix({x + z}).named("s"), UPat(Ops::SINK).rep(cvar()).named("s")};
+  std::vector<std::string> seen;
+  auto record = [&](B& bb) {
+    std::string s;
+    for (const char* n : {"x", "y", "z", "c", "s"}) s += bb.has(n) ? render(bb[n]) + ";" : "-;";
+    seen.push_back(s);
+    return UOpRef();
+  };
+  std::vector<UOpRef> nodes;
+  for (size_t i = 0; i < pool.size(); i++)
+    for (size_t j = 0; j < pool.size(); j += 3) {
+      nodes.push_back(pool[i] + pool[j]);
+      nodes.push_back(pool[i] * pool[j]);
+      nodes.push_back(sink({pool[i], pool[j], pool[(i + j) % pool.size()]}));
+    }
+  int calls = 0;
+  for (const UPat& p : pats) {
+    PatternMatcher flat({{p, record}}), cps({{UPat::any({p}), record}});
+    for (const UOpRef& u : nodes) {
+      seen.clear();
+      CHECK(!flat.rewrite(u.get()));
+      std::vector<std::string> want = std::move(seen);
+      seen.clear();
+      CHECK(!cps.rewrite(u.get()));
+      INFO("pattern ", p.str(), " node ", render(u));
+      CHECK(seen == want);
+      calls += int(want.size());
+    }
+  }
+  CHECK(calls > 500);
+}
