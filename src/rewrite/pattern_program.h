@@ -19,8 +19,8 @@ struct PatNode {
   uint8_t n_src = 0;        // sources (Repeat: its one pattern)
   uint8_t n_alts = 0;       // UPat::any: alternatives (kids from `alts`)
   uint8_t pos = 0;          // which source of its parent it matches
-  bool parent_permuted = false;
-  bool choice = false;      // Permuted with two or more sources: the flat loop may come back to it  // its parent's sources match in any order: pos goes through its permutation
+  bool parent_permuted = false;  // its parent's sources match in any order: pos goes through its permutation
+  bool choice = false;      // Permuted with two or more sources: the flat loop may come back to it
   uint8_t min_src = 0;      // a matching node has min_src..min_src+src_span sources
   uint32_t src_span = UINT32_MAX;
   uint16_t parent = 0;      // its parent's node index (the root is its own)
