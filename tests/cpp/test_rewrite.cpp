@@ -182,6 +182,16 @@ TEST_CASE("graph_rewrite: bad rules fail at once with a message naming the rule"
                        doctest::Contains("rule 'six'"), Error);
   CHECK_THROWS_WITH_AS(build({{var("x") + 0, RuleFn(), "no_fn"}}), doctest::Contains("no callback"), Error);
   CHECK_THROWS_WITH_AS(build({{UPat(OpSet{}), same, "no_ops"}}), doctest::Contains("matches no op"), Error);
+  // compiled patterns bind at most 16 names and take at most 255 sources a node
+  auto named = [](size_t n) {
+    std::vector<UPat> src;
+    for (size_t i = 0; i < n; i++) src.push_back(var("n" + std::to_string(i)));
+    return UPat(Ops::SINK).src(std::move(src));
+  };
+  CHECK_NOTHROW(build({{named(16), same, "sixteen"}}));
+  CHECK_THROWS_WITH_AS(build({{named(17), same, "seventeen"}}), doctest::Contains("rule 'seventeen'"), Error);
+  CHECK_THROWS_WITH_AS(build({{named(17), same, "seventeen"}}), doctest::Contains("more than 16 names"), Error);
+  CHECK_THROWS_WITH_AS(build({{UPat(Ops::SINK).src(std::vector<UPat>(256, var())), same, "wide"}}), doctest::Contains("too large"), Error);
   CHECK_THROWS_WITH_AS(graph_rewrite(UOpRef(), PatternMatcher({})), doctest::Contains("null sink"), Error);
   CHECK(f->dtype == dtypes::float32);
 }
