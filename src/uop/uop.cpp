@@ -1,5 +1,6 @@
 #include "uop/uop.h"
 
+#include <bit>
 #include <stdexcept>
 
 #include "uop/error.h"
@@ -14,22 +15,23 @@ static_assert(alignof(UOp) >= 16, "the slots of the intern table keep 4 bits of 
 uintptr_t tag_of(uint64_t h) { return uintptr_t(h >> 60) | 1; }  // never kEmpty
 UOp* node_of(uintptr_t slot) { return reinterpret_cast<UOp*>(slot & ~kTagMask); }
 
-// arg_hash, with the two common cases (no arg, an integer constant) inline.
-uint64_t fast_arg_hash(const Arg& a) {
-  constexpr uint64_t kNone = hash_mix(0x51ed27, 0), kInt = hash_mix(0x51ed27, 1);
-  if (a.index() == 0) return kNone;
-  if (const int64_t* i = std::get_if<int64_t>(&a)) return hash_mix(kInt, uint64_t(*i));
-  return arg_hash(a);
-}
+// Sources and integer args are hashes or numbers already: each is folded in by a multiply and
+// a rotate, and the whole is mixed once at the end. op, dtype, source count and the arg's kind
+// share one word (ptr_size, nearly always -1, folded in by a multiply).
+constexpr uint64_t fold(uint64_t h, uint64_t v) { return std::rotl((h ^ v) * 0x9e3779b97f4a7c15ull, 29); }
 
-// op, dtype and source count go into one word (ptr_size, nearly always -1, folded in by a
-// multiply), so a node of n sources costs n + 2 mixes.
 uint64_t structural_hash(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg) {
   const uint64_t head = uint64_t(op) | uint64_t(dt.scalar) << 8 | uint64_t(dt.count) << 16 | uint64_t(dt.addr) << 32 |
-                        uint64_t(n) << 40;
-  uint64_t h = hash_mix(head ^ uint64_t(dt.ptr_size) * 0x9ddfea08eb382d69ull, fast_arg_hash(arg));
-  for (size_t i = 0; i < n; i++) h = hash_mix(h, src[i]->hash);
-  return h;
+                        uint64_t(n) << 40 | uint64_t(arg.index()) << 48;
+  uint64_t h = head ^ uint64_t(dt.ptr_size) * 0x9ddfea08eb382d69ull;
+  if (arg.index() != 0) {
+    const int64_t* i = std::get_if<int64_t>(&arg);
+    h = fold(h, i ? uint64_t(*i) : arg_hash(arg));
+  }
+  for (size_t k = 0; k < n; k++) h = fold(h, src[k]->hash);
+  h ^= h >> 32;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 29);
 }
 
 bool same_arg(const Arg& a, const Arg& b) {
@@ -46,21 +48,20 @@ bool same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t 
   return same_arg(u->arg, arg);
 }
 
-// A new node's arg: none and integers (nearly every node) without std::variant's visit.
+// A new node's arg: none and integers (nearly every node) without std::variant's visit, the
+// rest out of line so that the node's constructor stays small enough to inline.
+[[gnu::noinline]] Arg other_arg(const Arg& a, Arg* owned) { return owned ? Arg(std::move(*owned)) : Arg(a); }
 Arg node_arg(const Arg& a, Arg* owned) {
   if (a.index() == 0) return Arg();
   if (const int64_t* i = std::get_if<int64_t>(&a)) return Arg(std::in_place_index<1>, *i);
-  return owned ? Arg(std::move(*owned)) : Arg(a);
+  return other_arg(a, owned);
 }
 }  // namespace
 
 // ---- sources ----
-SrcList::SrcList(const UOpRef* src, size_t n) : n_(uint32_t(n)) {
-  if (n > kInline) p_ = static_cast<UOpRef*>(::operator new(n * sizeof(UOpRef)));
-  for (size_t i = 0; i < n; i++) new (p_ + i) UOpRef(src[i]);
-}
+UOpRef* SrcList::alloc(size_t n) { return static_cast<UOpRef*>(::operator new(n * sizeof(UOpRef))); }
 SrcList::SrcList(std::vector<UOpRef>&& src) : n_(uint32_t(src.size())) {
-  if (n_ > kInline) p_ = static_cast<UOpRef*>(::operator new(n_ * sizeof(UOpRef)));
+  if (n_ > kInline) p_ = alloc(n_);
   for (size_t i = 0; i < n_; i++) new (p_ + i) UOpRef(std::move(src[i]));
 }
 SrcList::SrcList(SrcList&& o) noexcept : n_(o.n_) {
@@ -84,7 +85,7 @@ const UOpRef& SrcList::at(size_t i) const {
   return p_[i];
 }
 
-UOp::UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg,
+inline UOp::UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg,
          uint64_t hash, UOpTable* table, uint64_t id)
     : op(op), dtype(dt), src(owned_src ? SrcList(std::move(*owned_src)) : SrcList(src, n)), arg(node_arg(arg, owned_arg)),
       hash(hash), table(table), id(id) {}
@@ -104,7 +105,7 @@ double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(kMinSlots, kEmpty) {}
 UOpTable::~UOpTable() { sym_vars_.clear(); }
 
-void UOpTable::erase(UOp* u) {
+inline void UOpTable::erase(UOp* u) {
   const size_t mask = slots_.size() - 1;
   size_t i = u->hash & mask;
   while (node_of(slots_[i]) != u) i = (i + 1) & mask;
@@ -136,7 +137,7 @@ void UOpTable::rehash(size_t n) {
 UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg,
                            Arg* owned_arg) {
   const uint64_t h = structural_hash(op, dt, src, n, arg);
-  if ((live_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);  // before the probe: a miss ends where the node goes
+  if ((live_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 4);  // before the probe: a miss ends where the node goes
   const size_t mask = slots_.size() - 1;
   const uintptr_t tag = tag_of(h);
   size_t i = h & mask;
@@ -146,16 +147,6 @@ UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::v
   slots_[i] = reinterpret_cast<uintptr_t>(u) | tag;
   live_++;
   return UOpRef(u);
-}
-
-UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {
-  return make_node(op, dt, src.data(), src.size(), &src, arg, &arg);
-}
-UOpRef UOpTable::make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg) {
-  return make_node(op, dt, src.begin(), src.size(), nullptr, arg, &arg);
-}
-UOpRef UOpTable::make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg) {
-  return make_node(op, dt, src.data(), src.size(), nullptr, arg, &arg);
 }
 
 // Under AddressSanitizer every node gets its own allocation, so a use after free is still caught.

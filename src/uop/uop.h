@@ -86,6 +86,7 @@ class SrcList {
 
  private:
   static constexpr size_t kInline = 2;
+  static UOpRef* alloc(size_t n);
   UOpRef* inline_buf() { return reinterpret_cast<UOpRef*>(buf_); }
   UOpRef* p_ = inline_buf();
   uint32_t n_ = 0;
@@ -260,11 +261,26 @@ T& UOp::add_memo(A&&... a) const {
   return *m;
 }
 
+inline UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.data(), src.size(), &src, arg, &arg);
+}
+inline UOpRef UOpTable::make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.begin(), src.size(), nullptr, arg, &arg);
+}
+inline UOpRef UOpTable::make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.data(), src.size(), nullptr, arg, &arg);
+}
+
 inline UOpRef::UOpRef(UOp* p) : p_(p) { if (p_) p_->refs_++; }
 inline UOpRef::UOpRef(const UOpRef& o) : p_(o.p_) { if (p_) p_->refs_++; }
 inline UOpRef::~UOpRef() { if (p_ && --p_->refs_ == 0) p_->table->release(p_); }
 inline UOpRef& UOpRef::operator=(const UOpRef& o) { UOpRef t(o); std::swap(p_, t.p_); return *this; }
 inline UOpRef& UOpRef::operator=(UOpRef&& o) noexcept { std::swap(p_, o.p_); return *this; }
+
+inline SrcList::SrcList(const UOpRef* src, size_t n) : n_(uint32_t(n)) {
+  if (n > kInline) p_ = alloc(n);
+  for (size_t i = 0; i < n; i++) new (p_ + i) UOpRef(src[i]);
+}
 
 // ---- building expressions (used by rules, tests and the layers above) ----
 UOpRef alu(Ops op, std::vector<UOpRef> src);  // dtype: bool for comparisons, else the operands'
