@@ -52,7 +52,7 @@ bool same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t 
 // rest out of line so that the node's constructor stays small enough to inline.
 [[gnu::noinline]] Arg other_arg(const Arg& a, Arg* owned) { return owned ? Arg(std::move(*owned)) : Arg(a); }
 Arg node_arg(const Arg& a, Arg* owned) {
-  if (a.index() == 0) return Arg();
+  if (a.index() == 0) return Arg(std::in_place_index<0>);
   if (const int64_t* i = std::get_if<int64_t>(&a)) return Arg(std::in_place_index<1>, *i);
   return other_arg(a, owned);
 }
@@ -102,11 +102,11 @@ int64_t UOp::const_int() const { return int64_t(const_as_int(dtype.scalar, arg))
 double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 
 // ---- intern table ----
-UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(kMinSlots, kEmpty) {}
+UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(kMinSlots, kEmpty), mask_(kMinSlots - 1) {}
 UOpTable::~UOpTable() { sym_vars_.clear(); }
 
 inline void UOpTable::erase(UOp* u) {
-  const size_t mask = slots_.size() - 1;
+  const size_t mask = mask_;
   size_t i = u->hash & mask;
   while (node_of(slots_[i]) != u) i = (i + 1) & mask;
   // Close the hole: a later entry of the run moves into it unless its home lies after the hole.
@@ -118,14 +118,14 @@ inline void UOpTable::erase(UOp* u) {
     }
   }
   slots_[i] = kEmpty;
-  live_--;
-  if (live_ * 16 < slots_.size() && slots_.size() > kMinSlots) rehash(std::max(slots_.size() / 4, kMinSlots));  // a dropped graph gives its slots back
+  if (--live_ < shrink_below_) rehash(std::max(slots_.size() / 4, kMinSlots));  // a dropped graph gives its slots back
 }
 
 void UOpTable::rehash(size_t n) {
   std::vector<uintptr_t> old(n, kEmpty);
   old.swap(slots_);
-  const size_t mask = n - 1;
+  const size_t mask = mask_ = n - 1;
+  shrink_below_ = n > kMinSlots ? n / 16 : 0;
   for (uintptr_t sl : old) {
     if (sl == kEmpty) continue;
     size_t i = node_of(sl)->hash & mask;
@@ -137,8 +137,8 @@ void UOpTable::rehash(size_t n) {
 UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg,
                            Arg* owned_arg) {
   const uint64_t h = structural_hash(op, dt, src, n, arg);
-  if ((live_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 4);  // before the probe: a miss ends where the node goes
-  const size_t mask = slots_.size() - 1;
+  if (live_ * 2 >= mask_) rehash(slots_.size() * 4);  // half full (before the probe: a miss ends where the node goes)
+  const size_t mask = mask_;
   const uintptr_t tag = tag_of(h);
   size_t i = h & mask;
   for (uintptr_t sl; (sl = slots_[i]) != kEmpty; i = (i + 1) & mask)

@@ -242,6 +242,8 @@ class UOpTable {
   // bits (nodes are 16-byte aligned), so probes mostly touch no node; 0: empty. Erasing shifts
   // the rest of the run back (no tombstones), so a miss ends at the slot a new node takes.
   std::vector<uintptr_t> slots_;
+  size_t mask_ = 0;          // slots_.size() - 1
+  size_t shrink_below_ = 0;  // fewer live nodes than this: the table shrinks
   size_t live_ = 0;
   uint64_t next_id_ = 0;
   std::vector<UOp*> dying_;  // freed iteratively: dropping a long chain must not recurse
