@@ -31,7 +31,7 @@ void Slab::unlist(Block* b) {
   b->listed = false;
 }
 
-void* Slab::alloc() {
+void* Slab::alloc_slow() {
   if (!room_) list(new (::operator new(kBlockBytes, std::align_val_t(kBlockBytes))) Block{});
   Block* b = room_;
   void* p;
@@ -46,7 +46,7 @@ void* Slab::alloc() {
   return p;
 }
 
-void Slab::free(void* p) {
+void Slab::free_slow(void* p) {
   Block* b = block_of(p);
   *static_cast<void**>(p) = b->free_list;
   b->free_list = p;

@@ -15,10 +15,28 @@ class Slab {
   Slab(const Slab&) = delete;
   Slab& operator=(const Slab&) = delete;
 
-  void* alloc();
-  void free(void* p);
+  // Inline for the usual case: the block in front keeps room after this allocation, or is the
+  // one freed into and keeps objects after this free.
+  void* alloc() {
+    Block* b = room_;
+    if (!b || b->live + 1 >= per_block_) return alloc_slow();
+    void* p = b->free_list;
+    if (p) b->free_list = *static_cast<void**>(p);
+    else p = reinterpret_cast<unsigned char*>(b) + kHeader + size_t(b->carved++) * size_;
+    b->live++;
+    return p;
+  }
+  void free(void* p) {
+    Block* b = block_of(p);
+    if (b != room_ || b->live <= 1) return free_slow(p);
+    *static_cast<void**>(p) = b->free_list;
+    b->free_list = p;
+    b->live--;
+  }
 
  private:
+  void* alloc_slow();
+  void free_slow(void* p);
   static constexpr size_t kBlockBytes = 64 * 1024;  // a power of two: a block is found from its objects
   struct Block {
     Block *prev, *next;  // in the list of blocks with room

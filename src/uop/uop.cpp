@@ -1,5 +1,6 @@
 #include "uop/uop.h"
 
+#include <bit>
 #include <stdexcept>
 
 #include "uop/error.h"
@@ -8,26 +9,29 @@
 namespace mg {
 
 namespace {
-constexpr uintptr_t kEmpty = 0, kTomb = 1, kTagMask = 15;
+constexpr uintptr_t kEmpty = 0, kTagMask = 15;
+constexpr size_t kMinSlots = 1024;
 static_assert(alignof(UOp) >= 16, "the slots of the intern table keep 4 bits of hash in a node's address");
-uintptr_t tag_of(uint64_t h) { return uintptr_t(h >> 60) | 2; }  // never kEmpty or kTomb
+uintptr_t tag_of(uint64_t h) { return uintptr_t(h >> 60) | 1; }  // never kEmpty
 UOp* node_of(uintptr_t slot) { return reinterpret_cast<UOp*>(slot & ~kTagMask); }
 
-// arg_hash, with the two common cases (no arg, an integer constant) inline.
-uint64_t fast_arg_hash(const Arg& a) {
-  constexpr uint64_t kNone = hash_mix(0x51ed27, 0), kInt = hash_mix(0x51ed27, 1);
-  if (a.index() == 0) return kNone;
-  if (const int64_t* i = std::get_if<int64_t>(&a)) return hash_mix(kInt, uint64_t(*i));
-  return arg_hash(a);
-}
+// Sources and integer args are hashes or numbers already: each is folded in by a multiply and
+// a rotate, and the whole is mixed once at the end. op, dtype, source count and the arg's kind
+// share one word (ptr_size, nearly always -1, folded in by a multiply).
+constexpr uint64_t fold(uint64_t h, uint64_t v) { return std::rotl((h ^ v) * 0x9e3779b97f4a7c15ull, 29); }
 
 uint64_t structural_hash(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg) {
-  uint64_t h = hash_mix(0x6d67, uint64_t(op));
-  h = hash_mix(h, uint64_t(dt.scalar) | uint64_t(dt.count) << 8 | uint64_t(dt.addr) << 24);
-  h = hash_mix(h, uint64_t(dt.ptr_size));
-  h = hash_mix(h, fast_arg_hash(arg));
-  for (size_t i = 0; i < n; i++) h = hash_mix(h, src[i]->hash);
-  return hash_mix(h, n);
+  const uint64_t head = uint64_t(op) | uint64_t(dt.scalar) << 8 | uint64_t(dt.count) << 16 | uint64_t(dt.addr) << 32 |
+                        uint64_t(n) << 40 | uint64_t(arg.index()) << 48;
+  uint64_t h = head ^ uint64_t(dt.ptr_size) * 0x9ddfea08eb382d69ull;
+  if (arg.index() != 0) {
+    const int64_t* i = std::get_if<int64_t>(&arg);
+    h = fold(h, i ? uint64_t(*i) : arg_hash(arg));
+  }
+  for (size_t k = 0; k < n; k++) h = fold(h, src[k]->hash);
+  h ^= h >> 32;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 29);
 }
 
 bool same_arg(const Arg& a, const Arg& b) {
@@ -36,15 +40,28 @@ bool same_arg(const Arg& a, const Arg& b) {
   if (const int64_t* i = std::get_if<int64_t>(&a)) return *i == *std::get_if<int64_t>(&b);
   return arg_equal(a, b);
 }
+
+bool same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) {
+  if (u->hash != h || u->op != op || !(u->dtype == dt) || u->src.size() != n) return false;
+  for (size_t k = 0; k < n; k++)
+    if (u->src[k] != src[k]) return false;
+  return same_arg(u->arg, arg);
+}
+
+// A new node's arg: none and integers (nearly every node) without std::variant's visit, the
+// rest out of line so that the node's constructor stays small enough to inline.
+[[gnu::noinline]] Arg other_arg(const Arg& a, Arg* owned) { return owned ? Arg(std::move(*owned)) : Arg(a); }
+Arg node_arg(const Arg& a, Arg* owned) {
+  if (a.index() == 0) return Arg(std::in_place_index<0>);
+  if (const int64_t* i = std::get_if<int64_t>(&a)) return Arg(std::in_place_index<1>, *i);
+  return other_arg(a, owned);
+}
 }  // namespace
 
 // ---- sources ----
-SrcList::SrcList(const UOpRef* src, size_t n) : n_(uint32_t(n)) {
-  if (n > kInline) p_ = static_cast<UOpRef*>(::operator new(n * sizeof(UOpRef)));
-  for (size_t i = 0; i < n; i++) new (p_ + i) UOpRef(src[i]);
-}
+UOpRef* SrcList::alloc(size_t n) { return static_cast<UOpRef*>(::operator new(n * sizeof(UOpRef))); }
 SrcList::SrcList(std::vector<UOpRef>&& src) : n_(uint32_t(src.size())) {
-  if (n_ > kInline) p_ = static_cast<UOpRef*>(::operator new(n_ * sizeof(UOpRef)));
+  if (n_ > kInline) p_ = alloc(n_);
   for (size_t i = 0; i < n_; i++) new (p_ + i) UOpRef(std::move(src[i]));
 }
 SrcList::SrcList(SrcList&& o) noexcept : n_(o.n_) {
@@ -68,80 +85,68 @@ const UOpRef& SrcList::at(size_t i) const {
   return p_[i];
 }
 
-UOp::UOp(Ops op, DType dt, SrcList&& src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id)
-    : op(op), dtype(dt), src(std::move(src)), arg(std::move(arg)), hash(hash), table(table), id(id) {}
+inline UOp::UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg,
+         uint64_t hash, UOpTable* table, uint64_t id)
+    : op(op), dtype(dt), src(owned_src ? SrcList(std::move(*owned_src)) : SrcList(src, n)), arg(node_arg(arg, owned_arg)),
+      hash(hash), table(table), id(id) {}
 
-UOpRef UOp::replace_src(std::vector<UOpRef> new_src) { return table->make(op, dtype, std::move(new_src), arg); }
-UOpRef UOp::replace_src(std::span<const UOpRef> new_src) { return table->make(op, dtype, new_src, arg); }
+UOpRef UOp::replace_src(std::vector<UOpRef> new_src) {
+  return table->make_node(op, dtype, new_src.data(), new_src.size(), &new_src, arg, nullptr);
+}
+UOpRef UOp::replace_src(std::span<const UOpRef> new_src) {
+  return table->make_node(op, dtype, new_src.data(), new_src.size(), nullptr, arg, nullptr);
+}
 
 bool UOp::const_equals(double v) const { return const_as_double(dtype.scalar, arg) == v; }
 int64_t UOp::const_int() const { return int64_t(const_as_int(dtype.scalar, arg)); }
 double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 
 // ---- intern table ----
-UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(1024, kEmpty) {}
+UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(kMinSlots, kEmpty), mask_(kMinSlots - 1) {}
 UOpTable::~UOpTable() { sym_vars_.clear(); }
 
-UOp* UOpTable::find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const {
-  const size_t mask = slots_.size() - 1;
-  const uintptr_t tag = tag_of(h);
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
-    const uintptr_t sl = slots_[i];
-    if (sl == kEmpty) return nullptr;
-    if ((sl & kTagMask) != tag) continue;  // (kTomb never matches)
-    UOp* u = node_of(sl);
-    if (u->hash != h || u->op != op || !(u->dtype == dt) || u->src.size() != n) continue;
-    bool same = true;
-    for (size_t k = 0; k < n && same; k++) same = u->src[k] == src[k];
-    if (same && same_arg(u->arg, arg)) return u;
+inline void UOpTable::erase(UOp* u) {
+  const size_t mask = mask_;
+  size_t i = u->hash & mask;
+  while (node_of(slots_[i]) != u) i = (i + 1) & mask;
+  // Close the hole: a later entry of the run moves into it unless its home lies after the hole.
+  for (size_t j = (i + 1) & mask; slots_[j] != kEmpty; j = (j + 1) & mask) {
+    const size_t home = node_of(slots_[j])->hash & mask;
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i] = kEmpty;
+  if (--live_ < shrink_below_) rehash(std::max(slots_.size() / 4, kMinSlots));  // a dropped graph gives its slots back
+}
+
+void UOpTable::rehash(size_t n) {
+  std::vector<uintptr_t> old(n, kEmpty);
+  old.swap(slots_);
+  const size_t mask = mask_ = n - 1;
+  shrink_below_ = n > kMinSlots ? n / 16 : 0;
+  for (uintptr_t sl : old) {
+    if (sl == kEmpty) continue;
+    size_t i = node_of(sl)->hash & mask;
+    while (slots_[i] != kEmpty) i = (i + 1) & mask;
+    slots_[i] = sl;
   }
 }
 
-void UOpTable::insert(UOp* u) {
-  if ((used_ + 1) * 2 > slots_.size()) grow();
-  const size_t mask = slots_.size() - 1;
-  size_t i = u->hash & mask;
-  while (slots_[i] != kEmpty && slots_[i] != kTomb) i = (i + 1) & mask;
-  if (slots_[i] == kEmpty) used_++;
-  slots_[i] = reinterpret_cast<uintptr_t>(u) | tag_of(u->hash);
+UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg,
+                           Arg* owned_arg) {
+  const uint64_t h = structural_hash(op, dt, src, n, arg);
+  if (live_ * 2 >= mask_) rehash(slots_.size() * 4);  // half full (before the probe: a miss ends where the node goes)
+  const size_t mask = mask_;
+  const uintptr_t tag = tag_of(h);
+  size_t i = h & mask;
+  for (uintptr_t sl; (sl = slots_[i]) != kEmpty; i = (i + 1) & mask)
+    if ((sl & kTagMask) == tag && same_node(node_of(sl), op, dt, src, n, arg, h)) return UOpRef(node_of(sl));
+  UOp* u = new (alloc_node()) UOp(op, dt, src, n, owned_src, arg, owned_arg, h, this, next_id_++);
+  slots_[i] = reinterpret_cast<uintptr_t>(u) | tag;
   live_++;
-}
-
-void UOpTable::erase(UOp* u) {
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = u->hash & mask; slots_[i] != kEmpty; i = (i + 1) & mask)
-    if (slots_[i] != kTomb && node_of(slots_[i]) == u) { slots_[i] = kTomb; live_--; return; }
-}
-
-void UOpTable::grow() {
-  // Rehash; grow only when live nodes fill the table, else just drop the tombstones.
-  size_t n = slots_.size();
-  while (live_ * 4 > n) n *= 2;
-  while (n > 1024 && live_ * 16 < n) n /= 2;
-  std::vector<uintptr_t> old(n, kEmpty);
-  old.swap(slots_);
-  used_ = live_ = 0;
-  for (uintptr_t sl : old)
-    if (sl != kEmpty && sl != kTomb) insert(node_of(sl));
-}
-
-UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned, Arg&& arg) {
-  uint64_t h = structural_hash(op, dt, src, n, arg);
-  if (UOp* u = find(op, dt, src, n, arg, h)) return UOpRef(u);
-  SrcList s = owned ? SrcList(std::move(*owned)) : SrcList(src, n);
-  UOp* u = new (alloc_node()) UOp(op, dt, std::move(s), std::move(arg), h, this, next_id_++);
-  insert(u);
   return UOpRef(u);
-}
-
-UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {
-  return make_node(op, dt, src.data(), src.size(), &src, std::move(arg));
-}
-UOpRef UOpTable::make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg) {
-  return make_node(op, dt, src.begin(), src.size(), nullptr, std::move(arg));
-}
-UOpRef UOpTable::make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg) {
-  return make_node(op, dt, src.data(), src.size(), nullptr, std::move(arg));
 }
 
 // Under AddressSanitizer every node gets its own allocation, so a use after free is still caught.
@@ -181,16 +186,19 @@ void UOpTable::free_memo(void* p, size_t bytes) {
 #endif
 
 void UOpTable::release(UOp* u) {
-  dying_.push_back(u);
-  if (releasing_) return;
+  if (releasing_) {  // a source of a node being freed: freed by the loop below, not by recursion
+    dying_.push_back(u);
+    return;
+  }
   releasing_ = true;
-  while (!dying_.empty()) {
-    UOp* d = dying_.back();
+  for (;;) {
+    erase(u);
+    if (hook_ops_.has(u->op)) hook_(u);
+    u->~UOp();  // drops its sources; those reaching zero land in dying_
+    free_node(u);
+    if (dying_.empty()) break;
+    u = dying_.back();
     dying_.pop_back();
-    erase(d);
-    if (hook_ops_.has(d->op)) hook_(d);
-    d->~UOp();  // drops its sources; those reaching zero land in dying_
-    free_node(d);
   }
   releasing_ = false;
 }

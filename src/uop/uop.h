@@ -86,6 +86,7 @@ class SrcList {
 
  private:
   static constexpr size_t kInline = 2;
+  static UOpRef* alloc(size_t n);
   UOpRef* inline_buf() { return reinterpret_cast<UOpRef*>(buf_); }
   UOpRef* p_ = inline_buf();
   uint32_t n_ = 0;
@@ -163,13 +164,15 @@ class UOp {
   UOpRef replace_src(std::vector<UOpRef> new_src);  // same op, dtype and arg
   UOpRef replace_src(std::span<const UOpRef> new_src);
 
-  UOp(Ops op, DType dt, SrcList&& src, Arg arg, uint64_t hash, UOpTable* table, uint64_t id);
   UOp(const UOp&) = delete;
   UOp& operator=(const UOp&) = delete;
 
  private:
   friend class UOpRef;
   friend class UOpTable;
+  // Made only by UOpTable::make_node, its sources and arg built in place (see there).
+  UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg,
+      uint64_t hash, UOpTable* table, uint64_t id);
   friend struct DerivedFacts;
   enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8 };
   void derive_range() const;  // the range of this node and of every node under it not yet done
@@ -220,13 +223,13 @@ class UOpTable {
 
  private:
   friend class UOpRef;
+  friend class UOp;
   void release(UOp* u);
-  // src is either owned (moved into a new node) or the n sources at src_ptr (copied into one).
-  UOpRef make_node(Ops op, DType dt, const UOpRef* src_ptr, size_t n, std::vector<UOpRef>* owned, Arg&& arg);
-  UOp* find(Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) const;
-  void insert(UOp* u);
+  // The node of this structure, found or made. A new node copies the n sources at src, or moves
+  // them out of *owned_src when given; it copies arg, or moves it out of *owned_arg (== &arg).
+  UOpRef make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg);
   void erase(UOp* u);
-  void grow();
+  void rehash(size_t slots);
   // Node and memo memory (slab.h): the many short-lived nodes of a rewrite do not go through
   // malloc each time.
   void* alloc_node();
@@ -235,10 +238,13 @@ class UOpTable {
   static constexpr size_t kMemoClasses = 16;   // memos of up to 16 * 64 bytes have slabs
   std::unique_ptr<Slab> memos_[kMemoClasses + 1];  // per size class (64-byte steps)
 
-  // Open addressing, one word a slot: the node's address with 4 bits of its hash in the low
-  // bits (nodes are 16-byte aligned), so probes mostly touch no node; 0: empty, 1: deleted.
+  // Linear probing, one word a slot: the node's address with 4 bits of its hash in the low
+  // bits (nodes are 16-byte aligned), so probes mostly touch no node; 0: empty. Erasing shifts
+  // the rest of the run back (no tombstones), so a miss ends at the slot a new node takes.
   std::vector<uintptr_t> slots_;
-  size_t used_ = 0, live_ = 0;
+  size_t mask_ = 0;          // slots_.size() - 1
+  size_t shrink_below_ = 0;  // fewer live nodes than this: the table shrinks
+  size_t live_ = 0;
   uint64_t next_id_ = 0;
   std::vector<UOp*> dying_;  // freed iteratively: dropping a long chain must not recurse
   bool releasing_ = false;
@@ -257,11 +263,26 @@ T& UOp::add_memo(A&&... a) const {
   return *m;
 }
 
+inline UOpRef UOpTable::make(Ops op, DType dt, std::vector<UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.data(), src.size(), &src, arg, &arg);
+}
+inline UOpRef UOpTable::make(Ops op, DType dt, std::initializer_list<UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.begin(), src.size(), nullptr, arg, &arg);
+}
+inline UOpRef UOpTable::make(Ops op, DType dt, std::span<const UOpRef> src, Arg arg) {
+  return make_node(op, dt, src.data(), src.size(), nullptr, arg, &arg);
+}
+
 inline UOpRef::UOpRef(UOp* p) : p_(p) { if (p_) p_->refs_++; }
 inline UOpRef::UOpRef(const UOpRef& o) : p_(o.p_) { if (p_) p_->refs_++; }
 inline UOpRef::~UOpRef() { if (p_ && --p_->refs_ == 0) p_->table->release(p_); }
 inline UOpRef& UOpRef::operator=(const UOpRef& o) { UOpRef t(o); std::swap(p_, t.p_); return *this; }
 inline UOpRef& UOpRef::operator=(UOpRef&& o) noexcept { std::swap(p_, o.p_); return *this; }
+
+inline SrcList::SrcList(const UOpRef* src, size_t n) : n_(uint32_t(n)) {
+  if (n > kInline) p_ = alloc(n);
+  for (size_t i = 0; i < n; i++) new (p_ + i) UOpRef(src[i]);
+}
 
 // ---- building expressions (used by rules, tests and the layers above) ----
 UOpRef alu(Ops op, std::vector<UOpRef> src);  // dtype: bool for comparisons, else the operands'
