@@ -328,12 +328,94 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
   return out;
 }
 
+namespace {
+// Distinct magnitudes of the constants a form needs that the facts' filter says the sum lacks:
+// each is a node the form adds (fold_sum's precheck counts them the same way).
+class Fresh {
+ public:
+  explicit Fresh(uint64_t present) : present_(present) {}
+  void need(i128 v) {
+    v = v < 0 ? -v : v;
+    if ((present_ & value_bit(v)) || n_ == kMax) return;
+    for (size_t i = 0; i < n_; i++)
+      if (seen_[i] == v) return;
+    seen_[n_++] = v;
+  }
+  size_t count() const { return n_; }
+
+ private:
+  static constexpr size_t kMax = 16;
+  uint64_t present_;
+  i128 seen_[kMax];
+  size_t n_ = 0;
+};
+// fold_sum's precheck of a form of `terms` nonzero terms, `muls` of them scaled, and constant k.
+size_t at_least(size_t terms, size_t muls, i128 k, const Fresh& fresh) {
+  return muls + (terms ? terms - 1 : 0) + (terms && k != 0) + fresh.count();
+}
+
+}  // namespace
+
+// Counts and a few coefficients from the facts, bounds for the rest. Needs facts that are exact
+// and not fuzzy, and at most Linear::kMaxKnown constants met (so linearize knows each of them).
+bool no_form_fits(const SumFacts& f, DType dt) {
+  if (!f.exact || f.fuzzy || f.consts + f.muls > Linear::kMaxKnown || f.divs_all) return false;
+  // root drops at most f.inner nodes (linearize's inner_unique)
+  const size_t nz = f.terms - f.zeros;
+  {  // l itself
+    Fresh fresh(f.const_bits);
+    for (uint8_t i = 0; i < f.n_sample; i++)
+      if (const int64_t c = f.sample[i].c; c > 1 || c < -1) fresh.need(c);
+    if (f.k != 0) fresh.need(f.k);
+    if (at_least(nz, f.scaled, f.k, fresh) <= f.inner) return false;
+  }
+  const Ring rg(dt);
+  for (uint8_t d = 0; d < f.n_divs; d++) {  // divmod_forms' candidates, one per x//c term
+    const UOp* div = f.divs[d].u;
+    const i128 q = f.divs[d].c, cv = cval(*div->src[1]);
+    if (q == 0 || cv == 0 || !small(cv)) continue;
+    if (divmod_key(div) & f.mod_keys) return false;  // an x%c term may pair with it
+    Linear lx;
+    if (q % cv != 0 || !linearize_terms(div->src[0], lx, true)) continue;
+    // the trade form: q*(x//c) becomes p*(x%c) - p*x, x's terms merged into the sum's
+    const i128 p = -q / cv;
+    Fresh fresh(f.const_bits);
+    size_t terms = nz /* - x//c + x%c */, muls = f.scaled - (q > 1 || q < -1) + (p > 1 || p < -1), unsure = 0;
+    if (p > 1 || p < -1) fresh.need(p);
+    for (size_t t = 0; t < lx.v.size(); t++) {
+      // a term of the sum gets a new coefficient (perhaps 0): one term and one MUL fewer at most
+      if (has_bit(lx.v[t].get(), f.term_bits)) { unsure++; continue; }
+      const i128 e = rg.rep(-p * lx.coef[t]);
+      terms += e != 0;
+      muls += e > 1 || e < -1;
+      if (e > 1 || e < -1) fresh.need(e);
+    }
+    terms -= std::min(unsure, terms);
+    muls -= std::min(unsure, muls);
+    for (uint8_t i = 0; i < f.n_sample; i++) {  // coefficients the trade leaves as they are
+      const SumFacts::Term& s = f.sample[i];
+      if (s.u == div || std::any_of(lx.v.begin(), lx.v.end(), [&](const UOpRef& t) { return t.get() == s.u; })) continue;
+      if (s.c > 1 || s.c < -1) fresh.need(s.c);
+    }
+    const i128 k = rg.rep(f.k - p * lx.k);
+    if (k != 0) fresh.need(k);
+    if (at_least(terms, muls, k, fresh) <= f.inner) return false;
+  }
+  return true;
+}
+
 UOpRef fold_sum(B& b) {
   const UOpRef root(const_cast<UOp*>(b.root));
-  const DType dt = root->dtype;
-  // Most sums have nothing to merge; their facts say so without a walk.
+  // Most sums have nothing to merge; their facts say so without a walk. Of the rest, many have
+  // no form small enough to pass rebuild_sum's precheck, and the facts often show that too.
   const SumFacts& facts = sum_facts(root.get());
   if (facts.exact && !facts.may_divmod && !facts.redundant) return nullptr;
+  if (no_form_fits(facts, root->dtype)) return nullptr;
+  return rebuild_sum(root);
+}
+
+UOpRef rebuild_sum(const UOpRef& root) {
+  const DType dt = root->dtype;
   Linear l;
   if (!linearize(root, l, true)) return nullptr;
   bool has_div = false;  // divmod_forms only reads x//c terms

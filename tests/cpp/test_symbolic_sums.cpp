@@ -48,7 +48,7 @@ struct SumGen {
 
 TEST_CASE("symbolic sums: the facts kept with a sum say what a walk finds") {
   std::mt19937_64 rng(7);
-  size_t checked = 0, exact = 0, redundant = 0, maybe = 0;
+  size_t checked = 0, exact = 0, redundant = 0, maybe = 0, nothing_fits = 0;
   for (DType dt : {dtypes::index, dtypes::int32, dtypes::int8, dtypes::uint8}) {
     for (int round = 0; round < 300; round++) {
       UOpTable t;
@@ -81,6 +81,23 @@ TEST_CASE("symbolic sums: the facts kept with a sum say what a walk finds") {
           CHECK(f.consts == l.consts);
           CHECK(f.muls == l.muls);
           CHECK(f.negs == l.negs);
+          // the sampled coefficients are the walk's, and every constant the sum rule counts as
+          // present is in the filter
+          for (uint8_t i = 0; i < f.n_sample; i++) {
+            size_t j = 0;
+            while (j < l.v.size() && l.v[j].get() != f.sample[i].u) j++;
+            REQUIRE(j < l.v.size());
+            CHECK(l.coef[j] == f.sample[i].c);
+          }
+          for (size_t i = 0; i < l.n_known; i++) CHECK((f.const_bits & value_bit(l.known[i])) != 0);
+          for (const UOpRef& v : l.v)
+            for (const UOpRef& s : v->src)
+              if (s->is_const()) CHECK((f.const_bits & value_bit(cval(s))) != 0);
+        }
+        // "no form fits" must be right: the walk then finds nothing to rebuild
+        if (no_form_fits(f, u->dtype)) {
+          nothing_fits++;
+          CHECK(rebuild_sum(UOpRef(u)) == nullptr);
         }
         if (l.redundant()) CHECK(f.redundant);
         maybe += f.redundant && !l.redundant();
@@ -90,8 +107,9 @@ TEST_CASE("symbolic sums: the facts kept with a sum say what a walk finds") {
     }
   }
   MESSAGE(checked << " sums compared, " << exact << " with exact facts, " << redundant << " redundant, " << maybe
-                  << " said maybe redundant");
+                  << " said maybe redundant, " << nothing_fits << " shown too big by the facts");
   CHECK(exact > 1000);
+  CHECK(nothing_fits > 100);
 }
 
 TEST_CASE("symbolic sums: a sum's terms keep the order of the sum they come from") {
