@@ -264,25 +264,29 @@ struct KeptLinear : UOp::Memo {
 };
 constexpr char kKept[2] = {};  // UOp::memo keys (their addresses): exact, ring
 
+// x's kept form (made on first use).
+const KeptLinear& kept_form(const UOpRef& x, bool ring) {
+  const void* key = &kKept[ring];
+  if (const UOp::Memo* m = x->memo(key)) return static_cast<const KeptLinear&>(*m);
+  KeptLinear& kl = x->add_memo<KeptLinear>(key);
+  Linear l;
+  kl.ok = linearize(x, l, ring);
+  if (kl.ok) {
+    for (const UOpRef& t : l.v) kl.v.push_back(t.get());
+    kl.coef = l.coef;
+    kl.k = l.k;
+  }
+  return kl;
+}
+
 // linearize(x, ring)'s terms, coefficients and constant (the rest of `out` is not filled).
 bool linearize_terms(const UOpRef& x, Linear& out, bool ring) {
-  const void* key = &kKept[ring];
-  if (const UOp::Memo* m = x->memo(key)) {
-    const KeptLinear& kl = static_cast<const KeptLinear&>(*m);
-    if (!kl.ok) return false;
-    for (const UOp* t : kl.v) out.v.push_back(UOpRef(const_cast<UOp*>(t)));
-    out.coef = kl.coef;
-    out.k = kl.k;
-    return true;
-  }
-  KeptLinear& kl = x->add_memo<KeptLinear>(key);
-  kl.ok = linearize(x, out, ring);
-  if (kl.ok) {
-    for (const UOpRef& t : out.v) kl.v.push_back(t.get());
-    kl.coef = out.coef;
-    kl.k = out.k;
-  }
-  return kl.ok;
+  const KeptLinear& kl = kept_form(x, ring);
+  if (!kl.ok) return false;
+  for (const UOp* t : kl.v) out.v.push_back(UOpRef(const_cast<UOp*>(t)));
+  out.coef = kl.coef;
+  out.k = kl.k;
+  return true;
 }
 }  // namespace
 
@@ -375,8 +379,9 @@ bool no_form_fits(const SumFacts& f, DType dt) {
     const i128 q = f.divs[d].c, cv = cval(*div->src[1]);
     if (q == 0 || cv == 0 || !small(cv)) continue;
     if (divmod_key(div) & f.mod_keys) return false;  // an x%c term may pair with it
-    Linear lx;
-    if (q % cv != 0 || !linearize_terms(div->src[0], lx, true)) continue;
+    if (q % cv != 0) continue;
+    const KeptLinear& lx = kept_form(div->src[0], true);
+    if (!lx.ok) continue;
     // the trade form: q*(x//c) becomes p*(x%c) - p*x, x's terms merged into the sum's
     const i128 p = -q / cv;
     Fresh fresh(f.const_bits);
@@ -384,7 +389,7 @@ bool no_form_fits(const SumFacts& f, DType dt) {
     if (p > 1 || p < -1) fresh.need(p);
     for (size_t t = 0; t < lx.v.size(); t++) {
       // a term of the sum gets a new coefficient (perhaps 0): one term and one MUL fewer at most
-      if (has_bit(lx.v[t].get(), f.term_bits)) { unsure++; continue; }
+      if (has_bit(lx.v[t], f.term_bits)) { unsure++; continue; }
       const i128 e = rg.rep(-p * lx.coef[t]);
       terms += e != 0;
       muls += e > 1 || e < -1;
@@ -394,7 +399,7 @@ bool no_form_fits(const SumFacts& f, DType dt) {
     muls -= std::min(unsure, muls);
     for (uint8_t i = 0; i < f.n_sample; i++) {  // coefficients the trade leaves as they are
       const SumFacts::Term& s = f.sample[i];
-      if (s.u == div || std::any_of(lx.v.begin(), lx.v.end(), [&](const UOpRef& t) { return t.get() == s.u; })) continue;
+      if (s.u == div || std::find(lx.v.begin(), lx.v.end(), s.u) != lx.v.end()) continue;
       if (s.c > 1 || s.c < -1) fresh.need(s.c);
     }
     const i128 k = rg.rep(f.k - p * lx.k);

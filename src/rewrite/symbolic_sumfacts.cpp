@@ -130,6 +130,8 @@ class Builder {
     return int64_t(v);
   }
   int64_t mul(int64_t a, int64_t b) {
+    if (a == 1) return b;  // (most multipliers are 1; both factors are below lim_ already)
+    if (b == 1) return a;
     int64_t r;
     if (__builtin_mul_overflow(a, b, &r) || r >= lim_ || r <= -lim_) { f_.exact = false; return lim_; }
     return r;
