@@ -70,6 +70,13 @@ void Linear::materialize() {
   mod_of = nullptr;
 }
 
+namespace {
+void meet_const(SumNodes& nodes, const UOp* c) {
+  if (nodes.n_consts == 2 * SumNodes::kMax) nodes.all = false;
+  else nodes.consts[nodes.n_consts++] = c;
+}
+}  // namespace
+
 void add_term(Linear& l, const UOpRef& v, i128 c) {
   size_t i = 0, n = l.v.size();
   while (i < n && l.v[i] != v) i++;
@@ -77,13 +84,13 @@ void add_term(Linear& l, const UOpRef& v, i128 c) {
   else l.coef[i] += c;
 }
 
-bool linearize(const UOpRef& x, Linear& out, bool ring) {
+bool linearize(const UOpRef& x, Linear& out, bool ring, SumNodes* nodes) {
   // The facts of the sums under x first (made without recursion), which say what to look through.
   if (is_sum_op(x.get())) sum_facts(x.get());
-  return linearize_walk(x.get(), out, ring);
+  return linearize_walk(x.get(), out, ring, nodes);
 }
 
-bool linearize_walk(const UOp* x, Linear& out, bool ring) {
+bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
   const Ring rg(x->dtype);
   auto norm = [&](i128 v) { return ring ? rg.rep(v) : v; };
   // x's parts are each looked through only if complete (at most kMaxInner nodes each): at most
@@ -101,6 +108,7 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring) {
     if (!small(s)) return false;
     const Ops op = u->op;
     if (op == Ops::CONST) {
+      if (nodes) meet_const(*nodes, u);
       const i128 c = norm(cval(*u));
       out.consts++;
       out.know(c);
@@ -135,12 +143,17 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring) {
       default: {  // MUL by a constant, on either side
         out.muls++;
         out.know(norm(cval(*src[src[0]->is_const() ? 0 : 1])));
+        if (nodes) meet_const(*nodes, src[src[0]->is_const() ? 0 : 1].get());
         const bool right = src[1]->is_const();
         stack[top++] = {src[right ? 0 : 1].get(), norm(s * norm(cval(*src[right ? 1 : 0])))};
       }
     }
   }
   out.inner_unique += n_seen;
+  if (nodes) {
+    for (size_t i = 0; i < n_seen; i++) nodes->inner[i] = seen_inner[i];
+    nodes->n_inner = n_seen;
+  }
   for (i128& c : out.coef) {
     c = norm(c);
     if (!small(c)) return false;
@@ -422,7 +435,8 @@ UOpRef fold_sum(B& b) {
 UOpRef rebuild_sum(const UOpRef& root) {
   const DType dt = root->dtype;
   Linear l;
-  if (!linearize(root, l, true)) return nullptr;
+  SumNodes nodes;
+  if (!linearize(root, l, true, &nodes)) return nullptr;
   bool has_div = false;  // divmod_forms only reads x//c terms
   for (const UOpRef& t : l.v) has_div = has_div || t->op == Ops::IDIV;
   if (!has_div && !l.redundant()) return nullptr;  // the same terms, rebuilt, are no smaller
@@ -487,7 +501,8 @@ UOpRef rebuild_sum(const UOpRef& root) {
     }
     if (at_least > root_inner) continue;
     UOpRef cand = build(root.get(), f, f.coef, f.k);
-    if (cand && smaller(cand, best)) best = cand;
+    // (against root, what linearize met tells it without a region)
+    if (cand && ((best == root && smaller_sum(cand, root, nodes, l.v)) || smaller(cand, best))) best = cand;
   }
   return best == root ? nullptr : best;
 }

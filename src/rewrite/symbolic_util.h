@@ -115,9 +115,22 @@ struct Linear {
 // (SumFacts); anything else is a term (equal terms merge). false on big coefficients. ring:
 // coefficients and constant modulo 2^bits (signed representatives), for rules that hold with
 // wrap-around.
-bool linearize(const UOpRef& x, Linear& out, bool ring = false);
+// The nodes of x that linearize met, for smaller_sum: the sums looked through (each once) and
+// the constants (leaves and MUL factors, with repeats); `all` false when there were too many.
+struct SumNodes {
+  static constexpr size_t kMax = 2 * kMaxInner + 1;
+  const UOp* inner[kMax];
+  const UOp* consts[2 * kMax];
+  size_t n_inner = 0, n_consts = 0;
+  bool all = true;
+};
+bool linearize(const UOpRef& x, Linear& out, bool ring = false, SumNodes* nodes = nullptr);
 // The walk itself (linearize is this walk; the facts of the sums under x must exist already).
-bool linearize_walk(const UOp* x, Linear& out, bool ring);
+bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes = nullptr);
+// smaller(cand, root) for cand built from the linear form of the sum root, counted from what
+// linearize met (nodes; terms: root's terms) instead of a region, so cheaper; false when that
+// does not show it (smaller() may still).
+bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, std::span<const UOpRef> terms);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
 
 // ---- what each sum holds, kept with the node (symbolic_sumfacts.cpp) ----
