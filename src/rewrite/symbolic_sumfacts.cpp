@@ -73,6 +73,14 @@ int coef_in(const UOp* sum, const UOp* u, bool first, int64_t lim, int64_t& out)
   return found;
 }
 
+// The same, from the sum's facts g when its sample holds u (the sampled coefficients are u's
+// whole coefficient), else by the walk.
+int coef_in(const UOp* sum, const SumFacts& g, const UOp* u, int64_t lim, int64_t& out) {
+  for (uint8_t i = 0; i < g.n_sample; i++)
+    if (g.sample[i].u == u) { out = g.sample[i].c; return 1; }
+  return coef_in(sum, u, g.term_uses == g.terms, lim, out);
+}
+
 // Builds n's facts from its parts' in O(1): counts add up, filters join, and a term is checked
 // against the terms of the part before it (a filter first, a walk on a hit). A term met again
 // that way merges with its first use (its coefficient found by the walk); two sums that may
@@ -112,7 +120,7 @@ class Builder {
   }
 
   void finish() {
-    f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs_k < lim_ && f_.sum_abs_c < lim_;
+    f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs < lim_;
     if (f_.fuzzy) {
       f_.redundant = f_.may_divmod = true;
       return;
@@ -152,7 +160,7 @@ class Builder {
     }
     if (!prev_sum_) return -1;
     int64_t c;
-    const int found = coef_in(prev_sum_, u, prev_once_, lim_, c);
+    const int found = coef_in(prev_sum_, *prev_, u, lim_, c);
     if (found == 1) old = mul(c, prev_s_);
     return found;
   }
@@ -184,7 +192,7 @@ class Builder {
     int64_t in_g = 0;
     if (f_.terms > 0 && merge_bits_hit(g.term_bits)) {
       // (two sums: not worth a walk of each)
-      const int found = single_ ? coef_in(u, single_, g.term_uses == g.terms, lim_, in_g) : -1;
+      const int found = single_ ? coef_in(u, g, single_, lim_, in_g) : -1;
       if (found < 0) f_.fuzzy = true;
       else if (found == 1) again = single_;
     }
@@ -199,8 +207,7 @@ class Builder {
     f_.scaled += as >= 2 ? g.terms - g.zeros : s == 0 ? 0 : g.scaled;
     f_.zeros += s == 0 ? g.terms : g.zeros;
     f_.k += mul(s, g.k);
-    add_abs(f_.sum_abs_k, mul(as, g.sum_abs_k));
-    add_abs(f_.sum_abs_c, mul(as, g.sum_abs_c));
+    add_abs(f_.sum_abs, mul(as, g.sum_abs));
     f_.divs_all = f_.divs_all || g.divs_all;
     for (uint8_t i = 0; i < g.n_divs; i++) add_div(g.divs[i].u, mul(s, g.divs[i].c));
     for (uint8_t i = 0; i < g.n_sample; i++) add_sample(g.sample[i].u, mul(s, g.sample[i].c));
@@ -217,8 +224,8 @@ class Builder {
     }
     single_ = nullptr;
     prev_sum_ = u;
+    prev_ = &g;
     prev_s_ = s;
-    prev_once_ = g.term_uses == g.terms;
   }
   bool merge_bits_hit(const uint64_t bits[SumFacts::kWords]) const {
     for (size_t i = 0; i < SumFacts::kWords; i++)
@@ -257,7 +264,7 @@ class Builder {
   void count_term(const UOp* u, int64_t c) {
     for (const UOpRef& s : u->src)
       if (s->is_const()) know(cval(*s));
-    add_abs(f_.sum_abs_c, abs64(c));
+    add_abs(f_.sum_abs, abs64(c));
     if (f_.terms > 0) {
       int64_t old = 0;
       switch (seen_term(u, old)) {
@@ -284,7 +291,7 @@ class Builder {
 
   void add_k(int64_t s, int64_t c) {
     const int64_t v = mul(s, c);
-    add_abs(f_.sum_abs_k, abs64(v));
+    add_abs(f_.sum_abs, abs64(v));
     f_.k += v;
   }
 
@@ -306,8 +313,8 @@ class Builder {
   const UOp* single_ = nullptr;    // the part before, when it was one term (coefficient single_c_)
   int64_t single_c_ = 0;
   const UOp* prev_sum_ = nullptr;  // the part before, when it was a sum looked through (times prev_s_)
+  const SumFacts* prev_ = nullptr;  // its facts
   int64_t prev_s_ = 0;
-  bool prev_once_ = false;         // each term of prev_sum_ used once
 };
 
 void compute(const UOp* n) {

@@ -139,7 +139,9 @@ void add_term(Linear& l, const UOpRef& v, i128 coef);
 // reads them to see that a sum has nothing to merge without walking it.
 struct SumFacts : UOp::Memo {
   SumFacts();
-  uint32_t inner = 0;  // nodes looked through, with repeats
+  // (The counts stay below 2^16: a sum looks through complete parts only, each of at most
+  // kMaxInner nodes. uint16_t keeps the facts in 256 bytes.)
+  uint16_t inner = 0;  // nodes looked through, with repeats
   bool complete() const { return inner <= kMaxInner; }  // a sum above looks through this one
   // The rest holds only when `exact`: every multiplier, coefficient and constant linearize
   // meets on the way (bounded by the sums of their magnitudes) is below 2^62 and 2^(bits-1),
@@ -155,11 +157,11 @@ struct SumFacts : UOp::Memo {
   // The counts Linear::redundant() reads (terms distinct unless fuzzy).
   // zeros: terms with coefficient 0 (a MUL by 0 looked through); scaled: those with one not
   // 0, 1 or -1.
-  uint32_t terms = 0, scaled = 0, zeros = 0, term_uses = 0, consts = 0, muls = 0, negs = 0;
+  uint16_t terms = 0, scaled = 0, zeros = 0, term_uses = 0, consts = 0, muls = 0, negs = 0;
   int64_t k = 0;
-  // Bounds for `exact`: the largest multiplier met, and the sums of the magnitudes of the
+  // Bounds for `exact`: the largest multiplier met, and the sum of the magnitudes of the
   // coefficients and constants (with repeats).
-  int64_t max_s = 1, sum_abs_c = 0, sum_abs_k = 0;
+  int64_t max_s = 1, sum_abs = 0;
   // A term and its coefficient.
   struct Term { const UOp* u; int64_t c; };
   // The terms x//c (c a constant), the first kDivs of them (divs_all: more).

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <set>
 
 #include "rewrite/symbolic.h"
 #include "rewrite/symbolic_util.h"
@@ -110,6 +111,40 @@ TEST_CASE("symbolic sums: the facts kept with a sum say what a walk finds") {
                   << " said maybe redundant, " << nothing_fits << " shown too big by the facts");
   CHECK(exact > 1000);
   CHECK(nothing_fits > 100);
+}
+
+TEST_CASE("symbolic sums: smaller_sum says smaller only where the whole graphs say so") {
+  std::mt19937_64 rng(11);
+  size_t shown = 0;
+  for (DType dt : {dtypes::index, dtypes::int32, dtypes::int8}) {
+    for (int round = 0; round < 300; round++) {
+      UOpTable t;
+      SumGen g{rng, dt, {}, {}};
+      for (int i = 0; i < 4; i++) g.vars.push_back(t.var("v" + std::to_string(i), 0, 5, dt));
+      UOpRef root = g.gen(int(rng() % 7) + 1);
+      for (UOp* u : root->toposort()) {
+        if (!is_sum_op(u) || u->op == Ops::MUL) continue;
+        Linear l;
+        SumNodes nodes;
+        if (!linearize(UOpRef(u), l, true, &nodes)) continue;
+        for (i128& c : l.coef) c = c % 5;  // some terms dropped or changed, some kept
+        UOpRef cand = build(u, l, l.coef, l.k % 7);
+        if (!cand || !smaller_sum(cand, UOpRef(u), nodes, l.v)) continue;
+        shown++;
+        // the nodes only cand has, against those only root has (all of them, and the inner ones)
+        std::vector<UOp*> rs = UOpRef(u)->toposort(), cs = cand->toposort();
+        std::set<UOp*> r(rs.begin(), rs.end()), c(cs.begin(), cs.end());
+        size_t added = 0, dropped = 0, dropped_inner = 0;
+        for (UOp* x : c) added += !r.count(x);
+        for (UOp* x : r)
+          if (!c.count(x)) { dropped++; dropped_inner += !x->src.empty(); }
+        CHECK(added < dropped);
+        CHECK(added <= dropped_inner);
+      }
+    }
+  }
+  MESSAGE(shown << " candidates shown smaller");
+  CHECK(shown > 100);
 }
 
 TEST_CASE("symbolic sums: a sum's terms keep the order of the sum they come from") {
