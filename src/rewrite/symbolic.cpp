@@ -150,10 +150,9 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   if (cand == root || !nodes.all) return false;
   constexpr size_t kMax = 128;  // cand's walk
   NodeSet<256> known;  // root's nodes named above
-  NodeSet<128> inner;  // the inner ones among them
   auto know = [&](const UOp* u) { known.add(u); return !known.full(); };
   for (size_t i = 0; i < nodes.n_inner; i++)
-    if (!know(nodes.inner[i]) || !inner.add(nodes.inner[i])) return false;
+    if (!know(nodes.inner[i])) return false;
   for (size_t i = 0; i < nodes.n_consts; i++)
     if (!know(nodes.consts[i])) return false;
   uint64_t term_id = 0;  // the largest id of a term with sources
@@ -168,7 +167,7 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   // cand's nodes not known (added), and the known ones it reaches (kept, with what lies under them)
   NodeSet<128> seen;
   NodeSet<256> kept;  // (known nodes only: never full)
-  const UOp* todo[kMax];  // kept inner nodes whose sources are not yet kept
+  const UOp* todo[256];  // kept inner nodes whose sources are not yet kept (at most all known ones)
   size_t added = 0, n_todo = 0;
   stack[top++] = cand.get();
   while (top > 0) {
@@ -176,7 +175,7 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
     if (!seen.add(u)) continue;
     if (seen.full()) return false;
     if (known.has(u)) {
-      if (kept.add(u) && inner.has(u)) todo[n_todo++] = u;
+      if (kept.add(u) && is_sum_op(u)) todo[n_todo++] = u;
       continue;
     }
     if (++added >= kMax / 2) return false;
@@ -185,10 +184,11 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
       stack[top++] = s.get();
     }
   }
-  // under a kept inner node, its known sources are kept too
+  // under a kept inner node, its known sources are kept too (a term that is a sum op is taken
+  // for an inner node: that keeps more, which only errs toward "not shown")
   while (n_todo > 0)
     for (const UOpRef& s : todo[--n_todo]->src)
-      if (known.has(s.get()) && kept.add(s.get()) && inner.has(s.get())) todo[n_todo++] = s.get();
+      if (known.has(s.get()) && kept.add(s.get()) && is_sum_op(s.get())) todo[n_todo++] = s.get();
   size_t dropped_inner = 0, dropped = 0;
   for (size_t i = 0; i < nodes.n_inner; i++) dropped_inner += !kept.has(nodes.inner[i]) && nodes.inner[i]->id > term_id;
   for (size_t i = 0; i < nodes.n_consts; i++)  // (each once: a counted one is marked kept)
