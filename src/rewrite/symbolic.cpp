@@ -3,6 +3,7 @@
 
 #include "rewrite/symbolic_util.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace mg {
@@ -135,6 +136,64 @@ bool smaller(const UOpRef& cand, const UOpRef& root) {
         todo[n_todo++] = uint8_t(q);
       }
   }
+  return added < dropped && added <= dropped_inner;
+}
+
+// The same question for a sum and a candidate built from its linear form, counted without a
+// region: root's nodes known here are those linearize looks through (inner), the constants it
+// meets and its terms (with their constant sources); cand's nodes are walked until they meet
+// one of them. Counted over the whole graph: a node cand has that is not known here counts as
+// added (it may be root's, deeper), and a node of root counts as dropped only if cand cannot
+// reach it: not met by the walk, not under a node met, and made after every term that has
+// sources (a node under a term was made before the term). false: not shown.
+bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, std::span<const UOpRef> terms) {
+  if (cand == root || !nodes.all) return false;
+  constexpr size_t kMax = 128;  // cand's walk
+  NodeSet<256> known;  // root's nodes named above
+  auto know = [&](const UOp* u) { known.add(u); return !known.full(); };
+  for (size_t i = 0; i < nodes.n_inner; i++)
+    if (!know(nodes.inner[i])) return false;
+  for (size_t i = 0; i < nodes.n_consts; i++)
+    if (!know(nodes.consts[i])) return false;
+  uint64_t term_id = 0;  // the largest id of a term with sources
+  for (const UOpRef& t : terms) {
+    if (!t || !know(t.get())) return false;
+    if (!t->src.empty()) term_id = std::max(term_id, t->id);
+    for (const UOpRef& s : t->src)
+      if (s->is_const() && !know(s.get())) return false;
+  }
+  const UOp* stack[kMax];
+  size_t top = 0;
+  // cand's nodes not known (added), and the known ones it reaches (kept, with what lies under them)
+  NodeSet<128> seen;
+  NodeSet<256> kept;  // (known nodes only: never full)
+  const UOp* todo[256];  // kept inner nodes whose sources are not yet kept (at most all known ones)
+  size_t added = 0, n_todo = 0;
+  stack[top++] = cand.get();
+  while (top > 0) {
+    const UOp* u = stack[--top];
+    if (!seen.add(u)) continue;
+    if (seen.full()) return false;
+    if (known.has(u)) {
+      if (kept.add(u) && is_sum_op(u)) todo[n_todo++] = u;
+      continue;
+    }
+    if (++added >= kMax / 2) return false;
+    for (const UOpRef& s : u->src) {
+      if (top == kMax) return false;
+      stack[top++] = s.get();
+    }
+  }
+  // under a kept inner node, its known sources are kept too (a term that is a sum op is taken
+  // for an inner node: that keeps more, which only errs toward "not shown")
+  while (n_todo > 0)
+    for (const UOpRef& s : todo[--n_todo]->src)
+      if (known.has(s.get()) && kept.add(s.get()) && is_sum_op(s.get())) todo[n_todo++] = s.get();
+  size_t dropped_inner = 0, dropped = 0;
+  for (size_t i = 0; i < nodes.n_inner; i++) dropped_inner += !kept.has(nodes.inner[i]) && nodes.inner[i]->id > term_id;
+  for (size_t i = 0; i < nodes.n_consts; i++)  // (each once: a counted one is marked kept)
+    dropped += nodes.consts[i]->id > term_id && kept.add(nodes.consts[i]);
+  dropped += dropped_inner;
   return added < dropped && added <= dropped_inner;
 }
 }  // namespace sym

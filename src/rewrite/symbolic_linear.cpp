@@ -70,6 +70,13 @@ void Linear::materialize() {
   mod_of = nullptr;
 }
 
+namespace {
+void meet_const(SumNodes& nodes, const UOp* c) {
+  if (nodes.n_consts == 2 * SumNodes::kMax) nodes.all = false;
+  else nodes.consts[nodes.n_consts++] = c;
+}
+}  // namespace
+
 void add_term(Linear& l, const UOpRef& v, i128 c) {
   size_t i = 0, n = l.v.size();
   while (i < n && l.v[i] != v) i++;
@@ -77,13 +84,13 @@ void add_term(Linear& l, const UOpRef& v, i128 c) {
   else l.coef[i] += c;
 }
 
-bool linearize(const UOpRef& x, Linear& out, bool ring) {
+bool linearize(const UOpRef& x, Linear& out, bool ring, SumNodes* nodes) {
   // The facts of the sums under x first (made without recursion), which say what to look through.
   if (is_sum_op(x.get())) sum_facts(x.get());
-  return linearize_walk(x.get(), out, ring);
+  return linearize_walk(x.get(), out, ring, nodes);
 }
 
-bool linearize_walk(const UOp* x, Linear& out, bool ring) {
+bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
   const Ring rg(x->dtype);
   auto norm = [&](i128 v) { return ring ? rg.rep(v) : v; };
   // x's parts are each looked through only if complete (at most kMaxInner nodes each): at most
@@ -101,6 +108,7 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring) {
     if (!small(s)) return false;
     const Ops op = u->op;
     if (op == Ops::CONST) {
+      if (nodes) meet_const(*nodes, u);
       const i128 c = norm(cval(*u));
       out.consts++;
       out.know(c);
@@ -135,12 +143,17 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring) {
       default: {  // MUL by a constant, on either side
         out.muls++;
         out.know(norm(cval(*src[src[0]->is_const() ? 0 : 1])));
+        if (nodes) meet_const(*nodes, src[src[0]->is_const() ? 0 : 1].get());
         const bool right = src[1]->is_const();
         stack[top++] = {src[right ? 0 : 1].get(), norm(s * norm(cval(*src[right ? 1 : 0])))};
       }
     }
   }
   out.inner_unique += n_seen;
+  if (nodes) {
+    for (size_t i = 0; i < n_seen; i++) nodes->inner[i] = seen_inner[i];
+    nodes->n_inner = n_seen;
+  }
   for (i128& c : out.coef) {
     c = norm(c);
     if (!small(c)) return false;
@@ -264,25 +277,29 @@ struct KeptLinear : UOp::Memo {
 };
 constexpr char kKept[2] = {};  // UOp::memo keys (their addresses): exact, ring
 
+// x's kept form (made on first use).
+const KeptLinear& kept_form(const UOpRef& x, bool ring) {
+  const void* key = &kKept[ring];
+  if (const UOp::Memo* m = x->memo(key)) return static_cast<const KeptLinear&>(*m);
+  KeptLinear& kl = x->add_memo<KeptLinear>(key);
+  Linear l;
+  kl.ok = linearize(x, l, ring);
+  if (kl.ok) {
+    for (const UOpRef& t : l.v) kl.v.push_back(t.get());
+    kl.coef = l.coef;
+    kl.k = l.k;
+  }
+  return kl;
+}
+
 // linearize(x, ring)'s terms, coefficients and constant (the rest of `out` is not filled).
 bool linearize_terms(const UOpRef& x, Linear& out, bool ring) {
-  const void* key = &kKept[ring];
-  if (const UOp::Memo* m = x->memo(key)) {
-    const KeptLinear& kl = static_cast<const KeptLinear&>(*m);
-    if (!kl.ok) return false;
-    for (const UOp* t : kl.v) out.v.push_back(UOpRef(const_cast<UOp*>(t)));
-    out.coef = kl.coef;
-    out.k = kl.k;
-    return true;
-  }
-  KeptLinear& kl = x->add_memo<KeptLinear>(key);
-  kl.ok = linearize(x, out, ring);
-  if (kl.ok) {
-    for (const UOpRef& t : out.v) kl.v.push_back(t.get());
-    kl.coef = out.coef;
-    kl.k = out.k;
-  }
-  return kl.ok;
+  const KeptLinear& kl = kept_form(x, ring);
+  if (!kl.ok) return false;
+  for (const UOp* t : kl.v) out.v.push_back(UOpRef(const_cast<UOp*>(t)));
+  out.coef = kl.coef;
+  out.k = kl.k;
+  return true;
 }
 }  // namespace
 
@@ -328,14 +345,98 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
   return out;
 }
 
+namespace {
+// Distinct magnitudes of the constants a form needs that the facts' filter says the sum lacks:
+// each is a node the form adds (fold_sum's precheck counts them the same way).
+class Fresh {
+ public:
+  explicit Fresh(uint64_t present) : present_(present) {}
+  void need(i128 v) {
+    v = v < 0 ? -v : v;
+    if ((present_ & value_bit(v)) || n_ == kMax) return;
+    for (size_t i = 0; i < n_; i++)
+      if (seen_[i] == v) return;
+    seen_[n_++] = v;
+  }
+  size_t count() const { return n_; }
+
+ private:
+  static constexpr size_t kMax = 16;
+  uint64_t present_;
+  i128 seen_[kMax];
+  size_t n_ = 0;
+};
+// fold_sum's precheck of a form of `terms` nonzero terms, `muls` of them scaled, and constant k.
+size_t at_least(size_t terms, size_t muls, i128 k, const Fresh& fresh) {
+  return muls + (terms ? terms - 1 : 0) + (terms && k != 0) + fresh.count();
+}
+
+}  // namespace
+
+// Counts and a few coefficients from the facts, bounds for the rest. Needs facts that are exact
+// and not fuzzy, and at most Linear::kMaxKnown constants met (so linearize knows each of them).
+bool no_form_fits(const SumFacts& f, DType dt) {
+  if (!f.exact || f.fuzzy || f.consts + f.muls > Linear::kMaxKnown || f.divs_all) return false;
+  // root drops at most f.inner nodes (linearize's inner_unique)
+  const size_t nz = f.terms - f.zeros;
+  {  // l itself
+    Fresh fresh(f.const_bits);
+    for (uint8_t i = 0; i < f.n_sample; i++)
+      if (const int64_t c = f.sample[i].c; c > 1 || c < -1) fresh.need(c);
+    if (f.k != 0) fresh.need(f.k);
+    if (at_least(nz, f.scaled, f.k, fresh) <= f.inner) return false;
+  }
+  const Ring rg(dt);
+  for (uint8_t d = 0; d < f.n_divs; d++) {  // divmod_forms' candidates, one per x//c term
+    const UOp* div = f.divs[d].u;
+    const i128 q = f.divs[d].c, cv = cval(*div->src[1]);
+    if (q == 0 || cv == 0 || !small(cv)) continue;
+    if (divmod_key(div) & f.mod_keys) return false;  // an x%c term may pair with it
+    if (q % cv != 0) continue;
+    const KeptLinear& lx = kept_form(div->src[0], true);
+    if (!lx.ok) continue;
+    // the trade form: q*(x//c) becomes p*(x%c) - p*x, x's terms merged into the sum's
+    const i128 p = -q / cv;
+    Fresh fresh(f.const_bits);
+    size_t terms = nz /* - x//c + x%c */, muls = f.scaled - (q > 1 || q < -1) + (p > 1 || p < -1), unsure = 0;
+    if (p > 1 || p < -1) fresh.need(p);
+    for (size_t t = 0; t < lx.v.size(); t++) {
+      // a term of the sum gets a new coefficient (perhaps 0): one term and one MUL fewer at most
+      if (has_bit(lx.v[t], f.term_bits)) { unsure++; continue; }
+      const i128 e = rg.rep(-p * lx.coef[t]);
+      terms += e != 0;
+      muls += e > 1 || e < -1;
+      if (e > 1 || e < -1) fresh.need(e);
+    }
+    terms -= std::min(unsure, terms);
+    muls -= std::min(unsure, muls);
+    for (uint8_t i = 0; i < f.n_sample; i++) {  // coefficients the trade leaves as they are
+      const SumFacts::Term& s = f.sample[i];
+      if (s.u == div || std::find(lx.v.begin(), lx.v.end(), s.u) != lx.v.end()) continue;
+      if (s.c > 1 || s.c < -1) fresh.need(s.c);
+    }
+    const i128 k = rg.rep(f.k - p * lx.k);
+    if (k != 0) fresh.need(k);
+    if (at_least(terms, muls, k, fresh) <= f.inner) return false;
+  }
+  return true;
+}
+
 UOpRef fold_sum(B& b) {
   const UOpRef root(const_cast<UOp*>(b.root));
-  const DType dt = root->dtype;
-  // Most sums have nothing to merge; their facts say so without a walk.
+  // Most sums have nothing to merge; their facts say so without a walk. Of the rest, many have
+  // no form small enough to pass rebuild_sum's precheck, and the facts often show that too.
   const SumFacts& facts = sum_facts(root.get());
   if (facts.exact && !facts.may_divmod && !facts.redundant) return nullptr;
+  if (no_form_fits(facts, root->dtype)) return nullptr;
+  return rebuild_sum(root);
+}
+
+UOpRef rebuild_sum(const UOpRef& root) {
+  const DType dt = root->dtype;
   Linear l;
-  if (!linearize(root, l, true)) return nullptr;
+  SumNodes nodes;
+  if (!linearize(root, l, true, &nodes)) return nullptr;
   bool has_div = false;  // divmod_forms only reads x//c terms
   for (const UOpRef& t : l.v) has_div = has_div || t->op == Ops::IDIV;
   if (!has_div && !l.redundant()) return nullptr;  // the same terms, rebuilt, are no smaller
@@ -400,7 +501,8 @@ UOpRef fold_sum(B& b) {
     }
     if (at_least > root_inner) continue;
     UOpRef cand = build(root.get(), f, f.coef, f.k);
-    if (cand && smaller(cand, best)) best = cand;
+    // (against root, what linearize met tells it without a region)
+    if (cand && ((best == root && smaller_sum(cand, root, nodes, l.v)) || smaller(cand, best))) best = cand;
   }
   return best == root ? nullptr : best;
 }

@@ -15,10 +15,6 @@ void set_bit(const UOp* u, uint64_t bits[SumFacts::kWords]) {
   const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
   bits[h >> 62] |= uint64_t(1) << ((h >> 56) & 63);
 }
-bool has_bit(const UOp* u, const uint64_t bits[SumFacts::kWords]) {
-  const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
-  return (bits[h >> 62] >> ((h >> 56) & 63)) & 1;
-}
 // The sources linearize looks at under a sum op, with their multipliers (MUL: the other
 // source, times the constant; the right one when both are constants, as linearize does).
 struct Part { const UOp* u; i128 s; };
@@ -40,38 +36,56 @@ size_t parts(const UOp* n, Part out[2]) {
   }
 }
 
-// Whether u is a term of the sum `sum` (a complete one): the walk linearize makes, without
-// the arithmetic. Asked only when a filter cannot rule u out.
-bool has_term(const UOp* sum, const UOp* u) {
-  SmallVec<const UOp*, 64> stack;
-  stack.push_back(sum);
+// The coefficient of the term u in the sum `sum` (a complete one): the walk linearize makes,
+// without the rest of its arithmetic. Asked only when a filter cannot rule u out. 1: u is a term
+// (coefficient in `out`), 0: it is not, -1: a multiplier reached lim (the facts then say
+// "maybe"). first: stop at u's first use (when each term of the sum is used once).
+int coef_in(const UOp* sum, const UOp* u, bool first, int64_t lim, int64_t& out) {
+  struct Item { const UOp* n; int64_t s; };
+  SmallVec<Item, 64> stack;
+  stack.push_back({sum, 1});
+  out = 0;
+  bool found = false;
   while (!stack.empty()) {
-    const UOp* n = stack.back();
+    const auto [n, s] = stack.back();
     stack.pop_back();
     if (n->is_const()) continue;
     if (!is_sum_op(n) || (n != sum && !looked_through(n))) {
-      if (n == u) return true;
+      if (n != u) continue;
+      out += s;
+      found = true;
+      if (out >= lim || out <= -lim) return -1;
+      if (first) return 1;
       continue;
     }
     switch (n->op) {
-      case Ops::ADD: case Ops::SUB: stack.push_back(n->src[0].get()); stack.push_back(n->src[1].get()); break;
-      case Ops::NEG: stack.push_back(n->src[0].get()); break;
-      default: stack.push_back(n->src[n->src[1]->is_const() ? 0 : 1].get());
+      case Ops::ADD: stack.push_back({n->src[0].get(), s}); stack.push_back({n->src[1].get(), s}); break;
+      case Ops::SUB: stack.push_back({n->src[0].get(), s}); stack.push_back({n->src[1].get(), -s}); break;
+      case Ops::NEG: stack.push_back({n->src[0].get(), -s}); break;
+      default: {
+        const bool right = n->src[1]->is_const();
+        const i128 m = i128(s) * cval(*n->src[right ? 1 : 0]);
+        if (m >= lim || m <= -lim) return -1;
+        stack.push_back({n->src[right ? 0 : 1].get(), int64_t(m)});
+      }
     }
   }
-  return false;
+  return found;
 }
 
-// A key of (x, c) for x//c and x%c terms, one bit of a 64-bit filter.
-uint64_t divmod_key(const UOp* t) {
-  const uint64_t h = (uint64_t(uintptr_t(t->src[0].get())) * 31 + uint64_t(uintptr_t(t->src[1].get()))) * 0x9e3779b97f4a7c15ull;
-  return uint64_t(1) << (h >> 58);
+// The same, from the sum's facts g when its sample holds u (the sampled coefficients are u's
+// whole coefficient), else by the walk.
+int coef_in(const UOp* sum, const SumFacts& g, const UOp* u, int64_t lim, int64_t& out) {
+  for (uint8_t i = 0; i < g.n_sample; i++)
+    if (g.sample[i].u == u) { out = g.sample[i].c; return 1; }
+  return coef_in(sum, u, g.term_uses == g.terms, lim, out);
 }
 
 // Builds n's facts from its parts' in O(1): counts add up, filters join, and a term is checked
-// against the terms of the part before it (a filter first, a walk on a hit). Values are
-// int64_t: whatever would not stay below the limit (or overflow on the way) makes the facts
-// inexact.
+// against the terms of the part before it (a filter first, a walk on a hit). A term met again
+// that way merges with its first use (its coefficient found by the walk); two sums that may
+// share a term make the facts fuzzy. Values are int64_t: whatever would not stay below the
+// limit (or overflow on the way) makes the facts inexact.
 class Builder {
  public:
   Builder(const UOp* n, SumFacts& f) : f_(f) {
@@ -79,7 +93,11 @@ class Builder {
     lim_ = bits >= 63 ? int64_t(1) << 62 : int64_t(1) << (bits - 1);
     f_.inner = 1;
     f_.negs = n->op == Ops::NEG;
-    f_.muls = n->op == Ops::MUL;
+    if (n->op == Ops::MUL) {
+      f_.muls = 1;
+      for (const UOpRef& c : n->src)
+        if (c->is_const()) know(cval(*c));
+    }
   }
 
   void add(const UOp* u, i128 s128) {
@@ -87,7 +105,9 @@ class Builder {
     f_.max_s = std::max(f_.max_s, abs64(s));
     if (u->is_const()) {
       f_.consts++;
-      add_k(s, small_value(cval(*u)));
+      const int64_t v = small_value(cval(*u));
+      know(v);
+      add_k(s, v);
       return;
     }
     if (is_sum_op(u)) {
@@ -97,11 +117,10 @@ class Builder {
     }
     f_.term_uses++;
     add_term(u, s);
-    single_ = u;
   }
 
   void finish() {
-    f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs_k < lim_ && f_.sum_abs_c < lim_;
+    f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs < lim_;
     if (f_.fuzzy) {
       f_.redundant = f_.may_divmod = true;
       return;
@@ -119,6 +138,8 @@ class Builder {
     return int64_t(v);
   }
   int64_t mul(int64_t a, int64_t b) {
+    if (a == 1) return b;  // (most multipliers are 1; both factors are below lim_ already)
+    if (b == 1) return a;
     int64_t r;
     if (__builtin_mul_overflow(a, b, &r) || r >= lim_ || r <= -lim_) { f_.exact = false; return lim_; }
     return r;
@@ -127,12 +148,38 @@ class Builder {
     to += v;
     if (to >= lim_) { f_.exact = false; to = lim_; }
   }
+  void know(i128 v) { f_.const_bits |= value_bit(v); }
 
-  // Whether u may be among the terms met so far (those of the part before).
-  bool seen_term(const UOp* u) {
-    if (!has_bit(u, f_.term_bits)) return false;
-    if (single_) return single_ == u;
-    return prev_sum_ ? has_term(prev_sum_, u) : true;
+  // Whether u is among the terms met so far (those of the part before): 1 yes (its coefficient
+  // in `old`), 0 no, -1 maybe.
+  int seen_term(const UOp* u, int64_t& old) {
+    if (!has_bit(u, f_.term_bits)) return 0;
+    if (single_) {
+      old = single_c_;
+      return single_ == u;
+    }
+    if (!prev_sum_) return -1;
+    int64_t c;
+    const int found = coef_in(prev_sum_, *prev_, u, lim_, c);
+    if (found == 1) old = mul(c, prev_s_);
+    return found;
+  }
+
+  // The term u, met before with coefficient a, gets b more: the counts of one term, not two.
+  // (A x//c or x%c term met twice makes the facts fuzzy: divs and the keys keep one entry each.)
+  void merge_repeat(const UOp* u, int64_t a, int64_t b) {
+    if ((u->op == Ops::IDIV || u->op == Ops::MOD) && u->src[1]->is_const()) { f_.fuzzy = true; return; }
+    const int64_t n = small_value(i128(a) + b);
+    f_.scaled += (abs64(n) >= 2) - (abs64(a) >= 2);
+    f_.zeros += (n == 0) - (a == 0);
+    size_t j = 0;
+    for (size_t i = 0; i < f_.n_sample; i++)
+      if (f_.sample[i].u != u) f_.sample[j++] = f_.sample[i];
+    f_.n_sample = uint8_t(j);
+    add_sample(u, n);
+  }
+  void add_sample(const UOp* u, int64_t c) {
+    if (f_.n_sample < SumFacts::kSample) f_.sample[f_.n_sample++] = {u, c};
   }
 
   void merge(const UOp* u, const SumFacts& g, int64_t s) {
@@ -140,10 +187,14 @@ class Builder {
     f_.exact = f_.exact && g.exact;
     f_.fuzzy = f_.fuzzy || g.fuzzy;
     if (!f_.exact) return;
-    // a term of g among those met so far
+    // a term of g among those met so far: the single term before, found in g by a walk
+    const UOp* again = nullptr;
+    int64_t in_g = 0;
     if (f_.terms > 0 && merge_bits_hit(g.term_bits)) {
-      if (single_) f_.fuzzy = f_.fuzzy || has_term(u, single_);
-      else f_.fuzzy = true;  // two sums: not worth a walk of each
+      // (two sums: not worth a walk of each)
+      const int found = single_ ? coef_in(u, g, single_, lim_, in_g) : -1;
+      if (found < 0) f_.fuzzy = true;
+      else if (found == 1) again = single_;
     }
     for (size_t i = 0; i < SumFacts::kWords; i++) f_.term_bits[i] |= g.term_bits[i];
     f_.max_s = std::max(f_.max_s, mul(abs64(s), g.max_s));
@@ -156,14 +207,25 @@ class Builder {
     f_.scaled += as >= 2 ? g.terms - g.zeros : s == 0 ? 0 : g.scaled;
     f_.zeros += s == 0 ? g.terms : g.zeros;
     f_.k += mul(s, g.k);
-    add_abs(f_.sum_abs_k, mul(as, g.sum_abs_k));
-    add_abs(f_.sum_abs_c, mul(as, g.sum_abs_c));
+    add_abs(f_.sum_abs, mul(as, g.sum_abs));
     f_.divs_all = f_.divs_all || g.divs_all;
     for (uint8_t i = 0; i < g.n_divs; i++) add_div(g.divs[i].u, mul(s, g.divs[i].c));
+    for (uint8_t i = 0; i < g.n_sample; i++) add_sample(g.sample[i].u, mul(s, g.sample[i].c));
     f_.div_keys |= g.div_keys;
     f_.mod_keys |= g.mod_keys;
+    f_.const_bits |= g.const_bits;
+    if (again) {
+      // the two entries of `again` (single_c_ and s*in_g, each counted above) are one
+      const int64_t b = mul(s, in_g);
+      f_.terms--;
+      f_.scaled -= abs64(b) >= 2;
+      f_.zeros -= b == 0;
+      merge_repeat(again, single_c_, b);
+    }
     single_ = nullptr;
     prev_sum_ = u;
+    prev_ = &g;
+    prev_s_ = s;
   }
   bool merge_bits_hit(const uint64_t bits[SumFacts::kWords]) const {
     for (size_t i = 0; i < SumFacts::kWords; i++)
@@ -178,28 +240,44 @@ class Builder {
     const int64_t c = small_value(cval(*m->src[right ? 1 : 0]));
     f_.inner += 1;
     if (!f_.exact) return;
+    know(c);
     f_.max_s = std::max(f_.max_s, mul(abs64(s), std::max<int64_t>(1, abs64(c))));
     f_.muls++;
     const int64_t sc = mul(s, c);
     if (x->is_const()) {
       f_.consts++;
-      add_k(sc, small_value(cval(*x)));
+      const int64_t v = small_value(cval(*x));
+      know(v);
+      add_k(sc, v);
       return;
     }
     f_.term_uses++;
     add_term(x, sc);
-    single_ = x;
   }
 
+  // A term met (term_uses counted by the caller); it becomes the part before.
   void add_term(const UOp* u, int64_t c) {
-    if (!f_.exact) return;
-    if (f_.terms > 0 && seen_term(u)) f_.fuzzy = true;
+    if (f_.exact) count_term(u, c);
+    single_ = u;
+    single_c_ = c;
+  }
+  void count_term(const UOp* u, int64_t c) {
+    for (const UOpRef& s : u->src)
+      if (s->is_const()) know(cval(*s));
+    add_abs(f_.sum_abs, abs64(c));
+    if (f_.terms > 0) {
+      int64_t old = 0;
+      switch (seen_term(u, old)) {
+        case 1: return merge_repeat(u, old, c);
+        case -1: f_.fuzzy = true; break;
+        default: break;
+      }
+    }
     set_bit(u, f_.term_bits);
     f_.terms++;
-    const int64_t a = abs64(c);
     f_.zeros += c == 0;
-    f_.scaled += a >= 2;
-    add_abs(f_.sum_abs_c, a);
+    f_.scaled += abs64(c) >= 2;
+    add_sample(u, c);
     if ((u->op == Ops::IDIV || u->op == Ops::MOD) && u->src[1]->is_const()) {
       if (u->op == Ops::IDIV) { add_div(u, c); f_.div_keys |= divmod_key(u); }
       else f_.mod_keys |= divmod_key(u);
@@ -213,7 +291,7 @@ class Builder {
 
   void add_k(int64_t s, int64_t c) {
     const int64_t v = mul(s, c);
-    add_abs(f_.sum_abs_k, abs64(v));
+    add_abs(f_.sum_abs, abs64(v));
     f_.k += v;
   }
 
@@ -221,7 +299,7 @@ class Builder {
   bool may_divmod() const {
     if (f_.divs_all) return true;
     for (uint8_t i = 0; i < f_.n_divs; i++) {
-      const SumFacts::Div& d = f_.divs[i];
+      const SumFacts::Term& d = f_.divs[i];
       if (d.c == 0) continue;
       const i128 c = cval(*d.u->src[1]);
       if (c == 0 || !small(c)) continue;
@@ -232,8 +310,11 @@ class Builder {
 
   SumFacts& f_;
   int64_t lim_ = 0;
-  const UOp* single_ = nullptr;    // the part before, when it was one term
-  const UOp* prev_sum_ = nullptr;  // the part before, when it was a sum looked through
+  const UOp* single_ = nullptr;    // the part before, when it was one term (coefficient single_c_)
+  int64_t single_c_ = 0;
+  const UOp* prev_sum_ = nullptr;  // the part before, when it was a sum looked through (times prev_s_)
+  const SumFacts* prev_ = nullptr;  // its facts
+  int64_t prev_s_ = 0;
 };
 
 void compute(const UOp* n) {

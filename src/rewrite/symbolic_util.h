@@ -115,9 +115,22 @@ struct Linear {
 // (SumFacts); anything else is a term (equal terms merge). false on big coefficients. ring:
 // coefficients and constant modulo 2^bits (signed representatives), for rules that hold with
 // wrap-around.
-bool linearize(const UOpRef& x, Linear& out, bool ring = false);
+// The nodes of x that linearize met, for smaller_sum: the sums looked through (each once) and
+// the constants (leaves and MUL factors, with repeats); `all` false when there were too many.
+struct SumNodes {
+  static constexpr size_t kMax = 2 * kMaxInner + 1;
+  const UOp* inner[kMax];
+  const UOp* consts[2 * kMax];
+  size_t n_inner = 0, n_consts = 0;
+  bool all = true;
+};
+bool linearize(const UOpRef& x, Linear& out, bool ring = false, SumNodes* nodes = nullptr);
 // The walk itself (linearize is this walk; the facts of the sums under x must exist already).
-bool linearize_walk(const UOp* x, Linear& out, bool ring);
+bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes = nullptr);
+// smaller(cand, root) for cand built from the linear form of the sum root, counted from what
+// linearize met (nodes; terms: root's terms) instead of a region, so cheaper; false when that
+// does not show it (smaller() may still).
+bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, std::span<const UOpRef> terms);
 void add_term(Linear& l, const UOpRef& v, i128 coef);
 
 // ---- what each sum holds, kept with the node (symbolic_sumfacts.cpp) ----
@@ -126,7 +139,9 @@ void add_term(Linear& l, const UOpRef& v, i128 coef);
 // reads them to see that a sum has nothing to merge without walking it.
 struct SumFacts : UOp::Memo {
   SumFacts();
-  uint32_t inner = 0;  // nodes looked through, with repeats
+  // (The counts stay below 2^16: a sum looks through complete parts only, each of at most
+  // kMaxInner nodes. uint16_t keeps the facts in 256 bytes.)
+  uint16_t inner = 0;  // nodes looked through, with repeats
   bool complete() const { return inner <= kMaxInner; }  // a sum above looks through this one
   // The rest holds only when `exact`: every multiplier, coefficient and constant linearize
   // meets on the way (bounded by the sums of their magnitudes) is below 2^62 and 2^(bits-1),
@@ -142,22 +157,45 @@ struct SumFacts : UOp::Memo {
   // The counts Linear::redundant() reads (terms distinct unless fuzzy).
   // zeros: terms with coefficient 0 (a MUL by 0 looked through); scaled: those with one not
   // 0, 1 or -1.
-  uint32_t terms = 0, scaled = 0, zeros = 0, term_uses = 0, consts = 0, muls = 0, negs = 0;
+  uint16_t terms = 0, scaled = 0, zeros = 0, term_uses = 0, consts = 0, muls = 0, negs = 0;
   int64_t k = 0;
-  // Bounds for `exact`: the largest multiplier met, and the sums of the magnitudes of the
+  // Bounds for `exact`: the largest multiplier met, and the sum of the magnitudes of the
   // coefficients and constants (with repeats).
-  int64_t max_s = 1, sum_abs_c = 0, sum_abs_k = 0;
-  // The terms x//c (c a constant): node and coefficient, the first kDivs of them (divs_all: more).
+  int64_t max_s = 1, sum_abs = 0;
+  // A term and its coefficient.
+  struct Term { const UOp* u; int64_t c; };
+  // The terms x//c (c a constant), the first kDivs of them (divs_all: more).
   static constexpr size_t kDivs = 2;
-  struct Div { const UOp* u; int64_t c; };
-  Div divs[kDivs];
+  Term divs[kDivs];
   uint8_t n_divs = 0;
   bool divs_all = false;
-  // Filters: over the terms, and over the (x, c) of the x//c and x%c terms.
+  // Some terms (at most kSample), each once, with its coefficient: the sum rule's size check
+  // reads coefficient values from them without a walk.
+  static constexpr size_t kSample = 4;
+  Term sample[kSample];
+  uint8_t n_sample = 0;
+  // Filters: over the terms, over the (x, c) of the x//c and x%c terms, and over the
+  // magnitudes (value_bit) of the constants linearize meets (leaves, MUL factors) and of the
+  // terms' constant sources: a clear bit says a constant of that value is not there.
   static constexpr size_t kWords = 4;
   uint64_t term_bits[kWords] = {};
-  uint64_t div_keys = 0, mod_keys = 0;
+  uint64_t div_keys = 0, mod_keys = 0, const_bits = 0;
 };
+// A value's bit in SumFacts::const_bits (its magnitude's, so v and -v share it).
+inline uint64_t value_bit(i128 v) {
+  const uint64_t m = uint64_t(v < 0 ? -v : v);
+  return uint64_t(1) << ((m * 0x9e3779b97f4a7c15ull) >> 58);
+}
+// A node's bit in a filter of SumFacts::kWords words.
+inline bool has_bit(const UOp* u, const uint64_t bits[SumFacts::kWords]) {
+  const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
+  return (bits[h >> 62] >> ((h >> 56) & 63)) & 1;
+}
+// The bit of (x, c) of a term x//c or x%c in SumFacts::div_keys / mod_keys.
+inline uint64_t divmod_key(const UOp* t) {
+  const uint64_t h = (uint64_t(uintptr_t(t->src[0].get())) * 31 + uint64_t(uintptr_t(t->src[1].get()))) * 0x9e3779b97f4a7c15ull;
+  return uint64_t(1) << (h >> 58);
+}
 // u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
 const SumFacts& sum_facts(const UOp* u);
 // x*c with x no sum op: a sum above takes it as the term x times c, and it needs no facts of its
@@ -182,7 +220,12 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
 // x%c and x's terms; ring: coefficients compared modulo 2^bits.
 std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring);
 // The sum rule: an integer ADD/SUB/NEG rebuilt from its linear form when that is smaller.
+// fold_sum asks the facts first; rebuild_sum walks the sum.
 UOpRef fold_sum(B& b);
+UOpRef rebuild_sum(const UOpRef& root);
+// Whether the facts alone show that every form rebuild_sum would try is too big to pass its
+// precheck (so it returns nullptr); false: it may not.
+bool no_form_fits(const SumFacts& f, DType dt);
 
 // ---- the tables, in the order symbolic() tries them ----
 std::vector<Rule> fold_rules();      // symbolic_fold.cpp: constants
