@@ -274,6 +274,9 @@ void PatternMatcher::index() {
     Entry e;
     e.rule = &r;
     e.prog = &(*progs_)[ri];
+    if (const PatNode& root = e.prog->nodes[0];
+        e.prog->flat && e.prog->n_flat == 1 && root.kind == UPatNode::Src::Any && root.checks == PatNode::kPredFn)
+      e.lone_pred = root.pred_fn;
     e.needs_src_ops = n.is_any ? OpSet() : required_src_ops(n);
     if (!n.is_any && n.src.size() <= 3) {
       using S = UPatNode::Src;
@@ -353,7 +356,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
     const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
     for (uint32_t k = d.cell[c], end = d.cell[c + 1]; k < end; k++) {
       const Entry& e = entries[d.idx[k]];
-      if (e.has_value && !e.sources_may_match(u)) continue;
+      if ((e.has_value && !e.sources_may_match(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
       if (attempt(e)) return {std::move(st.result), e.rule};
     }
     return {};
@@ -361,7 +364,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   OpSet src_ops;
   for (const UOpRef& s : u->src) src_ops.add(s->op);
   for (const Entry& e : entries) {
-    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u)) continue;
+    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u) || (e.lone_pred && !e.lone_pred(*u))) continue;
     if (attempt(e)) return {std::move(st.result), e.rule};
   }
   return {};

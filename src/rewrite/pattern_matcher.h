@@ -115,6 +115,9 @@ class PatternMatcher {
     OpSet src_ops[3];
     const double* src_value[3] = {};  // a source that must be a CONST of this value
     bool has_value = false;           // some src_value is set
+    // The pattern is its root's ops and this plain predicate, nothing more: it is asked before
+    // an attempt (the range rule's is asked of every integer node and nearly always fails).
+    bool (*lone_pred)(const UOp&) = nullptr;
     bool sources_may_match(const UOp* u) const;
     bool may_match_ops(Ops a, Ops b) const;  // a node of two sources of these ops (values aside)
   };

@@ -303,7 +303,8 @@ class Builder {
       if (d.c == 0) continue;
       const i128 c = cval(*d.u->src[1]);
       if (c == 0 || !small(c)) continue;
-      if (i128(d.c) % c == 0 || (divmod_key(d.u) & f_.mod_keys)) return true;
+      // in 64 bits (small c; -1 divides everything, and INT64_MIN % -1 would trap)
+      if (c == -1 || d.c % int64_t(c) == 0 || (divmod_key(d.u) & f_.mod_keys)) return true;
     }
     return false;
   }

@@ -74,11 +74,23 @@ DType least_upper_dtype(DType a, DType b);
 // uint64). Inline: rewrite rules and value ranges ask them of every integer node they look at.
 constexpr int kScalarBits[kNumScalars] = {8, 8, 8, 16, 16, 32, 32, 64, 64, 16, 16, 32, 64, 64, 0};
 constexpr int scalar_bits(Scalar s) { return kScalarBits[int(s)]; }
-constexpr i128 int_min(Scalar s) { return DType{s}.is_unsigned() || s == Scalar::Bool ? 0 : -(i128(1) << (kScalarBits[int(s)] - 1)); }
-constexpr i128 int_max(Scalar s) {
+namespace detail {
+constexpr i128 bound(Scalar s, bool hi) {
   const int bits = kScalarBits[int(s)];
-  return s == Scalar::Bool ? 1 : DType{s}.is_unsigned() ? (i128(1) << bits) - 1 : (i128(1) << (bits - 1)) - 1;
+  if (s == Scalar::Bool || bits == 0) return hi && bits ? 1 : 0;  // void: none
+  if (DType{s}.is_unsigned()) return hi ? (i128(1) << bits) - 1 : 0;
+  return hi ? (i128(1) << (bits - 1)) - 1 : -(i128(1) << (bits - 1));
 }
+template <bool Hi>
+struct Bounds {
+  i128 v[kNumScalars];
+  constexpr Bounds() : v() { for (int i = 0; i < kNumScalars; i++) v[i] = bound(Scalar(i), Hi); }
+};
+inline constexpr Bounds<false> kIntMin;
+inline constexpr Bounds<true> kIntMax;
+}  // namespace detail
+constexpr i128 int_min(Scalar s) { return detail::kIntMin.v[int(s)]; }
+constexpr i128 int_max(Scalar s) { return detail::kIntMax.v[int(s)]; }
 
 // float16 / bfloat16 bit conversions, round to nearest even.
 uint16_t float_to_half(float f);
