@@ -45,68 +45,73 @@ struct SumGen {
   }
 };
 
-}  // namespace
-
-TEST_CASE("symbolic sums: the facts kept with a sum say what a walk finds") {
-  std::mt19937_64 rng(7);
-  size_t checked = 0, exact = 0, redundant = 0, maybe = 0, nothing_fits = 0;
-  for (DType dt : {dtypes::index, dtypes::int32, dtypes::int8, dtypes::uint8}) {
+// f(u) for each node of 300 random sums per dtype, over 4 variables in [0, 5].
+template <class F>
+void each_random_node(std::mt19937_64& rng, std::initializer_list<DType> dts, F&& f) {
+  for (DType dt : dts)
     for (int round = 0; round < 300; round++) {
       UOpTable t;
       SumGen g{rng, dt, {}, {}};
       for (int i = 0; i < 4; i++) g.vars.push_back(t.var("v" + std::to_string(i), 0, 5, dt));
       UOpRef root = g.gen(int(rng() % 7) + 1);
-      for (UOp* u : root->toposort()) {
-        if (!is_sum_op(u)) continue;
-        const SumFacts& f = sum_facts(u);
-        for (bool ring : {false, true}) {
-          Linear a;
-          bool ok = linearize(UOpRef(u), a, ring);
-          if (ok) CHECK(a.inner == f.inner);
-          // exact facts: the walk cannot fail, and finds the constant the facts hold
-          if (f.exact) {
-            REQUIRE(ok);
-            if (!f.fuzzy) CHECK(a.k == f.k);
-          }
-          checked++;
-        }
-        if (!f.exact) continue;
-        exact++;
-        // what the sum rule asks of them: "no" must be right, "maybe" may be wrong (a shared term)
-        Linear l;
-        REQUIRE(linearize_walk(u, l, true));
-        if (!f.fuzzy) {
-          CHECK(f.redundant == l.redundant());
-          CHECK(f.terms == l.v.size());
-          CHECK(f.term_uses == l.term_uses);
-          CHECK(f.consts == l.consts);
-          CHECK(f.muls == l.muls);
-          CHECK(f.negs == l.negs);
-          // the sampled coefficients are the walk's, and every constant the sum rule counts as
-          // present is in the filter
-          for (uint8_t i = 0; i < f.n_sample; i++) {
-            size_t j = 0;
-            while (j < l.v.size() && l.v[j].get() != f.sample[i].u) j++;
-            REQUIRE(j < l.v.size());
-            CHECK(l.coef[j] == f.sample[i].c);
-          }
-          for (size_t i = 0; i < l.n_known; i++) CHECK((f.const_bits & value_bit(l.known[i])) != 0);
-          for (const UOpRef& v : l.v)
-            for (const UOpRef& s : v->src)
-              if (s->is_const()) CHECK((f.const_bits & value_bit(cval(s))) != 0);
-        }
-        // "no form fits" must be right: the walk then finds nothing to rebuild
-        if (no_form_fits(f, u->dtype)) {
-          nothing_fits++;
-          CHECK(rebuild_sum(UOpRef(u)) == nullptr);
-        }
-        if (l.redundant()) CHECK(f.redundant);
-        maybe += f.redundant && !l.redundant();
-        redundant += l.redundant();
-        if (!divmod_forms(l, u->dtype, true).empty()) CHECK(f.may_divmod);
-      }
+      for (UOp* u : root->toposort()) f(u);
     }
-  }
+}
+
+}  // namespace
+
+TEST_CASE("symbolic sums: the facts kept with a sum say what a walk finds") {
+  std::mt19937_64 rng(7);
+  size_t checked = 0, exact = 0, redundant = 0, maybe = 0, nothing_fits = 0;
+  each_random_node(rng, {dtypes::index, dtypes::int32, dtypes::int8, dtypes::uint8}, [&](UOp* u) {
+    if (!is_sum_op(u)) return;
+    const SumFacts& f = sum_facts(u);
+    for (bool ring : {false, true}) {
+      Linear a;
+      bool ok = linearize(UOpRef(u), a, ring);
+      if (ok) CHECK(a.inner == f.inner);
+      // exact facts: the walk cannot fail, and finds the constant the facts hold
+      if (f.exact) {
+        REQUIRE(ok);
+        if (!f.fuzzy) CHECK(a.k == f.k);
+      }
+      checked++;
+    }
+    if (!f.exact) return;
+    exact++;
+    // what the sum rule asks of them: "no" must be right, "maybe" may be wrong (a shared term)
+    Linear l;
+    REQUIRE(linearize_walk(u, l, true));
+    if (!f.fuzzy) {
+      CHECK(f.redundant == l.redundant());
+      CHECK(f.terms == l.v.size());
+      CHECK(f.term_uses == l.term_uses);
+      CHECK(f.consts == l.consts);
+      CHECK(f.muls == l.muls);
+      CHECK(f.negs == l.negs);
+      // the sampled coefficients are the walk's, and every constant the sum rule counts as
+      // present is in the filter
+      for (uint8_t i = 0; i < f.n_sample; i++) {
+        size_t j = 0;
+        while (j < l.v.size() && l.v[j].get() != f.sample[i].u) j++;
+        REQUIRE(j < l.v.size());
+        CHECK(l.coef[j] == f.sample[i].c);
+      }
+      for (size_t i = 0; i < l.n_known; i++) CHECK((f.const_bits & value_bit(l.known[i])) != 0);
+      for (const UOpRef& v : l.v)
+        for (const UOpRef& s : v->src)
+          if (s->is_const()) CHECK((f.const_bits & value_bit(cval(s))) != 0);
+    }
+    // "no form fits" must be right: the walk then finds nothing to rebuild
+    if (no_form_fits(f, u->dtype)) {
+      nothing_fits++;
+      CHECK(rebuild_sum(UOpRef(u)) == nullptr);
+    }
+    if (l.redundant()) CHECK(f.redundant);
+    maybe += f.redundant && !l.redundant();
+    redundant += l.redundant();
+    if (!divmod_forms(l, u->dtype, true).empty()) CHECK(f.may_divmod);
+  });
   MESSAGE(checked << " sums compared, " << exact << " with exact facts, " << redundant << " redundant, " << maybe
                   << " said maybe redundant, " << nothing_fits << " shown too big by the facts");
   CHECK(exact > 1000);
@@ -116,33 +121,25 @@ TEST_CASE("symbolic sums: the facts kept with a sum say what a walk finds") {
 TEST_CASE("symbolic sums: smaller_sum says smaller only where the whole graphs say so") {
   std::mt19937_64 rng(11);
   size_t shown = 0;
-  for (DType dt : {dtypes::index, dtypes::int32, dtypes::int8}) {
-    for (int round = 0; round < 300; round++) {
-      UOpTable t;
-      SumGen g{rng, dt, {}, {}};
-      for (int i = 0; i < 4; i++) g.vars.push_back(t.var("v" + std::to_string(i), 0, 5, dt));
-      UOpRef root = g.gen(int(rng() % 7) + 1);
-      for (UOp* u : root->toposort()) {
-        if (!is_sum_op(u) || u->op == Ops::MUL) continue;
-        Linear l;
-        SumNodes nodes;
-        if (!linearize(UOpRef(u), l, true, &nodes)) continue;
-        for (i128& c : l.coef) c = c % 5;  // some terms dropped or changed, some kept
-        UOpRef cand = build(u, l, l.coef, l.k % 7);
-        if (!cand || !smaller_sum(cand, UOpRef(u), nodes, l.v)) continue;
-        shown++;
-        // the nodes only cand has, against those only root has (all of them, and the inner ones)
-        std::vector<UOp*> rs = UOpRef(u)->toposort(), cs = cand->toposort();
-        std::set<UOp*> r(rs.begin(), rs.end()), c(cs.begin(), cs.end());
-        size_t added = 0, dropped = 0, dropped_inner = 0;
-        for (UOp* x : c) added += !r.count(x);
-        for (UOp* x : r)
-          if (!c.count(x)) { dropped++; dropped_inner += !x->src.empty(); }
-        CHECK(added < dropped);
-        CHECK(added <= dropped_inner);
-      }
-    }
-  }
+  each_random_node(rng, {dtypes::index, dtypes::int32, dtypes::int8}, [&](UOp* u) {
+    if (!is_sum_op(u) || u->op == Ops::MUL) return;
+    Linear l;
+    SumNodes nodes;
+    if (!linearize(UOpRef(u), l, true, &nodes)) return;
+    for (i128& c : l.coef) c = c % 5;  // some terms dropped or changed, some kept
+    UOpRef cand = build(u, l, l.coef, l.k % 7);
+    if (!cand || !smaller_sum(cand, UOpRef(u), nodes, l.v)) return;
+    shown++;
+    // the nodes only cand has, against those only root has (all of them, and the inner ones)
+    std::vector<UOp*> rs = UOpRef(u)->toposort(), cs = cand->toposort();
+    std::set<UOp*> r(rs.begin(), rs.end()), c(cs.begin(), cs.end());
+    size_t added = 0, dropped = 0, dropped_inner = 0;
+    for (UOp* x : c) added += !r.count(x);
+    for (UOp* x : r)
+      if (!c.count(x)) { dropped++; dropped_inner += !x->src.empty(); }
+    CHECK(added < dropped);
+    CHECK(added <= dropped_inner);
+  });
   MESSAGE(shown << " candidates shown smaller");
   CHECK(shown > 100);
 }
