@@ -34,23 +34,14 @@ void Slab::unlist(Block* b) {
 void* Slab::alloc_slow() {
   if (!room_) list(new (::operator new(kBlockBytes, std::align_val_t(kBlockBytes))) Block{});
   Block* b = room_;
-  void* p;
-  if (b->free_list) {
-    p = b->free_list;
-    b->free_list = *static_cast<void**>(p);
-  } else {
-    p = reinterpret_cast<unsigned char*>(b) + kHeader + size_t(b->carved++) * size_;
-  }
-  b->live++;
+  void* p = take(b);
   if (!b->free_list && b->carved == per_block_) unlist(b);  // full
   return p;
 }
 
 void Slab::free_slow(void* p) {
   Block* b = block_of(p);
-  *static_cast<void**>(p) = b->free_list;
-  b->free_list = p;
-  b->live--;
+  give(b, p);
   if (b->live == 0 && (room_ != b || b->next)) {  // empty, and not the only block with room
     if (b->listed) unlist(b);
     ::operator delete(static_cast<void*>(b), std::align_val_t(kBlockBytes));

@@ -19,19 +19,12 @@ class Slab {
   // one freed into and keeps objects after this free.
   void* alloc() {
     Block* b = room_;
-    if (!b || b->live + 1 >= per_block_) return alloc_slow();
-    void* p = b->free_list;
-    if (p) b->free_list = *static_cast<void**>(p);
-    else p = reinterpret_cast<unsigned char*>(b) + kHeader + size_t(b->carved++) * size_;
-    b->live++;
-    return p;
+    return b && b->live + 1 < per_block_ ? take(b) : alloc_slow();
   }
   void free(void* p) {
     Block* b = block_of(p);
     if (b != room_ || b->live <= 1) return free_slow(p);
-    *static_cast<void**>(p) = b->free_list;
-    b->free_list = p;
-    b->live--;
+    give(b, p);
   }
 
  private:
@@ -46,6 +39,19 @@ class Slab {
   };
   static constexpr size_t kHeader = (sizeof(Block) + 63) / 64 * 64;
   Block* block_of(void* p) const { return reinterpret_cast<Block*>(uintptr_t(p) & ~uintptr_t(kBlockBytes - 1)); }
+  // An object of b: one freed before, else the next never used.
+  void* take(Block* b) {
+    void* p = b->free_list;
+    if (p) b->free_list = *static_cast<void**>(p);
+    else p = reinterpret_cast<unsigned char*>(b) + kHeader + size_t(b->carved++) * size_;
+    b->live++;
+    return p;
+  }
+  void give(Block* b, void* p) {
+    *static_cast<void**>(p) = b->free_list;
+    b->free_list = p;
+    b->live--;
+  }
   void list(Block* b);
   void unlist(Block* b);
 
