@@ -7,16 +7,16 @@
 namespace mg {
 
 namespace {
-struct ScalarInfo { const char* name; int bits; bool is_int, is_unsigned, is_float; };
+struct ScalarInfo { const char* name; bool is_int, is_unsigned, is_float; };  // widths: kScalarBits (dtype.h)
 constexpr ScalarInfo kInfo[kNumScalars] = {
-    {"bool", 8, false, false, false},     {"int8", 8, true, false, false},
-    {"uint8", 8, true, true, false},      {"int16", 16, true, false, false},
-    {"uint16", 16, true, true, false},    {"int32", 32, true, false, false},
-    {"uint32", 32, true, true, false},    {"int64", 64, true, false, false},
-    {"uint64", 64, true, true, false},    {"float16", 16, false, false, true},
-    {"bfloat16", 16, false, false, true}, {"float32", 32, false, false, true},
-    {"float64", 64, false, false, true},  {"index", 64, true, false, false},
-    {"void", 0, false, false, false},
+    {"bool", false, false, false},     {"int8", true, false, false},
+    {"uint8", true, true, false},      {"int16", true, false, false},
+    {"uint16", true, true, false},     {"int32", true, false, false},
+    {"uint32", true, true, false},     {"int64", true, false, false},
+    {"uint64", true, true, false},     {"float16", false, false, true},
+    {"bfloat16", false, false, true},  {"float32", false, false, true},
+    {"float64", false, false, true},   {"index", true, false, false},
+    {"void", false, false, false},
 };
 const ScalarInfo& info(Scalar s) { return kInfo[int(s)]; }
 
@@ -29,13 +29,6 @@ constexpr bool predicates_agree() {
   return true;
 }
 static_assert(predicates_agree());
-// and so do the widths int_min / int_max read
-constexpr bool bits_agree() {
-  for (int i = 0; i < kNumScalars; i++)
-    if (kScalarBits[i] != kInfo[i].bits) return false;
-  return true;
-}
-static_assert(bits_agree());
 
 // Immediate parents in the promotion lattice.
 uint32_t parents_of(Scalar s) {
@@ -72,7 +65,7 @@ std::optional<Scalar> scalar_from_name(const std::string& name) {
 
 int DType::itemsize() const {
   if (is_ptr()) return 8;
-  return info(scalar).bits / 8 * count;
+  return scalar_bits(scalar) / 8 * count;
 }
 
 std::string DType::name() const {
