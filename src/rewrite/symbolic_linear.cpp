@@ -21,14 +21,13 @@ struct Ring {
 };
 i128 ring_rep(DType dt, i128 v) { return Ring(dt).rep(v); }
 
-// One bit of a 64-bit filter for a value or a node: a clear bit means "not in the set", so
-// the sets below are searched only on a (rare) hit.
-uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
-uint64_t filter_bit(const UOp* u) { return filter_bit(uint64_t(uintptr_t(u))); }
+// A node's bit in a 64-bit filter (filter_bit, symbolic_util.h): the sets below are searched
+// only on a (rare) hit.
+uint64_t node_bit(const UOp* u) { return filter_bit(uint64_t(uintptr_t(u))); }
 
 // l's term v gets c more; `terms` filters l.v
 void add_term(Linear& l, UOp* v, i128 c, uint64_t& terms) {
-  const uint64_t bit = filter_bit(v);
+  const uint64_t bit = node_bit(v);
   size_t i = 0, n = l.v.size();
   if (terms & bit)
     while (i < n && l.v[i].get() != v) i++;
@@ -101,7 +100,7 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
   const UOp* seen_inner[kMaxThrough];
   size_t top = 0, n_seen = 0;
   uint64_t seen_bits = 0, term_bits = 0;  // filters over seen_inner and out.v
-  for (const UOpRef& t : out.v) term_bits |= filter_bit(t.get());
+  for (const UOpRef& t : out.v) term_bits |= node_bit(t.get());
   stack[top++] = {const_cast<UOp*>(x), 1};
   while (top > 0) {
     auto [u, s] = stack[--top];
@@ -123,7 +122,7 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
       continue;
     }
     out.inner++;
-    const uint64_t bit = filter_bit(u);
+    const uint64_t bit = node_bit(u);
     size_t i = 0;
     if (seen_bits & bit)
       while (i < n_seen && seen_inner[i] != u) i++;
@@ -366,10 +365,11 @@ class Fresh {
   i128 seen_[kMax];
   size_t n_ = 0;
 };
-// fold_sum's precheck of a form of `terms` nonzero terms, `muls` of them scaled, and constant k.
-size_t at_least(size_t terms, size_t muls, i128 k, const Fresh& fresh) {
-  return muls + (terms ? terms - 1 : 0) + (terms && k != 0) + fresh.count();
-}
+// The nodes a form of `terms` nonzero terms, `muls` of them scaled, and constant k needs at
+// least, before constants: a MUL per coefficient other than +-1, an ADD/SUB per further term
+// and for k. rebuild_sum's precheck and the facts' version of it both count this way.
+size_t form_nodes(size_t terms, size_t muls, i128 k) { return muls + (terms ? terms - 1 : 0) + (terms && k != 0); }
+size_t at_least(size_t terms, size_t muls, i128 k, const Fresh& fresh) { return form_nodes(terms, muls, k) + fresh.count(); }
 
 }  // namespace
 
@@ -480,13 +480,13 @@ UOpRef rebuild_sum(const UOpRef& root) {
     // inner nodes linearize looked through.
     size_t terms = 0, muls = 0;
     for (i128 c : f.coef) { terms += c != 0; muls += c != 0 && c != 1 && c != -1; }
-    size_t at_least = muls + (terms ? terms - 1 : 0) + (terms && f.k != 0);
-    if (at_least <= root_inner) {
+    size_t least = form_nodes(terms, muls, f.k);
+    if (least <= root_inner) {
       // plus the constants it needs that root does not have (each value once); counted only
       // until the form is too big (most are dropped at their first new constant)
       i128 fresh[Linear::kMaxKnown + 1];
       size_t n_fresh = 0;
-      const size_t room = root_inner - at_least;  // new constants the form may still need
+      const size_t room = root_inner - least;  // new constants the form may still need
       auto need = [&](i128 v) {
         if (v < 0) v = -v;
         if (present(v)) return;
@@ -497,9 +497,9 @@ UOpRef rebuild_sum(const UOpRef& root) {
       for (size_t i = 0; i < f.coef.size() && n_fresh <= room && n_fresh <= Linear::kMaxKnown; i++)
         if (const i128 c = f.coef[i]; c != 0 && c != 1 && c != -1) need(c);
       if (f.k != 0 && n_fresh <= room && n_fresh <= Linear::kMaxKnown) need(f.k);
-      at_least += n_fresh;
+      least += n_fresh;
     }
-    if (at_least > root_inner) continue;
+    if (least > root_inner) continue;
     UOpRef cand = build(root.get(), f, f.coef, f.k);
     // (against root, what linearize met tells it without a region)
     if (cand && ((best == root && smaller_sum(cand, root, nodes, l.v)) || smaller(cand, best))) best = cand;

@@ -181,11 +181,10 @@ struct SumFacts : UOp::Memo {
   uint64_t term_bits[kWords] = {};
   uint64_t div_keys = 0, mod_keys = 0, const_bits = 0;
 };
+// One bit of a 64-bit filter: a clear bit means "not in the set".
+inline uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
 // A value's bit in SumFacts::const_bits (its magnitude's, so v and -v share it).
-inline uint64_t value_bit(i128 v) {
-  const uint64_t m = uint64_t(v < 0 ? -v : v);
-  return uint64_t(1) << ((m * 0x9e3779b97f4a7c15ull) >> 58);
-}
+inline uint64_t value_bit(i128 v) { return filter_bit(uint64_t(v < 0 ? -v : v)); }
 // A node's bit in a filter of SumFacts::kWords words.
 inline bool has_bit(const UOp* u, const uint64_t bits[SumFacts::kWords]) {
   const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
@@ -193,8 +192,7 @@ inline bool has_bit(const UOp* u, const uint64_t bits[SumFacts::kWords]) {
 }
 // The bit of (x, c) of a term x//c or x%c in SumFacts::div_keys / mod_keys.
 inline uint64_t divmod_key(const UOp* t) {
-  const uint64_t h = (uint64_t(uintptr_t(t->src[0].get())) * 31 + uint64_t(uintptr_t(t->src[1].get()))) * 0x9e3779b97f4a7c15ull;
-  return uint64_t(1) << (h >> 58);
+  return filter_bit(uint64_t(uintptr_t(t->src[0].get())) * 31 + uint64_t(uintptr_t(t->src[1].get())));
 }
 // u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
 const SumFacts& sum_facts(const UOp* u);
