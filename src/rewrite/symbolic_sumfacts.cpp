@@ -10,11 +10,6 @@ namespace {
 // Whose memo a SumFacts is (UOp::memo's key).
 constexpr char kFactsKey = 0;
 
-// A node's bit in a filter of SumFacts::kWords words.
-void set_bit(const UOp* u, uint64_t bits[SumFacts::kWords]) {
-  const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
-  bits[h >> 62] |= uint64_t(1) << ((h >> 56) & 63);
-}
 // The sources linearize looks at under a sum op, with their multipliers (MUL: the other
 // source, times the constant; the right one when both are constants, as linearize does).
 struct Part { const UOp* u; i128 s; };

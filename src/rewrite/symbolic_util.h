@@ -185,9 +185,14 @@ struct SumFacts : UOp::Memo {
 inline uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
 // A value's bit in SumFacts::const_bits (its magnitude's, so v and -v share it).
 inline uint64_t value_bit(i128 v) { return filter_bit(uint64_t(v < 0 ? -v : v)); }
-// A node's bit in a filter of SumFacts::kWords words.
+// A node's bit in a filter of SumFacts::kWords words: set and tested.
+inline uint64_t node_hash(const UOp* u) { return uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull; }
+inline void set_bit(const UOp* u, uint64_t bits[SumFacts::kWords]) {
+  const uint64_t h = node_hash(u);
+  bits[h >> 62] |= uint64_t(1) << ((h >> 56) & 63);
+}
 inline bool has_bit(const UOp* u, const uint64_t bits[SumFacts::kWords]) {
-  const uint64_t h = uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull;
+  const uint64_t h = node_hash(u);
   return (bits[h >> 62] >> ((h >> 56) & 63)) & 1;
 }
 // The bit of (x, c) of a term x//c or x%c in SumFacts::div_keys / mod_keys.
