@@ -1,18 +1,54 @@
 #include "uop/slab.h"
 
+#include <algorithm>
 #include <new>
 
 namespace mg {
 
-Slab::Slab(size_t object_bytes) : size_((object_bytes + 15) / 16 * 16), per_block_((kBlockBytes - kHeader) / size_) {}
+BlockPool::~BlockPool() {
+  while (spares_) {
+    Spare* s = spares_;
+    spares_ = s->next;
+    ::operator delete(static_cast<void*>(s), std::align_val_t(kBlockBytes));
+  }
+}
+
+void* BlockPool::get() {
+  in_use_++;
+  if (!spares_) return ::operator new(kBlockBytes, std::align_val_t(kBlockBytes));
+  Spare* s = spares_;
+  spares_ = s->next;
+  kept_--;
+  return s;
+}
+
+void BlockPool::put(void* block) {
+  const size_t keep = std::max(kMinKept, --in_use_);
+  if (kept_ < keep) {
+    spares_ = new (block) Spare{spares_};
+    kept_++;
+    return;
+  }
+  ::operator delete(block, std::align_val_t(kBlockBytes));
+  if (kept_ > keep) {  // fewer in use than kept: one goes (in_use_ falls by one a call)
+    Spare* s = spares_;
+    spares_ = s->next;
+    kept_--;
+    ::operator delete(static_cast<void*>(s), std::align_val_t(kBlockBytes));
+  }
+}
+
+Slab::Slab(size_t object_bytes, BlockPool& pool)
+    : pool_(pool), size_((object_bytes + 15) / 16 * 16), per_block_((kBlockBytes - kHeader) / size_) {}
 
 Slab::~Slab() {
   // Blocks still holding objects belong to objects never freed (a leak elsewhere); the rest
-  // were released as they emptied. Free what has room; full blocks are unreachable here.
+  // went back to the pool as they emptied. Give back what has room; full blocks are
+  // unreachable here.
   while (room_) {
     Block* b = room_;
     unlist(b);
-    ::operator delete(static_cast<void*>(b), std::align_val_t(kBlockBytes));
+    pool_.put(b);
   }
 }
 
@@ -32,7 +68,7 @@ void Slab::unlist(Block* b) {
 }
 
 void* Slab::alloc_slow() {
-  if (!room_) list(new (::operator new(kBlockBytes, std::align_val_t(kBlockBytes))) Block{});
+  if (!room_) list(new (pool_.get()) Block{});
   Block* b = room_;
   void* p = take(b);
   if (!b->free_list && b->carved == per_block_) unlist(b);  // full
@@ -44,7 +80,7 @@ void Slab::free_slow(void* p) {
   give(b, p);
   if (b->live == 0 && (room_ != b || b->next)) {  // empty, and not the only block with room
     if (b->listed) unlist(b);
-    ::operator delete(static_cast<void*>(b), std::align_val_t(kBlockBytes));
+    pool_.put(b);
     return;
   }
   if (!b->listed) list(b);

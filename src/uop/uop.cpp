@@ -102,7 +102,7 @@ int64_t UOp::const_int() const { return int64_t(const_as_int(dtype.scalar, arg))
 double UOp::const_float() const { return const_as_double(dtype.scalar, arg); }
 
 // ---- intern table ----
-UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp))), slots_(kMinSlots, kEmpty), mask_(kMinSlots - 1) {}
+UOpTable::UOpTable() : nodes_(std::make_unique<Slab>(sizeof(UOp), blocks_)), slots_(kMinSlots, kEmpty), mask_(kMinSlots - 1) {}
 UOpTable::~UOpTable() { sym_vars_.clear(); }
 
 inline void UOpTable::erase(UOp* u) {
@@ -175,7 +175,7 @@ void UOpTable::free_memo(void* p, size_t) { ::operator delete(p); }
 void* UOpTable::alloc_memo(size_t bytes) {
   const size_t cls = (bytes + kMemoStep - 1) / kMemoStep;
   if (cls > kMemoClasses) return ::operator new(bytes);
-  if (!memos_[cls]) memos_[cls] = std::make_unique<Slab>(cls * kMemoStep);
+  if (!memos_[cls]) memos_[cls] = std::make_unique<Slab>(cls * kMemoStep, blocks_);
   return memos_[cls]->alloc();
 }
 void UOpTable::free_memo(void* p, size_t bytes) {

@@ -207,6 +207,7 @@ class UOpTable {
   // Memory for UOp::Memo objects: freed blocks are reused by the next memo of the same size.
   void* alloc_memo(size_t bytes);
   void free_memo(void* p, size_t bytes);
+  size_t kept_blocks() const { return blocks_.kept(); }  // empty 64 KiB blocks kept for reuse (slab.h)
 
   UOpRef cnst(DType dt, int64_t v);   // wrapped to dt's width; floats converted
   UOpRef cnst(DType dt, double v);    // rounded to dt's precision; ints truncated toward zero
@@ -234,6 +235,7 @@ class UOpTable {
   // malloc each time.
   void* alloc_node();
   void free_node(UOp* u);
+  BlockPool blocks_;  // before the slabs: they give their blocks back to it
   std::unique_ptr<Slab> nodes_;
   static constexpr size_t kMemoClasses = 16;   // memos of up to 16 * 64 bytes have slabs
   std::unique_ptr<Slab> memos_[kMemoClasses + 1];  // per size class (64-byte steps)

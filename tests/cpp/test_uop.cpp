@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <stdexcept>
@@ -62,6 +63,43 @@ TEST_CASE("interning: dropped graphs are freed, a million nodes return their mem
   CHECK(peak > rss0 + 50000);          // the nodes really took memory...
   CHECK(rss1 < rss0 + (peak - rss0) / 2 + 1);  // ...and most of it came back
   CHECK(keep->op == Ops::DEFINE_VAR);
+}
+
+TEST_CASE("block pool: emptied blocks are kept for reuse, as many as are in use, at least kMinKept") {
+  BlockPool pool;
+  const size_t floor = BlockPool::kMinKept, n = 3 * BlockPool::kMinKept;
+  std::vector<void*> got;
+  for (size_t i = 0; i < n; i++) got.push_back(pool.get());
+  for (void* b : got) CHECK(uintptr_t(b) % BlockPool::kBlockBytes == 0);  // slabs find a block from its objects
+  for (size_t i = 0; i < n / 2; i++) pool.put(got[i]);  // half back: as many kept as still in use
+  CHECK(pool.kept() == n / 2);
+  std::vector<void*> again;
+  for (size_t i = 0; i < n / 2; i++) again.push_back(pool.get());  // the kept ones come back first
+  CHECK(pool.kept() == 0);
+  std::sort(again.begin(), again.end());
+  std::vector<void*> first(got.begin(), got.begin() + long(n / 2));
+  std::sort(first.begin(), first.end());
+  CHECK(again == first);
+  for (void* b : again) pool.put(b);
+  for (size_t i = n / 2; i < n; i++) pool.put(got[i]);  // all back: only the floor stays
+  CHECK(pool.kept() == floor);
+}
+
+TEST_CASE("block pool: a table's rewrites reuse the blocks their predecessors freed") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 100);
+  auto grow = [&] {
+    UOpRef e = x;
+    for (int i = 0; i < 20000; i++) e = e + int64_t(i);  // about 60 blocks of nodes
+    return e;
+  };
+  const size_t before = t.live();
+  { UOpRef e = grow(); }
+  CHECK(t.live() == before);
+  const size_t kept = t.kept_blocks();
+  CHECK(kept >= 40);  // what the dropped graph used stays for the next one
+  { UOpRef e = grow(); CHECK(t.kept_blocks() < kept); }
+  CHECK(t.kept_blocks() == kept);
 }
 
 TEST_CASE("structural hash is stable across tables and runs") {
