@@ -284,7 +284,9 @@ void PatternMatcher::index() {
       for (size_t i = 0; i < n.src.size(); i++) {
         const UPatNode& sn = n.src[i].node();
         e.src_ops[i] = pattern_ops(sn);
-        if (sn.value && !sn.is_any) { e.src_value[i] = &*sn.value; e.has_value = true; }
+        if (sn.value && !sn.is_any) { e.src_value[i] = &*sn.value; e.has_src_checks = true; }
+        // src_ops[i] is {CONST} here, so the predicate is only asked of constants
+        if (sn.pred_fn && !sn.is_any && !sn.any_op && sn.ops == OpSet{Ops::CONST}) { e.src_pred[i] = sn.pred_fn; e.has_src_checks = true; }
       }
       if (n.src_kind == S::Ordered) e.srcs = Entry::Srcs::Ordered;
       else if (n.src_kind == S::Prefix) e.srcs = Entry::Srcs::Prefix;
@@ -356,7 +358,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
     const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
     for (uint32_t k = d.cell[c], end = d.cell[c + 1]; k < end; k++) {
       const Entry& e = entries[d.idx[k]];
-      if ((e.has_value && !e.sources_may_match(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
+      if ((e.has_src_checks && !e.sources_may_match(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
       if (attempt(e)) return {std::move(st.result), e.rule};
     }
     return {};

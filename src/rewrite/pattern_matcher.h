@@ -114,7 +114,9 @@ class PatternMatcher {
     uint8_t n_src = 0;
     OpSet src_ops[3];
     const double* src_value[3] = {};  // a source that must be a CONST of this value
-    bool has_value = false;           // some src_value is set
+    // or a CONST that passes this plain predicate (a test of its value, as cheap as the op test)
+    bool (*src_pred[3])(const UOp&) = {};
+    bool has_src_checks = false;           // some src_value or src_pred is set
     // The pattern is its root's ops and this plain predicate, nothing more: it is asked before
     // an attempt (the range rule's is asked of every integer node and nearly always fails).
     bool (*lone_pred)(const UOp&) = nullptr;
@@ -141,7 +143,9 @@ class PatternMatcher {
 // Inline: PatternMatcher::rewrite asks it of every rule listed under a node's op.
 inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
   const SrcList& src = u->src;
-  auto ok = [&](size_t i, const UOp* s) { return src_ops[i].has(s->op) && (!src_value[i] || s->is_const(*src_value[i])); };
+  auto ok = [&](size_t i, const UOp* s) {
+    return src_ops[i].has(s->op) && (!src_value[i] || s->is_const(*src_value[i])) && (!src_pred[i] || src_pred[i](*s));
+  };
   switch (srcs) {
     case Srcs::Any: return true;
     case Srcs::Ordered:

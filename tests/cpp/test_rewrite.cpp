@@ -325,3 +325,36 @@ TEST_CASE("pattern_matcher: the compiled loop tries the ways of matching a rule 
   }
   CHECK(calls > 500);
 }
+
+namespace {
+bool is_zero_const(const UOp& c) { return c.const_float() == 0.0; }
+}  // namespace
+
+TEST_CASE("pattern_matcher: a constant source's plain predicate is asked before an attempt") {
+  // cvar().where(f) with a plain function f: a node whose constants all fail f is not tried,
+  // and the next rule gets it; one whose constant passes still fires, in either order.
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  PatternMatcher pm({
+      {var("x") + cvar().where(is_zero_const), same},
+      {var("x") + cvar("c"), mark(7)},
+  });
+  CHECK(rw(x + 0, pm) == x);
+  CHECK(rw(0 + x, pm) == x);
+  CHECK(rw(x + 5, pm)->const_int() == 7);
+  CHECK(rw(5 + x, pm)->const_int() == 7);
+  CHECK(rw(x + y, pm) == x + y);
+  // bool: x | false
+  UOpRef f = t.cnst(dtypes::bool_, int64_t(0)), tr = t.cnst(dtypes::bool_, int64_t(1)), c = lt(x, y);
+  PatternMatcher bools({{var("x") | cvar().where(is_zero_const), same}});
+  CHECK(rw(c | f, bools) == c);
+  CHECK(rw(f | c, bools) == c);
+  CHECK(rw(c | tr, bools) == (c | tr));
+  // vector constants
+  UOpRef v0 = t.make(Ops::CONST, dtypes::float32.vec(4), {}, 0.0), v2 = t.make(Ops::CONST, dtypes::float32.vec(4), {}, 2.0);
+  PatternMatcher vec({{var("x") * cvar().where(is_zero_const), mark(3)}});
+  CHECK(vec.rewrite(alu(Ops::MUL, {v2, v0}).get()).out == const_like(v2, int64_t(3)));
+  CHECK(vec.rewrite(alu(Ops::MUL, {v0, v2}).get()).out == const_like(v2, int64_t(3)));
+  CHECK(!vec.rewrite(alu(Ops::MUL, {v2, v2}).get()));
+}
+
