@@ -358,3 +358,35 @@ TEST_CASE("pattern_matcher: a constant source's plain predicate is asked before 
   CHECK(!vec.rewrite(alu(Ops::MUL, {v2, v2}).get()));
 }
 
+TEST_CASE("pattern_matcher: a name bound under both sources needs the sources to share a node") {
+  // The precheck asks that the root's sources (or their sources) share a node; it must not
+  // turn away a node the rule matches, in any order of the sources.
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  auto x_times = [](int64_t k) { return RuleFn([k](B& b) { return b["x"] * k; }); };
+  // the name as a source and under the other source, permuted root
+  PatternMatcher plus({{var("x") * cvar("c") + var("x"), x_times(4)}, {var("a") * cvar("c") + var("b"), mark(9)}});
+  CHECK(render(rw(x * 3 + x, plus)) == "(x*4)");
+  CHECK(render(rw(x + x * 3, plus)) == "(x*4)");
+  CHECK(render(rw(3 * x + x, plus)) == "(x*4)");
+  CHECK(render(rw(x + 3 * x, plus)) == "(x*4)");
+  CHECK(rw(x * 3 + y, plus)->const_int() == 9);
+  CHECK(rw(y + x * 3, plus)->const_int() == 9);
+  // ordered root, the name under either side
+  PatternMatcher minus({{var("x") - var("x") * cvar("c"), x_times(5)}, {(var("x") + var("y")) - var("y"), same}, {UPat(Ops::SUB), mark(9)}});
+  CHECK(render(rw(x - x * 3, minus)) == "(x*5)");
+  CHECK(render(rw(x - 3 * x, minus)) == "(x*5)");
+  CHECK(rw(x - y * 3, minus)->const_int() == 9);
+  CHECK(rw((x + y) - y, minus) == x);
+  CHECK(rw((y + x) - y, minus) == x);
+  CHECK(rw((x + y) - x, minus) == y);
+  CHECK(rw((x + 1) - y, minus)->const_int() == 9);
+  // the name under both sources; and as both sources
+  PatternMatcher both({{var("x") * cvar("c1") + var("x") * cvar("c2"), x_times(6)}, {var("x") + var("x"), x_times(2)}});
+  CHECK(render(rw(x * 2 + x * 3, both)) == "(x*6)");
+  CHECK(render(rw(2 * x + 3 * x, both)) == "(x*6)");
+  CHECK(rw(x * 2 + y * 3, both) == x * 2 + y * 3);
+  CHECK(render(rw(x + x, both)) == "(x*2)");
+  CHECK(rw(x + y, both) == x + y);
+}
+
