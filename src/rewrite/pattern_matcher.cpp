@@ -314,6 +314,9 @@ void PatternMatcher::index() {
         if (sn.pred_fn && !sn.is_any && !sn.any_op && sn.ops == OpSet{Ops::CONST}) { e.src_pred[i] = sn.pred_fn; e.has_src_checks = true; }
       }
       find_twin(*e.prog, e);
+      if (n.src.size() == 2 && (n.src_kind == S::Ordered || n.src_kind == S::Permuted))
+        for (size_t i = 0; i < 2; i++)
+          if (!n.src[i].node().is_any && !(e.src_needs[i] = required_src_ops(n.src[i].node())).empty()) e.has_src_needs = true;
       if (n.src_kind == S::Ordered) e.srcs = Entry::Srcs::Ordered;
       else if (n.src_kind == S::Prefix) e.srcs = Entry::Srcs::Prefix;
       else if (n.src_kind == S::Permuted && n.src.size() == 2) e.srcs = Entry::Srcs::Permuted2;
@@ -384,7 +387,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
     const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
     for (uint32_t k = d.cell[c], end = d.cell[c + 1]; k < end; k++) {
       const Entry& e = entries[d.idx[k]];
-      if ((e.has_src_checks && !e.sources_may_match(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
+      if ((e.has_src_checks && !e.sources_may_match(u)) || (e.has_src_needs && !e.src_needs_ok(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
       if (attempt(e)) return {std::move(st.result), e.rule};
     }
     return {};
@@ -392,7 +395,9 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   OpSet src_ops;
   for (const UOpRef& s : u->src) src_ops.add(s->op);
   for (const Entry& e : entries) {
-    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u) || (e.lone_pred && !e.lone_pred(*u))) continue;
+    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u) || (e.has_src_needs && !e.src_needs_ok(u)) ||
+        (e.lone_pred && !e.lone_pred(*u)))
+      continue;
     if (attempt(e)) return {std::move(st.result), e.rule};
   }
   return {};

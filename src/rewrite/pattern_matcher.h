@@ -122,6 +122,11 @@ class PatternMatcher {
     bool twin = false;
     bool twin_deep[2] = {};  // per pattern source
     bool has_src_checks = false;  // some src_value or src_pred is set, or twin
+    // Ops a source's own sources must include ((x+c1)+c2: the inner ADD needs a CONST), for
+    // roots of two sources (Ordered or Permuted2).
+    OpSet src_needs[2];
+    bool has_src_needs = false;
+    bool src_needs_ok(const UOp* u) const;
     // The pattern is its root's ops and this plain predicate, nothing more: it is asked before
     // an attempt (the range rule's is asked of every integer node and nearly always fails).
     bool (*lone_pred)(const UOp&) = nullptr;
@@ -145,6 +150,17 @@ class PatternMatcher {
   std::array<std::vector<Entry>, kNumOps> by_op_;
   std::array<std::shared_ptr<const Dispatch2>, kNumOps> by_op2_;  // null: none (no entries)
 };
+
+inline bool PatternMatcher::Entry::src_needs_ok(const UOp* u) const {
+  auto has = [](const UOp* s, OpSet need) {
+    if (need.empty()) return true;
+    OpSet have;
+    for (const UOpRef& x : s->src) have.add(x->op);
+    return have.contains_all(need);
+  };
+  const UOp *a = u->src[0].get(), *b = u->src[1].get();
+  return (has(a, src_needs[0]) && has(b, src_needs[1])) || (srcs == Srcs::Permuted2 && has(b, src_needs[0]) && has(a, src_needs[1]));
+}
 
 // Whether a (or, deep_a, one of a's sources) is b (or one of b's sources).
 inline bool share_node(const UOp* a, bool deep_a, const UOp* b, bool deep_b) {

@@ -390,3 +390,55 @@ TEST_CASE("pattern_matcher: a name bound under both sources needs the sources to
   CHECK(rw(x + y, both) == x + y);
 }
 
+TEST_CASE("pattern_matcher: a source's required source ops are checked before an attempt") {
+  // (x+c1)+c2: the inner ADD must have a CONST source; either order at both levels still fires.
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  auto sum = [](B& b) { return b["x"] + (b["c1"]->const_int() + b["c2"]->const_int()); };
+  PatternMatcher pm({{(var("x") + cvar("c1")) + cvar("c2"), sum}, {cvar("c1") - (var("x") + cvar("c2")), mark(8)}, {UPat(OpSet{Ops::ADD, Ops::SUB}), mark(9)}});
+  auto once = [&](const UOpRef& u) { return pm.rewrite(u.get()).out; };  // the sources are left alone
+  CHECK(render(once((x + 1) + 2)) == "(x+3)");
+  CHECK(render(once(2 + (1 + x))) == "(x+3)");
+  CHECK(once((x + y) + 2)->const_int() == 9);
+  CHECK(once(5 - (x + 1))->const_int() == 8);
+  CHECK(once(5 - (1 + x))->const_int() == 8);
+  CHECK(once(5 - (x + y))->const_int() == 9);
+}
+
+TEST_CASE("pattern_matcher: the prechecks turn away no node a symbolic rule matches") {
+  // Each symbolic rule alone against the same rule as the one alternative of UPat::any, which
+  // gets no precheck (only its ops are indexed): both must fire alike on random nodes.
+  const PatternMatcher& pm = symbolic();
+  std::vector<PatternMatcher> alone, bare;
+  for (const Rule& r : pm.rules()) {
+    alone.push_back(PatternMatcher({r}));
+    bare.push_back(PatternMatcher({Rule(UPat::any({r.pat}), r.fn, r.name, r.loc)}));
+  }
+  UOpTable t;
+  std::vector<UOpRef> pool{t.var("a", 0, 15), t.var("b", -4, 4), t.var("c", 1, 8)};
+  for (int64_t k : {0, 1, -1, 2, 4, 7}) pool.push_back(t.cnst(dtypes::index, k));
+  uint64_t seed = 777;
+  auto pick = [&]() -> const UOpRef& {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return pool[size_t(seed >> 33) % pool.size()];
+  };
+  const Ops ops[] = {Ops::ADD, Ops::MUL, Ops::SUB, Ops::ADD, Ops::IDIV, Ops::MOD, Ops::MAX, Ops::CMPLT};
+  int fired = 0;
+  for (int i = 0; i < 3000; i++) {
+    Ops op = ops[size_t(i) % std::size(ops)];
+    UOpRef u = alu(op, {pick(), pick()});
+    if (i % 7 == 0 && u->dtype == dtypes::index) u = -u;
+    if (u->dtype == dtypes::index && pool.size() < 400) pool.push_back(u);
+    INFO("node ", render(u));
+    for (size_t r = 0; r < alone.size(); r++) {
+      Fired a = alone[r].rewrite(u.get()), b = bare[r].rewrite(u.get());
+      INFO("rule ", pm.rules()[r].name);
+      REQUIRE(bool(a) == bool(b));
+      if (a) {
+        CHECK(a.out == b.out);
+        fired++;
+      }
+    }
+  }
+  CHECK(fired > 500);
+}
