@@ -151,7 +151,7 @@ class PatternMatcher {
   std::array<std::shared_ptr<const Dispatch2>, kNumOps> by_op2_;  // null: none (no entries)
 };
 
-inline bool PatternMatcher::Entry::src_needs_ok(const UOp* u) const {
+[[gnu::always_inline]] inline bool PatternMatcher::Entry::src_needs_ok(const UOp* u) const {
   auto has = [](const UOp* s, OpSet need) {
     if (need.empty()) return true;
     OpSet have;
@@ -177,8 +177,9 @@ inline bool share_node(const UOp* a, bool deep_a, const UOp* b, bool deep_b) {
   return false;
 }
 
-// Inline: PatternMatcher::rewrite asks it of every rule listed under a node's op.
-inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
+// Inline, forced: PatternMatcher::rewrite asks it of every rule listed under a node's op, and a call
+// (saving registers) costs about what the test does.
+[[gnu::always_inline]] inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
   const SrcList& src = u->src;
   auto ok = [&](size_t i, const UOp* s) {
     return src_ops[i].has(s->op) && (!src_value[i] || s->is_const(*src_value[i])) && (!src_pred[i] || src_pred[i](*s));
