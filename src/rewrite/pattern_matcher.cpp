@@ -260,6 +260,31 @@ PatternMatcher::PatternMatcher(std::vector<Rule> rules) {
   index();
 }
 
+// A name bound under each of a two-source root's sources, as the source or one of its sources.
+void PatternMatcher::find_twin(const PatProgram& p, Entry& e) {
+  const PatNode& root = p.nodes[0];
+  if (!p.flat || root.n_src != 2 || (root.kind != UPatNode::Src::Ordered && root.kind != UPatNode::Src::Permuted)) return;
+  int side_of[PatProgram::kMaxNames][2];  // per slot and side: -1 none, 0 the source, 1 a source of it
+  for (auto& s : side_of) s[0] = s[1] = -1;
+  for (size_t i = 1; i < p.n_flat; i++) {  // the flat nodes: no alternatives, so every name is bound
+    const PatNode& q = p.nodes[i];
+    if (q.slot < 0) continue;
+    int side = -1, deep = 0;
+    if (q.parent == 0) side = q.pos;
+    else if (p.nodes[q.parent].parent == 0) side = p.nodes[q.parent].pos, deep = 1;
+    if (side < 0) continue;
+    int& d = side_of[q.slot][side];
+    if (d < 0 || deep < d) d = deep;  // the source itself is the narrower test
+    if (side_of[q.slot][0] >= 0 && side_of[q.slot][1] >= 0) {
+      e.twin = true;
+      e.twin_deep[0] = side_of[q.slot][0];
+      e.twin_deep[1] = side_of[q.slot][1];
+      e.has_src_checks = true;
+      return;
+    }
+  }
+}
+
 void PatternMatcher::index() {
   for (size_t ri = 0; ri < rules_->size(); ri++) {
     const Rule& r = (*rules_)[ri];
@@ -284,8 +309,14 @@ void PatternMatcher::index() {
       for (size_t i = 0; i < n.src.size(); i++) {
         const UPatNode& sn = n.src[i].node();
         e.src_ops[i] = pattern_ops(sn);
-        if (sn.value && !sn.is_any) { e.src_value[i] = &*sn.value; e.has_value = true; }
+        if (sn.value && !sn.is_any) { e.src_value[i] = &*sn.value; e.has_src_checks = true; }
+        // src_ops[i] is {CONST} here, so the predicate is only asked of constants
+        if (sn.pred_fn && !sn.is_any && !sn.any_op && sn.ops == OpSet{Ops::CONST}) { e.src_pred[i] = sn.pred_fn; e.has_src_checks = true; }
       }
+      find_twin(*e.prog, e);
+      if (n.src.size() == 2 && (n.src_kind == S::Ordered || n.src_kind == S::Permuted))
+        for (size_t i = 0; i < 2; i++)
+          if (!n.src[i].node().is_any && !(e.src_needs[i] = required_src_ops(n.src[i].node())).empty()) e.has_src_needs = true;
       if (n.src_kind == S::Ordered) e.srcs = Entry::Srcs::Ordered;
       else if (n.src_kind == S::Prefix) e.srcs = Entry::Srcs::Prefix;
       else if (n.src_kind == S::Permuted && n.src.size() == 2) e.srcs = Entry::Srcs::Permuted2;
@@ -356,7 +387,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
     const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
     for (uint32_t k = d.cell[c], end = d.cell[c + 1]; k < end; k++) {
       const Entry& e = entries[d.idx[k]];
-      if ((e.has_value && !e.sources_may_match(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
+      if ((e.has_src_checks && !e.sources_may_match(u)) || (e.has_src_needs && !e.src_needs_ok(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
       if (attempt(e)) return {std::move(st.result), e.rule};
     }
     return {};
@@ -364,7 +395,9 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   OpSet src_ops;
   for (const UOpRef& s : u->src) src_ops.add(s->op);
   for (const Entry& e : entries) {
-    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u) || (e.lone_pred && !e.lone_pred(*u))) continue;
+    if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u) || (e.has_src_needs && !e.src_needs_ok(u)) ||
+        (e.lone_pred && !e.lone_pred(*u)))
+      continue;
     if (attempt(e)) return {std::move(st.result), e.rule};
   }
   return {};

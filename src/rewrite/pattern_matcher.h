@@ -6,6 +6,7 @@
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rewrite/pattern_program.h"
@@ -114,7 +115,18 @@ class PatternMatcher {
     uint8_t n_src = 0;
     OpSet src_ops[3];
     const double* src_value[3] = {};  // a source that must be a CONST of this value
-    bool has_value = false;           // some src_value is set
+    // or a CONST that passes this plain predicate (a test of its value, as cheap as the op test)
+    bool (*src_pred[3])(const UOp&) = {};
+    // A name bound under both sources of a two-source root (x*c+x): the node's sources must
+    // share a node, each side being the source itself or (deep) one of the source's sources.
+    bool twin = false;
+    bool twin_deep[2] = {};  // per pattern source
+    bool has_src_checks = false;  // some src_value or src_pred is set, or twin
+    // Ops a source's own sources must include ((x+c1)+c2: the inner ADD needs a CONST), for
+    // roots of two sources (Ordered or Permuted2).
+    OpSet src_needs[2];
+    bool has_src_needs = false;
+    bool src_needs_ok(const UOp* u) const;
     // The pattern is its root's ops and this plain predicate, nothing more: it is asked before
     // an attempt (the range rule's is asked of every integer node and nearly always fails).
     bool (*lone_pred)(const UOp&) = nullptr;
@@ -132,16 +144,46 @@ class PatternMatcher {
   };
   void index();
   static std::shared_ptr<const Dispatch2> make_dispatch2(const std::vector<Entry>& entries);
+  static void find_twin(const PatProgram& p, Entry& e);
   std::shared_ptr<const std::vector<Rule>> rules_;
   std::shared_ptr<const std::vector<PatProgram>> progs_;  // rules_[i]'s pattern, compiled
   std::array<std::vector<Entry>, kNumOps> by_op_;
   std::array<std::shared_ptr<const Dispatch2>, kNumOps> by_op2_;  // null: none (no entries)
 };
 
-// Inline: PatternMatcher::rewrite asks it of every rule listed under a node's op.
-inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
+[[gnu::always_inline]] inline bool PatternMatcher::Entry::src_needs_ok(const UOp* u) const {
+  auto has = [](const UOp* s, OpSet need) {
+    if (need.empty()) return true;
+    OpSet have;
+    for (const UOpRef& x : s->src) have.add(x->op);
+    return have.contains_all(need);
+  };
+  const UOp *a = u->src[0].get(), *b = u->src[1].get();
+  return (has(a, src_needs[0]) && has(b, src_needs[1])) || (srcs == Srcs::Permuted2 && has(b, src_needs[0]) && has(a, src_needs[1]));
+}
+
+// Whether a (or, deep_a, one of a's sources) is b (or one of b's sources).
+inline bool share_node(const UOp* a, bool deep_a, const UOp* b, bool deep_b) {
+  if (deep_a && !deep_b) std::swap(a, b), std::swap(deep_a, deep_b);
+  if (!deep_a) {
+    if (!deep_b) return a == b;
+    for (const UOpRef& y : b->src)
+      if (y.get() == a) return true;
+    return false;
+  }
+  for (const UOpRef& x : a->src)
+    for (const UOpRef& y : b->src)
+      if (x.get() == y.get()) return true;
+  return false;
+}
+
+// Inline, forced: PatternMatcher::rewrite asks it of every rule listed under a node's op, and a call
+// (saving registers) costs about what the test does.
+[[gnu::always_inline]] inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
   const SrcList& src = u->src;
-  auto ok = [&](size_t i, const UOp* s) { return src_ops[i].has(s->op) && (!src_value[i] || s->is_const(*src_value[i])); };
+  auto ok = [&](size_t i, const UOp* s) {
+    return src_ops[i].has(s->op) && (!src_value[i] || s->is_const(*src_value[i])) && (!src_pred[i] || src_pred[i](*s));
+  };
   switch (srcs) {
     case Srcs::Any: return true;
     case Srcs::Ordered:
@@ -149,11 +191,14 @@ inline bool PatternMatcher::Entry::sources_may_match(const UOp* u) const {
       if (srcs == Srcs::Ordered ? src.size() != n_src : src.size() < n_src) return false;
       for (size_t i = 0; i < n_src; i++)
         if (!ok(i, src[i].get())) return false;
-      return true;
+      return !twin || share_node(src[0].get(), twin_deep[0], src[1].get(), twin_deep[1]);  // twin: Ordered, two sources
     case Srcs::Permuted2: {
       if (src.size() != 2) return false;
       const UOp *a = src[0].get(), *b = src[1].get();
-      return (ok(0, a) && ok(1, b)) || (ok(0, b) && ok(1, a));
+      if (!((ok(0, a) && ok(1, b)) || (ok(0, b) && ok(1, a)))) return false;
+      // either source may take pattern source 0; the test is symmetric when both sides are alike
+      return !twin || share_node(a, twin_deep[0], b, twin_deep[1]) ||
+             (twin_deep[0] != twin_deep[1] && share_node(b, twin_deep[0], a, twin_deep[1]));
     }
     case Srcs::Every:
       for (const UOpRef& x : src)

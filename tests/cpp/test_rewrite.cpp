@@ -325,3 +325,120 @@ TEST_CASE("pattern_matcher: the compiled loop tries the ways of matching a rule 
   }
   CHECK(calls > 500);
 }
+
+namespace {
+bool is_zero_const(const UOp& c) { return c.const_float() == 0.0; }
+}  // namespace
+
+TEST_CASE("pattern_matcher: a constant source's plain predicate is asked before an attempt") {
+  // cvar().where(f) with a plain function f: a node whose constants all fail f is not tried,
+  // and the next rule gets it; one whose constant passes still fires, in either order.
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  PatternMatcher pm({
+      {var("x") + cvar().where(is_zero_const), same},
+      {var("x") + cvar("c"), mark(7)},
+  });
+  CHECK(rw(x + 0, pm) == x);
+  CHECK(rw(0 + x, pm) == x);
+  CHECK(rw(x + 5, pm)->const_int() == 7);
+  CHECK(rw(5 + x, pm)->const_int() == 7);
+  CHECK(rw(x + y, pm) == x + y);
+  // bool: x | false
+  UOpRef f = t.cnst(dtypes::bool_, int64_t(0)), tr = t.cnst(dtypes::bool_, int64_t(1)), c = lt(x, y);
+  PatternMatcher bools({{var("x") | cvar().where(is_zero_const), same}});
+  CHECK(rw(c | f, bools) == c);
+  CHECK(rw(f | c, bools) == c);
+  CHECK(rw(c | tr, bools) == (c | tr));
+  // vector constants
+  UOpRef v0 = t.make(Ops::CONST, dtypes::float32.vec(4), {}, 0.0), v2 = t.make(Ops::CONST, dtypes::float32.vec(4), {}, 2.0);
+  PatternMatcher vec({{var("x") * cvar().where(is_zero_const), mark(3)}});
+  CHECK(vec.rewrite(alu(Ops::MUL, {v2, v0}).get()).out == const_like(v2, int64_t(3)));
+  CHECK(vec.rewrite(alu(Ops::MUL, {v0, v2}).get()).out == const_like(v2, int64_t(3)));
+  CHECK(!vec.rewrite(alu(Ops::MUL, {v2, v2}).get()));
+}
+
+TEST_CASE("pattern_matcher: a name bound under both sources needs the sources to share a node") {
+  // The precheck asks that the root's sources (or their sources) share a node; it must not
+  // turn away a node the rule matches, in any order of the sources.
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  auto x_times = [](int64_t k) { return RuleFn([k](B& b) { return b["x"] * k; }); };
+  // the name as a source and under the other source, permuted root
+  PatternMatcher plus({{var("x") * cvar("c") + var("x"), x_times(4)}, {var("a") * cvar("c") + var("b"), mark(9)}});
+  CHECK(render(rw(x * 3 + x, plus)) == "(x*4)");
+  CHECK(render(rw(x + x * 3, plus)) == "(x*4)");
+  CHECK(render(rw(3 * x + x, plus)) == "(x*4)");
+  CHECK(render(rw(x + 3 * x, plus)) == "(x*4)");
+  CHECK(rw(x * 3 + y, plus)->const_int() == 9);
+  CHECK(rw(y + x * 3, plus)->const_int() == 9);
+  // ordered root, the name under either side
+  PatternMatcher minus({{var("x") - var("x") * cvar("c"), x_times(5)}, {(var("x") + var("y")) - var("y"), same}, {UPat(Ops::SUB), mark(9)}});
+  CHECK(render(rw(x - x * 3, minus)) == "(x*5)");
+  CHECK(render(rw(x - 3 * x, minus)) == "(x*5)");
+  CHECK(rw(x - y * 3, minus)->const_int() == 9);
+  CHECK(rw((x + y) - y, minus) == x);
+  CHECK(rw((y + x) - y, minus) == x);
+  CHECK(rw((x + y) - x, minus) == y);
+  CHECK(rw((x + 1) - y, minus)->const_int() == 9);
+  // the name under both sources; and as both sources
+  PatternMatcher both({{var("x") * cvar("c1") + var("x") * cvar("c2"), x_times(6)}, {var("x") + var("x"), x_times(2)}});
+  CHECK(render(rw(x * 2 + x * 3, both)) == "(x*6)");
+  CHECK(render(rw(2 * x + 3 * x, both)) == "(x*6)");
+  CHECK(rw(x * 2 + y * 3, both) == x * 2 + y * 3);
+  CHECK(render(rw(x + x, both)) == "(x*2)");
+  CHECK(rw(x + y, both) == x + y);
+}
+
+TEST_CASE("pattern_matcher: a source's required source ops are checked before an attempt") {
+  // (x+c1)+c2: the inner ADD must have a CONST source; either order at both levels still fires.
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = t.var("y", 0, 9);
+  auto sum = [](B& b) { return b["x"] + (b["c1"]->const_int() + b["c2"]->const_int()); };
+  PatternMatcher pm({{(var("x") + cvar("c1")) + cvar("c2"), sum}, {cvar("c1") - (var("x") + cvar("c2")), mark(8)}, {UPat(OpSet{Ops::ADD, Ops::SUB}), mark(9)}});
+  auto once = [&](const UOpRef& u) { return pm.rewrite(u.get()).out; };  // the sources are left alone
+  CHECK(render(once((x + 1) + 2)) == "(x+3)");
+  CHECK(render(once(2 + (1 + x))) == "(x+3)");
+  CHECK(once((x + y) + 2)->const_int() == 9);
+  CHECK(once(5 - (x + 1))->const_int() == 8);
+  CHECK(once(5 - (1 + x))->const_int() == 8);
+  CHECK(once(5 - (x + y))->const_int() == 9);
+}
+
+TEST_CASE("pattern_matcher: the prechecks turn away no node a symbolic rule matches") {
+  // Each symbolic rule alone against the same rule as the one alternative of UPat::any, which
+  // gets no precheck (only its ops are indexed): both must fire alike on random nodes.
+  const PatternMatcher& pm = symbolic();
+  std::vector<PatternMatcher> alone, bare;
+  for (const Rule& r : pm.rules()) {
+    alone.push_back(PatternMatcher({r}));
+    bare.push_back(PatternMatcher({Rule(UPat::any({r.pat}), r.fn, r.name, r.loc)}));
+  }
+  UOpTable t;
+  std::vector<UOpRef> pool{t.var("a", 0, 15), t.var("b", -4, 4), t.var("c", 1, 8)};
+  for (int64_t k : {0, 1, -1, 2, 4, 7}) pool.push_back(t.cnst(dtypes::index, k));
+  uint64_t seed = 777;
+  auto pick = [&]() -> const UOpRef& {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return pool[size_t(seed >> 33) % pool.size()];
+  };
+  const Ops ops[] = {Ops::ADD, Ops::MUL, Ops::SUB, Ops::ADD, Ops::IDIV, Ops::MOD, Ops::MAX, Ops::CMPLT};
+  int fired = 0;
+  for (int i = 0; i < 3000; i++) {
+    Ops op = ops[size_t(i) % std::size(ops)];
+    UOpRef u = alu(op, {pick(), pick()});
+    if (i % 7 == 0 && u->dtype == dtypes::index) u = -u;
+    if (u->dtype == dtypes::index && pool.size() < 400) pool.push_back(u);
+    INFO("node ", render(u));
+    for (size_t r = 0; r < alone.size(); r++) {
+      Fired a = alone[r].rewrite(u.get()), b = bare[r].rewrite(u.get());
+      INFO("rule ", pm.rules()[r].name);
+      REQUIRE(bool(a) == bool(b));
+      if (a) {
+        CHECK(a.out == b.out);
+        fired++;
+      }
+    }
+  }
+  CHECK(fired > 500);
+}
