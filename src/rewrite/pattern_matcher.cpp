@@ -310,8 +310,11 @@ void PatternMatcher::index() {
         const UPatNode& sn = n.src[i].node();
         e.src_ops[i] = pattern_ops(sn);
         if (sn.value && !sn.is_any) { e.src_value[i] = &*sn.value; e.has_src_checks = true; }
-        // src_ops[i] is {CONST} here, so the predicate is only asked of constants
-        if (sn.pred_fn && !sn.is_any && !sn.any_op && sn.ops == OpSet{Ops::CONST}) { e.src_pred[i] = sn.pred_fn; e.has_src_checks = true; }
+        // src_ops[i] is {CONST} here, so the predicate is only asked of constants. It runs before
+        // the root's checks and the leaf's own dtype or arg checks would: only where there are
+        // none, so it never sees a node the pattern's other checks would have turned away.
+        const bool pred_alone = sn.dtypes.empty() && !sn.arg && !sn.arg_pred && n.dtypes.empty() && !n.arg && !n.arg_pred && !n.pred;
+        if (sn.pred_fn && pred_alone && !sn.is_any && !sn.any_op && sn.ops == OpSet{Ops::CONST}) { e.src_pred[i] = sn.pred_fn; e.has_src_checks = true; }
       }
       find_twin(*e.prog, e);
       if (n.src.size() == 2 && (n.src_kind == S::Ordered || n.src_kind == S::Permuted))
