@@ -375,7 +375,8 @@ size_t at_least(size_t terms, size_t muls, i128 k, const Fresh& fresh) { return 
 
 // Counts and a few coefficients from the facts, bounds for the rest. Needs facts that are exact
 // and not fuzzy, and at most Linear::kMaxKnown constants met (so linearize knows each of them).
-bool no_form_fits(const SumFacts& f, DType dt) {
+bool no_form_fits(const UOp* sum, const SumFacts& f) {
+  const DType dt = sum->dtype;
   if (!f.exact || f.fuzzy || f.consts + f.muls > Linear::kMaxKnown || f.divs_all) return false;
   // root drops at most f.inner nodes (linearize's inner_unique)
   const size_t nz = f.terms - f.zeros;
@@ -397,27 +398,38 @@ bool no_form_fits(const SumFacts& f, DType dt) {
     if (!lx.ok) continue;
     // the trade form: q*(x//c) becomes p*(x%c) - p*x, x's terms merged into the sum's
     const i128 p = -q / cv;
-    Fresh fresh(f.const_bits);
-    size_t terms = nz /* - x//c + x%c */, muls = f.scaled - (q > 1 || q < -1) + (p > 1 || p < -1), unsure = 0;
-    if (p > 1 || p < -1) fresh.need(p);
-    for (size_t t = 0; t < lx.v.size(); t++) {
-      // a term of the sum gets a new coefficient (perhaps 0): one term and one MUL fewer at most
-      if (has_bit(lx.v[t], f.term_bits)) { unsure++; continue; }
-      const i128 e = rg.rep(-p * lx.coef[t]);
-      terms += e != 0;
-      muls += e > 1 || e < -1;
-      if (e > 1 || e < -1) fresh.need(e);
-    }
-    terms -= std::min(unsure, terms);
-    muls -= std::min(unsure, muls);
-    for (uint8_t i = 0; i < f.n_sample; i++) {  // coefficients the trade leaves as they are
-      const SumFacts::Term& s = f.sample[i];
-      if (s.u == div || std::find(lx.v.begin(), lx.v.end(), s.u) != lx.v.end()) continue;
-      if (s.c > 1 || s.c < -1) fresh.need(s.c);
-    }
-    const i128 k = rg.rep(f.k - p * lx.k);
-    if (k != 0) fresh.need(k);
-    if (at_least(terms, muls, k, fresh) <= f.inner) return false;
+    auto scaled = [](i128 c) { return c > 1 || c < -1; };  // a MUL in the form
+    // Its size as fold_sum's precheck counts it. A term of x that the filter may find in the
+    // sum gets a new coefficient there (perhaps 0): unless `resolve` finds its coefficient in
+    // the sample or by a walk of the sum, it counts as one term and one MUL fewer.
+    auto least = [&](bool resolve) {
+      Fresh fresh(f.const_bits);
+      size_t terms = nz /* - x//c + x%c */, muls = f.scaled - scaled(q) + scaled(p), unsure = 0;
+      if (scaled(p)) fresh.need(p);
+      for (size_t t = 0; t < lx.v.size(); t++) {
+        const UOp* u = lx.v[t];
+        int64_t old = 0;  // u's coefficient in the sum
+        int found = has_bit(u, f.term_bits) ? -1 : 0;
+        if (found && resolve) found = term_coef(sum, f, u, old);
+        if (found < 0) { unsure++; continue; }
+        const i128 n = rg.rep(old - p * lx.coef[t]);
+        terms = terms + (n != 0) - (old != 0);
+        muls = muls + scaled(n) - scaled(old);
+        if (scaled(n)) fresh.need(n);
+      }
+      terms -= std::min(unsure, terms);
+      muls -= std::min(unsure, muls);
+      for (uint8_t i = 0; i < f.n_sample; i++) {  // coefficients the trade leaves as they are
+        const SumFacts::Term& s = f.sample[i];
+        if (s.u == div || std::find(lx.v.begin(), lx.v.end(), s.u) != lx.v.end()) continue;
+        if (scaled(s.c)) fresh.need(s.c);
+      }
+      const i128 k = rg.rep(f.k - p * lx.k);
+      if (k != 0) fresh.need(k);
+      return at_least(terms, muls, k, fresh);
+    };
+    // (the walks only when the quick count cannot rule the form out)
+    if (least(false) <= f.inner && least(true) <= f.inner) return false;
   }
   return true;
 }
@@ -428,7 +440,7 @@ UOpRef fold_sum(B& b) {
   // no form small enough to pass rebuild_sum's precheck, and the facts often show that too.
   const SumFacts& facts = sum_facts(root.get());
   if (facts.exact && !facts.may_divmod && !facts.redundant) return nullptr;
-  if (no_form_fits(facts, root->dtype)) return nullptr;
+  if (no_form_fits(root.get(), facts)) return nullptr;
   return rebuild_sum(root);
 }
 

@@ -31,6 +31,12 @@ size_t parts(const UOp* n, Part out[2]) {
   }
 }
 
+// The bound below which the facts of a sum of dtype dt are exact: 2^62, and 2^(bits-1).
+int64_t coef_lim(DType dt) {
+  const int bits = scalar_bits(dt.scalar);
+  return bits >= 63 ? int64_t(1) << 62 : int64_t(1) << (bits - 1);
+}
+
 // The coefficient of the term u in the sum `sum` (a complete one): the walk linearize makes,
 // without the rest of its arithmetic. Asked only when a filter cannot rule u out. 1: u is a term
 // (coefficient in `out`), 0: it is not, -1: a multiplier reached lim (the facts then say
@@ -84,8 +90,7 @@ int coef_in(const UOp* sum, const SumFacts& g, const UOp* u, int64_t lim, int64_
 class Builder {
  public:
   Builder(const UOp* n, SumFacts& f) : f_(f) {
-    const int bits = scalar_bits(n->dtype.scalar);
-    lim_ = bits >= 63 ? int64_t(1) << 62 : int64_t(1) << (bits - 1);
+    lim_ = coef_lim(n->dtype);
     f_.inner = 1;
     f_.negs = n->op == Ops::NEG;
     if (n->op == Ops::MUL) {
@@ -323,6 +328,10 @@ void compute(const UOp* n) {
 }  // namespace
 
 SumFacts::SumFacts() : UOp::Memo(&kFactsKey) {}
+
+int term_coef(const UOp* sum, const SumFacts& f, const UOp* u, int64_t& out) {
+  return coef_in(sum, f, u, coef_lim(sum->dtype), out);
+}
 
 bool sum_first(const UOp* add) {
   const UOp *a = add->src[0].get(), *b = add->src[1].get();

@@ -201,6 +201,10 @@ inline uint64_t divmod_key(const UOp* t) {
 }
 // u: a sum op (is_sum_op). Also makes the facts of every sum linearize(u) looks through.
 const SumFacts& sum_facts(const UOp* u);
+// The coefficient (in `out`) of u among the terms of `sum`, whose facts f are exact and not
+// fuzzy: from f's sample, else by a walk of the sum. 1: u is a term, 0: it is not, -1: unknown
+// (a multiplier too big for exact facts).
+int term_coef(const UOp* sum, const SumFacts& f, const UOp* u, int64_t& out);
 // x*c with x no sum op: a sum above takes it as the term x times c, and it needs no facts of its
 // own (most terms of a sum are such).
 inline bool scaled_term(const UOp* u) {
@@ -226,9 +230,9 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring);
 // fold_sum asks the facts first; rebuild_sum walks the sum.
 UOpRef fold_sum(B& b);
 UOpRef rebuild_sum(const UOpRef& root);
-// Whether the facts alone show that every form rebuild_sum would try is too big to pass its
-// precheck (so it returns nullptr); false: it may not.
-bool no_form_fits(const SumFacts& f, DType dt);
+// Whether the facts f of `sum` show that every form rebuild_sum would try is too big to pass
+// its precheck (so it returns nullptr); false: it may not. (At most a walk of the sum.)
+bool no_form_fits(const UOp* sum, const SumFacts& f);
 
 // ---- the tables, in the order symbolic() tries them ----
 std::vector<Rule> fold_rules();      // symbolic_fold.cpp: constants
