@@ -87,8 +87,8 @@ const UOpRef& SrcList::at(size_t i) const {
 
 inline UOp::UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg,
          uint64_t hash, UOpTable* table, uint64_t id)
-    : op(op), dtype(dt), src(owned_src ? SrcList(std::move(*owned_src)) : SrcList(src, n)), arg(node_arg(arg, owned_arg)),
-      hash(hash), table(table), id(id) {}
+    : op(op), dtype(dt), src(owned_src ? SrcList(std::move(*owned_src)) : SrcList(src, n)), hash(hash), table(table), id(id),
+      arg(node_arg(arg, owned_arg)) {}
 
 UOpRef UOp::replace_src(std::vector<UOpRef> new_src) {
   return table->make_node(op, dtype, new_src.data(), new_src.size(), &new_src, arg, nullptr);
