@@ -237,6 +237,28 @@ TEST_CASE("graph_rewrite: results stay right while the memo table grows") {
   for (int i = 0; i < 5000; i += 997) CHECK(out->src[size_t(i)] == x - int64_t(-i));
 }
 
+namespace {
+// Random operands for the matcher's equivalence tests: bounded variables and small constants.
+class Operands {
+ public:
+  Operands(UOpTable& t, uint64_t seed) : pool_{t.var("a", 0, 15), t.var("b", -4, 4), t.var("c", 1, 8)}, seed_(seed) {
+    for (int64_t k : {0, 1, -1, 2, 4, 7}) pool_.push_back(t.cnst(dtypes::index, k));
+  }
+  const UOpRef& pick() {
+    seed_ = seed_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return pool_[size_t(seed_ >> 33) % pool_.size()];
+  }
+  // u may be picked later (index nodes, up to 400 in all): deeper nodes next time
+  void add(const UOpRef& u) {
+    if (u->dtype == dtypes::index && pool_.size() < 400) pool_.push_back(u);
+  }
+
+ private:
+  std::vector<UOpRef> pool_;
+  uint64_t seed_;
+};
+}  // namespace
+
 TEST_CASE("pattern_matcher: picking candidates by the sources' ops fires what trying every rule in order fires") {
   // The symbolic rules on random nodes: the matcher (candidates of two-source nodes looked up
   // by their sources' op classes) against each rule tried alone, in table order.
@@ -244,13 +266,8 @@ TEST_CASE("pattern_matcher: picking candidates by the sources' ops fires what tr
   std::vector<PatternMatcher> alone;
   for (const Rule& r : pm.rules()) alone.push_back(PatternMatcher({r}));
   UOpTable t;
-  std::vector<UOpRef> pool{t.var("a", 0, 15), t.var("b", -4, 4), t.var("c", 1, 8)};
-  for (int64_t k : {0, 1, -1, 2, 4, 7}) pool.push_back(t.cnst(dtypes::index, k));
-  uint64_t seed = 12345;
-  auto pick = [&]() -> const UOpRef& {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return pool[size_t(seed >> 33) % pool.size()];
-  };
+  Operands operands(t, 12345);
+  auto pick = [&]() -> const UOpRef& { return operands.pick(); };
   const Ops ops[] = {Ops::ADD, Ops::MUL, Ops::IDIV, Ops::MOD, Ops::MAX, Ops::SUB, Ops::CMPLT, Ops::CMPNE};
   int fired = 0;
   for (int i = 0; i < 3000; i++) {
@@ -258,7 +275,7 @@ TEST_CASE("pattern_matcher: picking candidates by the sources' ops fires what tr
     UOpRef x = pick(), y = pick();
     if ((op == Ops::IDIV || op == Ops::MOD) && i % 3) y = t.cnst(dtypes::index, int64_t(2 + i % 5));
     UOpRef u = alu(op, {x, y});
-    if (u->dtype == dtypes::index && pool.size() < 400) pool.push_back(u);  // deeper nodes next time
+    operands.add(u);
     Fired got = pm.rewrite(u.get());
     size_t want = pm.size();
     Fired ref;
@@ -415,20 +432,15 @@ TEST_CASE("pattern_matcher: the prechecks turn away no node a symbolic rule matc
     bare.push_back(PatternMatcher({Rule(UPat::any({r.pat}), r.fn, r.name, r.loc)}));
   }
   UOpTable t;
-  std::vector<UOpRef> pool{t.var("a", 0, 15), t.var("b", -4, 4), t.var("c", 1, 8)};
-  for (int64_t k : {0, 1, -1, 2, 4, 7}) pool.push_back(t.cnst(dtypes::index, k));
-  uint64_t seed = 777;
-  auto pick = [&]() -> const UOpRef& {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    return pool[size_t(seed >> 33) % pool.size()];
-  };
+  Operands operands(t, 777);
+  auto pick = [&]() -> const UOpRef& { return operands.pick(); };
   const Ops ops[] = {Ops::ADD, Ops::MUL, Ops::SUB, Ops::ADD, Ops::IDIV, Ops::MOD, Ops::MAX, Ops::CMPLT};
   int fired = 0;
   for (int i = 0; i < 3000; i++) {
     Ops op = ops[size_t(i) % std::size(ops)];
     UOpRef u = alu(op, {pick(), pick()});
     if (i % 7 == 0 && u->dtype == dtypes::index) u = -u;
-    if (u->dtype == dtypes::index && pool.size() < 400) pool.push_back(u);
+    operands.add(u);
     INFO("node ", render(u));
     for (size_t r = 0; r < alone.size(); r++) {
       Fired a = alone[r].rewrite(u.get()), b = bare[r].rewrite(u.get());
