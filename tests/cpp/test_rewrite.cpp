@@ -345,6 +345,9 @@ TEST_CASE("pattern_matcher: the compiled loop tries the ways of matching a rule 
 
 namespace {
 bool is_zero_const(const UOp& c) { return c.const_float() == 0.0; }
+int zero_asks = 0;  // how often counted_zero was asked
+bool counted_zero(const UOp& c) { return ++zero_asks, c.const_float() == 0.0; }
+bool int_node(const UOp& u) { return u.dtype.is_int(); }
 }  // namespace
 
 TEST_CASE("pattern_matcher: a constant source's plain predicate is asked before an attempt") {
@@ -373,6 +376,19 @@ TEST_CASE("pattern_matcher: a constant source's plain predicate is asked before 
   CHECK(vec.rewrite(alu(Ops::MUL, {v2, v0}).get()).out == const_like(v2, int64_t(3)));
   CHECK(vec.rewrite(alu(Ops::MUL, {v0, v2}).get()).out == const_like(v2, int64_t(3)));
   CHECK(!vec.rewrite(alu(Ops::MUL, {v2, v2}).get()));
+}
+
+TEST_CASE("pattern_matcher: a constant's predicate is not asked ahead of a check on the root") {
+  // The root's own check comes first in an attempt; the precheck must not ask the constant's
+  // predicate of a node that check turns away (a predicate may rely on it).
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), xf = t.make(Ops::DEFINE_VAR, dtypes::float32, {}, VarArg{"xf", 0, 1});
+  PatternMatcher pm({{(var("x") + cvar().where(counted_zero)).where(int_node), same}});
+  zero_asks = 0;
+  CHECK(!pm.rewrite((xf + 0.0).get()));
+  CHECK(zero_asks == 0);
+  CHECK(pm.rewrite((x + 0).get()).out == x);
+  CHECK(zero_asks > 0);
 }
 
 TEST_CASE("pattern_matcher: a name bound under both sources needs the sources to share a node") {
