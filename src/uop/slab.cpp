@@ -6,20 +6,21 @@
 namespace mg {
 
 BlockPool::~BlockPool() {
-  while (spares_) {
-    Spare* s = spares_;
-    spares_ = s->next;
-    ::operator delete(static_cast<void*>(s), std::align_val_t(kBlockBytes));
-  }
+  while (spares_) release(pop());
 }
 
-void* BlockPool::get() {
-  in_use_++;
-  if (!spares_) return ::operator new(kBlockBytes, std::align_val_t(kBlockBytes));
+void BlockPool::release(void* block) { ::operator delete(block, std::align_val_t(kBlockBytes)); }
+
+void* BlockPool::pop() {
   Spare* s = spares_;
   spares_ = s->next;
   kept_--;
   return s;
+}
+
+void* BlockPool::get() {
+  in_use_++;
+  return spares_ ? pop() : ::operator new(kBlockBytes, std::align_val_t(kBlockBytes));
 }
 
 void BlockPool::put(void* block) {
@@ -29,13 +30,8 @@ void BlockPool::put(void* block) {
     kept_++;
     return;
   }
-  ::operator delete(block, std::align_val_t(kBlockBytes));
-  if (kept_ > keep) {  // fewer in use than kept: one goes (in_use_ falls by one a call)
-    Spare* s = spares_;
-    spares_ = s->next;
-    kept_--;
-    ::operator delete(static_cast<void*>(s), std::align_val_t(kBlockBytes));
-  }
+  release(block);
+  if (kept_ > keep) release(pop());  // fewer in use than kept: one goes (in_use_ falls by one a call)
 }
 
 Slab::Slab(size_t object_bytes, BlockPool& pool)

@@ -27,6 +27,8 @@ class BlockPool {
 
  private:
   struct Spare { Spare* next; };
+  void* pop();                   // the spare put last
+  static void release(void* block);  // to the system
   Spare* spares_ = nullptr;
   size_t kept_ = 0, in_use_ = 0;
 };
