@@ -370,6 +370,8 @@ class Fresh {
 // and for k. rebuild_sum's precheck and the facts' version of it both count this way.
 size_t form_nodes(size_t terms, size_t muls, i128 k) { return muls + (terms ? terms - 1 : 0) + (terms && k != 0); }
 size_t at_least(size_t terms, size_t muls, i128 k, const Fresh& fresh) { return form_nodes(terms, muls, k) + fresh.count(); }
+// A coefficient other than 0 and +-1: the form needs a MUL (and its constant) for it.
+bool needs_mul(i128 c) { return c > 1 || c < -1; }
 
 }  // namespace
 
@@ -383,7 +385,7 @@ bool no_form_fits(const UOp* sum, const SumFacts& f) {
   {  // l itself
     Fresh fresh(f.const_bits);
     for (uint8_t i = 0; i < f.n_sample; i++)
-      if (const int64_t c = f.sample[i].c; c > 1 || c < -1) fresh.need(c);
+      if (const int64_t c = f.sample[i].c; needs_mul(c)) fresh.need(c);
     if (f.k != 0) fresh.need(f.k);
     if (at_least(nz, f.scaled, f.k, fresh) <= f.inner) return false;
   }
@@ -398,14 +400,13 @@ bool no_form_fits(const UOp* sum, const SumFacts& f) {
     if (!lx.ok) continue;
     // the trade form: q*(x//c) becomes p*(x%c) - p*x, x's terms merged into the sum's
     const i128 p = -q / cv;
-    auto scaled = [](i128 c) { return c > 1 || c < -1; };  // a MUL in the form
     // Its size as fold_sum's precheck counts it. A term of x that the filter may find in the
     // sum gets a new coefficient there (perhaps 0): unless `resolve` finds its coefficient in
     // the sample or by a walk of the sum, it counts as one term and one MUL fewer.
     auto least = [&](bool resolve) {
       Fresh fresh(f.const_bits);
-      size_t terms = nz /* - x//c + x%c */, muls = f.scaled - scaled(q) + scaled(p), unsure = 0;
-      if (scaled(p)) fresh.need(p);
+      size_t terms = nz /* - x//c + x%c */, muls = f.scaled - needs_mul(q) + needs_mul(p), unsure = 0;
+      if (needs_mul(p)) fresh.need(p);
       for (size_t t = 0; t < lx.v.size(); t++) {
         const UOp* u = lx.v[t];
         int64_t old = 0;  // u's coefficient in the sum
@@ -414,15 +415,15 @@ bool no_form_fits(const UOp* sum, const SumFacts& f) {
         if (found < 0) { unsure++; continue; }
         const i128 n = rg.rep(old - p * lx.coef[t]);
         terms = terms + (n != 0) - (old != 0);
-        muls = muls + scaled(n) - scaled(old);
-        if (scaled(n)) fresh.need(n);
+        muls = muls + needs_mul(n) - needs_mul(old);
+        if (needs_mul(n)) fresh.need(n);
       }
       terms -= std::min(unsure, terms);
       muls -= std::min(unsure, muls);
       for (uint8_t i = 0; i < f.n_sample; i++) {  // coefficients the trade leaves as they are
         const SumFacts::Term& s = f.sample[i];
         if (s.u == div || std::find(lx.v.begin(), lx.v.end(), s.u) != lx.v.end()) continue;
-        if (scaled(s.c)) fresh.need(s.c);
+        if (needs_mul(s.c)) fresh.need(s.c);
       }
       const i128 k = rg.rep(f.k - p * lx.k);
       if (k != 0) fresh.need(k);
@@ -491,7 +492,7 @@ UOpRef rebuild_sum(const UOpRef& root) {
     // per coefficient other than +-1 and an ADD/SUB per further term; root can drop at most the
     // inner nodes linearize looked through.
     size_t terms = 0, muls = 0;
-    for (i128 c : f.coef) { terms += c != 0; muls += c != 0 && c != 1 && c != -1; }
+    for (i128 c : f.coef) { terms += c != 0; muls += needs_mul(c); }
     size_t least = form_nodes(terms, muls, f.k);
     if (least <= root_inner) {
       // plus the constants it needs that root does not have (each value once); counted only
@@ -507,7 +508,7 @@ UOpRef rebuild_sum(const UOpRef& root) {
         fresh[n_fresh++] = v;
       };
       for (size_t i = 0; i < f.coef.size() && n_fresh <= room && n_fresh <= Linear::kMaxKnown; i++)
-        if (const i128 c = f.coef[i]; c != 0 && c != 1 && c != -1) need(c);
+        if (const i128 c = f.coef[i]; needs_mul(c)) need(c);
       if (f.k != 0 && n_fresh <= room && n_fresh <= Linear::kMaxKnown) need(f.k);
       least += n_fresh;
     }
