@@ -136,7 +136,6 @@ class UOp {
   mutable std::unique_ptr<std::vector<UOp*>> topo_;
 
  public:
-
   // Derived facts, computed once and cached on the node.
   const Shape* shape() const;   // tensor-level shape; nullptr for ops that have none
   i128 vmin() const { if (!(facts_ & kRangeDone)) derive_range(); return vmin_; }  // value range of integer and bool expressions
