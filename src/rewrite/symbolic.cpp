@@ -10,131 +10,73 @@ namespace mg {
 
 namespace sym {
 namespace {
-// A small set of nodes on the stack: open addressing over N slots (a power of two), filled to
-// at most 3/4 (full() says when; callers stop there).
-template <size_t N>
-class NodeSet {
- public:
-  bool has(const UOp* u) const {
-    for (size_t i = slot(u);; i = (i + 1) & (N - 1)) {
-      if (!s_[i]) return false;
-      if (s_[i] == u) return true;
-    }
-  }
-  bool add(const UOp* u) {  // false when already there
-    for (size_t i = slot(u);; i = (i + 1) & (N - 1)) {
-      if (s_[i] == u) return false;
-      if (!s_[i]) { s_[i] = u; n_++; return true; }
-    }
-  }
-  bool full() const { return n_ >= N * 3 / 4; }
-
- private:
-  static size_t slot(const UOp* u) { return size_t((uintptr_t(u) >> 4) * 0x9e3779b97f4a7c15ull >> 40) & (N - 1); }
-  const UOp* s_[N] = {};
-  size_t n_ = 0;
-};
-
 // The region a rewrite can change is near the root: looking at most this many nodes deep keeps
 // the check O(1) per rule, where whole-graph sizes made long chains quadratic. Anything past the
 // budget counts against the candidate, so the check stays conservative.
 constexpr size_t kRegion = 64;
-constexpr size_t kSeen = 256;  // cand's nodes looked at (a set of twice kRegion and their sources)
-
-// root's region, breadth first: each node's position in it, found by one hash probe, so that
-// what the walks learn about a region node (covered, visited) is a flag by position.
-class Region {
- public:
-  explicit Region(const UOp* root) {
-    add(root);
-    for (size_t i = 0; i < n_ && n_ < kRegion; i++)
-      for (const UOpRef& s : node_[i]->src)
-        if (n_ < kRegion) add(s.get());
-  }
-  int pos(const UOp* u) const {  // -1: outside the region
-    for (size_t i = slot(u);; i = (i + 1) & (kSlots - 1)) {
-      if (key_[i] == u) return pos_[i];
-      if (!key_[i]) return -1;
-    }
-  }
-  size_t size() const { return n_; }
-  const UOp* node(size_t i) const { return node_[i]; }
-
- private:
-  static constexpr size_t kSlots = 2 * kRegion;  // at most half full
-  static size_t slot(const UOp* u) { return size_t((uintptr_t(u) >> 4) * 0x9e3779b97f4a7c15ull >> 40) & (kSlots - 1); }
-  void add(const UOp* u) {
-    for (size_t i = slot(u);; i = (i + 1) & (kSlots - 1)) {
-      if (key_[i] == u) return;
-      if (!key_[i]) { key_[i] = u; pos_[i] = uint8_t(n_); node_[n_++] = u; return; }
-    }
-  }
-  const UOp* key_[kSlots] = {};
-  uint8_t pos_[kSlots];
-  const UOp* node_[kRegion];
-  size_t n_ = 0;
-};
+constexpr size_t kSeen = 256;  // cand's nodes looked at (twice kRegion and their sources)
+constexpr size_t kSeenMax = kSeen * 3 / 4;  // past this many, cand is too big to tell
 }  // namespace
 
 // cand may replace root when the nodes only cand has are fewer than the nodes only root has,
 // and no more than root's inner ones among those (so it is no larger even if every leaf root
-// drops stays in use elsewhere).
+// drops stays in use elsewhere). The walks' sets are flags on the nodes (NodeMarks).
 bool smaller(const UOpRef& cand, const UOpRef& root) {
   if (cand == root) return false;
-  const Region region(root.get());
+  enum : uint16_t { kIn = 1, kCovered = 2, kVisited = 4, kSeenFlag = 8 };
+  NodeMarks m(*root->table);
+  // root's region, breadth first
+  const UOp* region[kRegion];
+  size_t n_region = 0;
+  auto add_region = [&](const UOp* u) {
+    if (m.add(u, kIn)) region[n_region++] = u;
+  };
+  add_region(root.get());
+  for (size_t i = 0; i < n_region && n_region < kRegion; i++)
+    for (const UOpRef& s : region[i]->src)
+      if (n_region < kRegion) add_region(s.get());
   // A node under root: all its nodes are root's, and root is not among them.
-  if (region.pos(cand.get()) >= 0) return true;
-  // nodes only cand has (outside root's region); where cand meets the region, it shares it.
-  // Each node on the stack is in `seen`, which stops at 3/4 full.
-  NodeSet<kSeen> seen;
-  bool covered[kRegion] = {};  // by position: reached from cand
+  if (m.has(cand.get(), kIn)) return true;
+  // nodes only cand has (outside root's region); where cand meets the region, it shares it
   const UOp* stack[kSeen];
-  uint8_t frontier[kRegion];
-  size_t top = 0, n_frontier = 0;
+  const UOp* frontier[kRegion];  // region nodes reached from cand (covered), sources not yet looked at
+  size_t top = 0, n_frontier = 0, n_seen = 1, added = 0;
   stack[top++] = cand.get();
-  seen.add(cand.get());
-  size_t added = 0;
+  m.add(cand.get(), kSeenFlag);
   while (top > 0) {
     const UOp* u = stack[--top];
-    if (const int p = region.pos(u); p >= 0) {
-      covered[p] = true;
-      frontier[n_frontier++] = uint8_t(p);
+    if (m.has(u, kIn)) {
+      m.add(u, kCovered);
+      frontier[n_frontier++] = u;
       continue;
     }
     if (++added >= kRegion) return false;
     for (const UOpRef& s : u->src) {
-      if (seen.full()) return false;  // nodes with many sources: too big to tell
-      if (seen.add(s.get())) stack[top++] = s.get();
+      if (n_seen >= kSeenMax) return false;  // nodes with many sources: too big to tell
+      if (m.add(s.get(), kSeenFlag)) {
+        n_seen++;
+        stack[top++] = s.get();
+      }
     }
   }
   // what cand still reaches through the shared nodes (within the region)
-  while (n_frontier > 0) {
-    const UOp* u = region.node(frontier[--n_frontier]);
-    for (const UOpRef& s : u->src)
-      if (const int p = region.pos(s.get()); p >= 0 && !covered[p]) {
-        covered[p] = true;
-        frontier[n_frontier++] = uint8_t(p);
-      }
-  }
+  while (n_frontier > 0)
+    for (const UOpRef& s : frontier[--n_frontier]->src)
+      if (m.has(s.get(), kIn) && m.add(s.get(), kCovered)) frontier[n_frontier++] = s.get();
   // nodes only root has: inside the region and not reached from cand (past the region: unknown,
   // so not counted)
   size_t dropped = 0, dropped_inner = 0;
-  bool visited[kRegion] = {};
-  uint8_t todo[kRegion];
+  const UOp* todo[kRegion];
   size_t n_todo = 0;
-  todo[n_todo++] = 0;  // root
-  visited[0] = true;
+  todo[n_todo++] = root.get();
+  m.add(root.get(), kVisited);
   while (n_todo > 0) {
-    const int p = todo[--n_todo];
-    if (covered[p]) continue;
-    const UOp* u = region.node(size_t(p));
+    const UOp* u = todo[--n_todo];
+    if (m.has(u, kCovered)) continue;
     dropped++;
     dropped_inner += !u->src.empty();
     for (const UOpRef& s : u->src)
-      if (const int q = region.pos(s.get()); q >= 0 && !visited[q]) {
-        visited[q] = true;
-        todo[n_todo++] = uint8_t(q);
-      }
+      if (m.has(s.get(), kIn) && m.add(s.get(), kVisited)) todo[n_todo++] = s.get();
   }
   return added < dropped && added <= dropped_inner;
 }
@@ -148,9 +90,12 @@ bool smaller(const UOpRef& cand, const UOpRef& root) {
 // sources (a node under a term was made before the term). false: not shown.
 bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, std::span<const UOpRef> terms) {
   if (cand == root || !nodes.all) return false;
-  constexpr size_t kMax = 128;  // cand's walk
-  NodeSet<256> known;  // root's nodes named above
-  auto know = [&](const UOp* u) { known.add(u); return !known.full(); };
+  constexpr size_t kMax = 128;      // cand's walk
+  constexpr size_t kKnownMax = 192;  // root's nodes named above: past this many, not shown
+  enum : uint16_t { kKnown = 1, kSeenFlag = 2, kKept = 4 };
+  NodeMarks m(*root->table);
+  size_t n_known = 0;
+  auto know = [&](const UOp* u) { n_known += m.add(u, kKnown); return n_known < kKnownMax; };
   for (size_t i = 0; i < nodes.n_inner; i++)
     if (!know(nodes.inner[i])) return false;
   for (size_t i = 0; i < nodes.n_consts; i++)
@@ -165,17 +110,15 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   const UOp* stack[kMax];
   size_t top = 0;
   // cand's nodes not known (added), and the known ones it reaches (kept, with what lies under them)
-  NodeSet<128> seen;
-  NodeSet<256> kept;  // (known nodes only: never full)
-  const UOp* todo[256];  // kept inner nodes whose sources are not yet kept (at most all known ones)
-  size_t added = 0, n_todo = 0;
+  const UOp* todo[kKnownMax];  // kept inner nodes whose sources are not yet kept (at most all known ones)
+  size_t added = 0, n_todo = 0, n_seen = 0;
   stack[top++] = cand.get();
   while (top > 0) {
     const UOp* u = stack[--top];
-    if (!seen.add(u)) continue;
-    if (seen.full()) return false;
-    if (known.has(u)) {
-      if (kept.add(u) && is_sum_op(u)) todo[n_todo++] = u;
+    if (!m.add(u, kSeenFlag)) continue;
+    if (++n_seen >= kMax * 3 / 4) return false;
+    if (m.has(u, kKnown)) {
+      if (m.add(u, kKept) && is_sum_op(u)) todo[n_todo++] = u;
       continue;
     }
     if (++added >= kMax / 2) return false;
@@ -188,11 +131,11 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   // for an inner node: that keeps more, which only errs toward "not shown")
   while (n_todo > 0)
     for (const UOpRef& s : todo[--n_todo]->src)
-      if (known.has(s.get()) && kept.add(s.get()) && is_sum_op(s.get())) todo[n_todo++] = s.get();
+      if (m.has(s.get(), kKnown) && m.add(s.get(), kKept) && is_sum_op(s.get())) todo[n_todo++] = s.get();
   size_t dropped_inner = 0, dropped = 0;
-  for (size_t i = 0; i < nodes.n_inner; i++) dropped_inner += !kept.has(nodes.inner[i]) && nodes.inner[i]->id > term_id;
+  for (size_t i = 0; i < nodes.n_inner; i++) dropped_inner += !m.has(nodes.inner[i], kKept) && nodes.inner[i]->id > term_id;
   for (size_t i = 0; i < nodes.n_consts; i++)  // (each once: a counted one is marked kept)
-    dropped += nodes.consts[i]->id > term_id && kept.add(nodes.consts[i]);
+    dropped += nodes.consts[i]->id > term_id && m.add(nodes.consts[i], kKept);
   dropped += dropped_inner;
   return added < dropped && added <= dropped_inner;
 }

@@ -203,6 +203,17 @@ void UOpTable::release(UOp* u) {
   releasing_ = false;
 }
 
+NodeMarks::NodeMarks(UOpTable& t) : t_(t) {
+  if (t.marking_) fail(ErrorKind::Internal, "NodeMarks: a walk is already marking this table's nodes");
+  if (++t.mark_epoch_ == 1 << 12) {  // wrapped: no node may keep an old epoch
+    for (uintptr_t sl : t.slots_)
+      if (sl != kEmpty) node_of(sl)->marks_ = 0;
+    t.mark_epoch_ = 1;
+  }
+  t.marking_ = true;
+  e_ = uint16_t(t.mark_epoch_ << 4);
+}
+
 UOpRef UOpTable::cnst(DType dt, int64_t v) { return make(Ops::CONST, dt, {}, make_const(dt, i128(v))); }
 UOpRef UOpTable::cnst(DType dt, double v) { return make(Ops::CONST, dt, {}, make_const(dt, v)); }
 UOpRef UOpTable::var(const std::string& name, int64_t lo, int64_t hi, DType dt) {

@@ -109,6 +109,7 @@ class UOp {
  private:
   // Here, in the padding after op.
   mutable uint8_t facts_ = 0;
+  mutable uint16_t marks_ = 0;  // NodeMarks: the walk's epoch << 4 | its flags
   mutable uint32_t refs_ = 0;
 
  public:
@@ -190,6 +191,7 @@ class UOp {
  private:
   friend class UOpRef;
   friend class UOpTable;
+  friend class NodeMarks;
   // Made only by UOpTable::make_node, its sources and arg built in place (see there).
   UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg,
       uint64_t hash, UOpTable* table, uint64_t id);
@@ -241,7 +243,10 @@ class UOpTable {
  private:
   friend class UOpRef;
   friend class UOp;
+  friend class NodeMarks;
   void release(UOp* u);
+  uint16_t mark_epoch_ = 0;  // NodeMarks: the last epoch taken (0: none yet)
+  bool marking_ = false;     // a NodeMarks is alive
   // The node of this structure, found or made. A new node copies the n sources at src, or moves
   // them out of *owned_src when given; it copies arg, or moves it out of *owned_arg (== &arg).
   UOpRef make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg);
@@ -269,6 +274,33 @@ class UOpTable {
   OpSet hook_ops_;
   std::function<void(const UOp*)> hook_;
   std::vector<UOpRef> sym_vars_;  // by slot; released before the nodes (see ~UOpTable)
+};
+
+// Flags on a table's nodes for one walk (a set of nodes without a hash table, so without its
+// probes, their mispredicted branches and clearing it): a node is marked with the walk's epoch
+// and its flags, so each walk starts with every node unmarked without touching any. After 4095
+// walks the epochs wrap and the table clears every node's marks once. One NodeMarks per table
+// at a time (a second fails); the flags are the walk's own, 1, 2, 4 and 8.
+class NodeMarks {
+ public:
+  explicit NodeMarks(UOpTable& t);
+  ~NodeMarks() { t_.marking_ = false; }
+  NodeMarks(const NodeMarks&) = delete;
+  NodeMarks& operator=(const NodeMarks&) = delete;
+
+  bool has(const UOp* u, uint16_t flag) const { return (u->marks_ & ~kFlags) == e_ && (u->marks_ & flag); }
+  bool add(const UOp* u, uint16_t flag) {  // false: u had the flag
+    uint16_t m = u->marks_;
+    if ((m & ~kFlags) != e_) m = e_;
+    if (m & flag) return false;
+    u->marks_ = uint16_t(m | flag);
+    return true;
+  }
+
+ private:
+  static constexpr uint16_t kFlags = 0xF;
+  UOpTable& t_;
+  uint16_t e_;  // the epoch << 4
 };
 
 template <class T, class... A>

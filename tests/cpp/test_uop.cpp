@@ -300,3 +300,41 @@ TEST_CASE("ids are unique and grow; a freed node's id is not reused") {
   UOpRef z = x + 1;  // the same structure again, maybe at the same address: a new id
   CHECK(z->id > old);
 }
+
+TEST_CASE("node marks: flags for one walk, unmarked again in the next, cleared when epochs wrap") {
+  UOpTable t;
+  UOpRef x = t.var("x", 0, 9), y = x + 1, z = y * 2;
+  {
+    NodeMarks m(t);
+    CHECK(!m.has(x.get(), 1));
+    CHECK(m.add(x.get(), 1));
+    CHECK(!m.add(x.get(), 1));  // already there
+    CHECK(m.add(x.get(), 4));   // another flag of the same node
+    CHECK(m.has(x.get(), 1));
+    CHECK(m.has(x.get(), 4));
+    CHECK(!m.has(x.get(), 2));
+    CHECK(!m.has(y.get(), 1));
+    CHECK(m.add(y.get(), 2));
+    CHECK_THROWS_WITH_AS(NodeMarks{t}, doctest::Contains("already marking"), Error);  // one walk at a time
+  }
+  {
+    NodeMarks m(t);  // a new walk: nothing marked, with no clearing
+    CHECK(!m.has(x.get(), 1));
+    CHECK(!m.has(x.get(), 4));
+    CHECK(!m.has(y.get(), 2));
+  }
+  UOpTable other;
+  { NodeMarks a(t), b(other); }  // walks of two tables may overlap
+  // Marked in one walk, then 4,094 walks that mark nothing: the epochs wrap and a walk takes the
+  // first epoch again, which must not find the old flags.
+  bool stale = false;
+  {
+    NodeMarks m(t);
+    m.add(z.get(), 8);
+  }
+  for (int i = 0; i < 5000; i++) {
+    NodeMarks m(t);
+    stale = stale || m.has(z.get(), 8);
+  }
+  CHECK(!stale);
+}
