@@ -139,6 +139,8 @@ struct DerivedFacts {
   }
   static R mul_corners(const R& a, const R& b) {
     const int64_t al = int64_t(a.lo), ah = int64_t(a.hi), bl = int64_t(b.lo), bh = int64_t(b.hi);
+    // one factor (the usual x*c): the product is monotonic in x
+    if (bl == bh) return bl >= 0 ? R{i128(al) * bl, i128(ah) * bl} : R{i128(ah) * bl, i128(al) * bl};
     return min_max(i128(al) * bl, i128(al) * bh, i128(ah) * bl, i128(ah) * bh);
   }
   static R div_corners(const R& a, const R& b) {  // b holds no 0
