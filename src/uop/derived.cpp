@@ -249,7 +249,14 @@ void UOp::derive_range() const {
   // Usually only this node is new (its sources were asked first): derive it alone, reading
   // whether its sources are done and whether one wrapped in one pass.
   uint8_t all = kRangeDone, any = 0;
-  for (const UOpRef& s : src) { all &= s->facts_; any |= s->facts_; }
+  const UOpRef* s = src.begin();
+  const size_t n = src.size();
+  if (n == 2) {  // most ops: no loop
+    all &= s[0]->facts_ & s[1]->facts_;
+    any = s[0]->facts_ | s[1]->facts_;
+  } else {
+    for (size_t i = 0; i < n; i++) { all &= s[i]->facts_; any |= s[i]->facts_; }
+  }
   if (!all) return DerivedFacts::ranges_under(this);
   DerivedFacts::range(this, (any & kWraps) != 0);
 }
