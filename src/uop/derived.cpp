@@ -158,7 +158,8 @@ struct DerivedFacts {
     const i128 tmin = int_min(dt.scalar), tmax = int_max(dt.scalar);
     auto S = [&](size_t i) { const UOp* s = u->src[i].get(); return R{s->vmin_, s->vmax_}; };
     auto wrapped = [&] { set_range(u, tmin, tmax, true); };  // bounds too large to multiply exactly
-    R r{tmin, tmax};
+    auto unbounded = [&] { set_range(u, tmin, tmax, srcs_wrap); };  // no bound but the type's
+    R r;
     switch (u->op) {
       case Ops::CONST: { i128 v = const_as_int(dt.scalar, u->arg); return set_range(u, v, v, false); }
       case Ops::DEFINE_VAR: { const auto& v = std::get<VarArg>(u->arg); return set_range(u, v.lo, v.hi, false); }
@@ -175,13 +176,13 @@ struct DerivedFacts {
       case Ops::MAX: { R a = S(0), b = S(1); r = {std::max(a.lo, b.lo), std::max(a.hi, b.hi)}; break; }
       case Ops::IDIV: {
         R a = S(0), b = S(1);
-        if (b.lo <= 0 && b.hi >= 0) break;  // the divisor may be zero: no bound but the type's
+        if (b.lo <= 0 && b.hi >= 0) return unbounded();  // the divisor may be zero
         r = div_corners(a, b);
         break;
       }
       case Ops::MOD: {
         R a = S(0), b = S(1);
-        if (b.lo <= 0 && b.hi >= 0) break;
+        if (b.lo <= 0 && b.hi >= 0) return unbounded();
         i128 m = std::max(b.lo < 0 ? -b.lo : b.lo, b.hi < 0 ? -b.hi : b.hi) - 1;
         r = {a.lo >= 0 ? 0 : std::max(a.lo, -m), a.hi <= 0 ? 0 : std::min(a.hi, m)};
         break;
@@ -209,12 +210,14 @@ struct DerivedFacts {
           r = u->op == Ops::AND ? R{0, std::min(a.hi, b.hi)} : R{u->op == Ops::OR ? std::max(a.lo, b.lo) : 0, p - 1};
         } else if (u->op == Ops::AND && (a.lo >= 0 || b.lo >= 0)) {
           r = {0, a.lo >= 0 ? a.hi : b.hi};
+        } else {
+          return unbounded();
         }
         break;
       }
       case Ops::SHL: case Ops::SHR: {
         R a = S(0), b = S(1);
-        if (b.lo != b.hi || b.lo < 0 || b.lo >= scalar_bits(dt.scalar)) break;
+        if (b.lo != b.hi || b.lo < 0 || b.lo >= scalar_bits(dt.scalar)) return unbounded();
         if (u->op == Ops::SHR) { r = {a.lo >> int(b.lo), a.hi >> int(b.lo)}; break; }
         if (!fits64(a)) return wrapped();
         r = {a.lo * (i128(1) << int(b.lo)), a.hi * (i128(1) << int(b.lo))};
@@ -222,7 +225,7 @@ struct DerivedFacts {
       }
       case Ops::CAST: {
         const UOp* s = u->src[0].get();
-        if (!(s->dtype.is_int() || s->dtype.is_bool()) || s->dtype.is_vec()) break;  // from floats: saturated
+        if (!(s->dtype.is_int() || s->dtype.is_bool()) || s->dtype.is_vec()) return unbounded();  // from floats: saturated
         r = S(0);
         break;
       }
@@ -233,7 +236,7 @@ struct DerivedFacts {
         r = {r.lo + c.lo, r.hi + c.hi};
         break;
       }
-      default: break;
+      default: return unbounded();
     }
     if (r.lo < tmin || r.hi > tmax) return set_range(u, tmin, tmax, true);
     set_range(u, r.lo, r.hi, srcs_wrap);
