@@ -261,6 +261,16 @@ void UOp::derive_range() const {
     for (size_t i = 0; i < n; i++) { all &= s[i]->facts_; any |= s[i]->facts_; }
   }
   if (!all) return DerivedFacts::ranges_under(this);
+  // Most nodes are index sums: their bounds are int64's, known without the dtype tables.
+  if (op == Ops::ADD && dtype.scalar == Scalar::Index && !dtype.is_ptr() && !dtype.is_vec()) {
+    const UOp *a = s[0].get(), *b = s[1].get();
+    const i128 lo = a->vmin_ + b->vmin_, hi = a->vmax_ + b->vmax_;
+    const bool fits = lo >= INT64_MIN && hi <= INT64_MAX;
+    vmin_ = fits ? lo : INT64_MIN;
+    vmax_ = fits ? hi : INT64_MAX;
+    facts_ |= kRangeDone | (!fits || (any & kWraps) ? kWraps : 0);
+    return;
+  }
   DerivedFacts::range(this, (any & kWraps) != 0);
 }
 
