@@ -137,7 +137,7 @@ struct DerivedFacts {
   static R min_max(i128 a, i128 b, i128 c, i128 d) {
     return {std::min(std::min(a, b), std::min(c, d)), std::max(std::max(a, b), std::max(c, d))};
   }
-  static R mul_corners(const R& a, const R& b) {
+  [[gnu::always_inline]] static R mul_corners(const R& a, const R& b) {
     const int64_t al = int64_t(a.lo), ah = int64_t(a.hi), bl = int64_t(b.lo), bh = int64_t(b.hi);
     // one factor (the usual x*c): the product is monotonic in x
     if (bl == bh) return bl >= 0 ? R{i128(al) * bl, i128(ah) * bl} : R{i128(ah) * bl, i128(al) * bl};
