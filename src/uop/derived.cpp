@@ -9,15 +9,24 @@
 namespace mg {
 
 namespace {
+// Computes u after the not-yet-done nodes under it when none is more than `depth` levels
+// down; false otherwise (what it computed stays done).
+template <class Done, class Compute>
+bool shallow(const UOp* u, int depth, Done done, Compute compute) {
+  for (const UOpRef& s : u->src)
+    if (!done(s.get()) && (depth == 0 || !shallow(s.get(), depth - 1, done, compute))) return false;
+  compute(u);
+  return true;
+}
+
 // Visits the not-yet-done nodes under root, sources first, without recursion: graphs can be
 // long chains.
 template <class Done, class Compute>
 void bottom_up(const UOp* root, Done done, Compute compute) {
   if (done(root)) return;
-  // Usually only the root is new (its sources were asked first): no stack then.
-  bool srcs_done = true;
-  for (const UOpRef& s : root->src) srcs_done = srcs_done && done(s.get());
-  if (srcs_done) { compute(root); return; }
+  // Usually only the root or a few nodes under it are new (their sources were asked first):
+  // no stack to allocate then.
+  if (shallow(root, 3, done, compute)) return;
   std::vector<std::pair<const UOp*, size_t>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [u, i] = stack.back();
