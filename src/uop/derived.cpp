@@ -160,6 +160,35 @@ struct DerivedFacts {
     return min_max(al / bl, al / bh, ah / bl, ah / bh);
   }
 
+  // Most of the other index ops have a constant right side (x-c, x*c, x//c, x%c): their
+  // ranges in a few operations, int64 bounds without the dtype tables. false: u is none of
+  // these (range() does it).
+  [[gnu::noinline]] static bool index_by_const(const UOp* u, const UOp* a, const UOp* b, bool srcs_wrap) {
+    const i128 c = b->vmin_;
+    if (c != b->vmax_) return false;
+    R r{a->vmin_, a->vmax_};
+    switch (u->op) {
+      case Ops::SUB: r = {r.lo - c, r.hi - c}; break;
+      case Ops::MUL: case Ops::IDIV: {  // monotonic in x
+        if (c == 0 || !fits64(r) || !fits64({c, c})) return false;  // x//0: no bound but the type's
+        const int64_t lo = int64_t(r.lo), hi = int64_t(r.hi), k = int64_t(c);
+        r = u->op == Ops::MUL ? R{i128(lo) * k, i128(hi) * k} : R{lo / k, hi / k};
+        if (k < 0) std::swap(r.lo, r.hi);
+        break;
+      }
+      case Ops::MOD: {
+        if (c == 0) return false;
+        const i128 m = (c < 0 ? -c : c) - 1;
+        r = {r.lo >= 0 ? 0 : std::max(r.lo, -m), r.hi <= 0 ? 0 : std::min(r.hi, m)};
+        break;
+      }
+      default: return false;
+    }
+    const bool fits = r.lo >= INT64_MIN && r.hi <= INT64_MAX;
+    set_range(u, fits ? r.lo : INT64_MIN, fits ? r.hi : INT64_MAX, !fits || srcs_wrap);
+    return true;
+  }
+
   // u's range from its sources' (done); srcs_wrap: one of them may have wrapped.
   static void range(const UOp* u, bool srcs_wrap) {
     const DType dt = u->dtype;
@@ -271,14 +300,17 @@ void UOp::derive_range() const {
   }
   if (!all) return DerivedFacts::ranges_under(this);
   // Most nodes are index sums: their bounds are int64's, known without the dtype tables.
-  if (op == Ops::ADD && dtype.scalar == Scalar::Index && !dtype.is_ptr() && !dtype.is_vec()) {
+  if (n == 2 && dtype.scalar == Scalar::Index && !dtype.is_ptr() && !dtype.is_vec()) {
     const UOp *a = s[0].get(), *b = s[1].get();
-    const i128 lo = a->vmin_ + b->vmin_, hi = a->vmax_ + b->vmax_;
-    const bool fits = lo >= INT64_MIN && hi <= INT64_MAX;
-    vmin_ = fits ? lo : INT64_MIN;
-    vmax_ = fits ? hi : INT64_MAX;
-    facts_ |= kRangeDone | (!fits || (any & kWraps) ? kWraps : 0);
-    return;
+    if (op == Ops::ADD) {
+      const i128 lo = a->vmin_ + b->vmin_, hi = a->vmax_ + b->vmax_;
+      const bool fits = lo >= INT64_MIN && hi <= INT64_MAX;
+      vmin_ = fits ? lo : INT64_MIN;
+      vmax_ = fits ? hi : INT64_MAX;
+      facts_ |= kRangeDone | (!fits || (any & kWraps) ? kWraps : 0);
+      return;
+    }
+    if (DerivedFacts::index_by_const(this, a, b, (any & kWraps) != 0)) return;
   }
   DerivedFacts::range(this, (any & kWraps) != 0);
 }
