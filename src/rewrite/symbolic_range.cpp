@@ -7,7 +7,8 @@
 namespace mg::sym {
 
 namespace {
-bool range_is_single(const UOp& u) { return intlike_scalar(u) && u.op != Ops::CONST && u.vmin() == u.vmax(); }
+// (asked of ALU ops and CAST only: never of a CONST)
+bool range_is_single(const UOp& u) { return intlike_scalar(u) && u.vmin() == u.vmax(); }
 i128 absmax(const UOp* u) { return std::max(u->vmin() < 0 ? -u->vmin() : u->vmin(), u->vmax() < 0 ? -u->vmax() : u->vmax()); }
 bool is_low_mask(i128 c) { return c >= 0 && ((c + 1) & c) == 0; }  // 2^k - 1
 
