@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <type_traits>
 
 #include "uop/error.h"
 
@@ -98,15 +99,52 @@ using Slot = ResultMap::Slot;
 
 // Work waiting on the stack: a node to visit; a node to finish once its sources have results
 // (the frame sits under their visits); a slot that takes another node's result (a node that
-// became that one while the other waited).
+// became that one while the other waited). Plain data, so the stack grows by a copy of bytes:
+// a frame's node is a source of a node held below it (or the root), except a node a rule
+// made, which a kFinishHeld frame keeps alive in Rewriter::held_.
 struct Frame {
-  enum Stage : uint8_t { kVisit, kFinish, kAlias };
-  Slot* slot;         // kFinish, kAlias: the slot this frame fills
-  UOpRef cur;         // kVisit: the node; kFinish: what slot's node is becoming
-  Slot* from;         // kAlias: the slot whose result it takes
+  enum Stage : uint8_t { kVisit, kFinish, kFinishHeld, kAlias };
+  Slot* slot;  // kFinish*, kAlias: the slot this frame fills
+  UOp* cur;    // kVisit: the node; kFinish*: what slot's node is becoming
+  union {
+    const Rule* why;  // kVisit, kFinish*: the rule that made cur, for errors
+    Slot* from;       // kAlias: the slot whose result it takes
+  };
   Stage stage;
-  int chain;          // successive rewrites that led here
-  const Rule* why;    // the rule that made cur, for errors
+  int chain;  // kFinish*: successive rewrites that led here
+};
+static_assert(std::is_trivial_v<Frame> && sizeof(Frame) == 32);
+
+// The frames: blocks that never move, so a deep graph's stack grows without copying frames.
+class FrameStack {
+ public:
+  bool empty() const { return top_ == base_ && at_ == 0; }
+  void push(const Frame& f) {
+    if (top_ == end_) [[unlikely]] next_block();
+    *top_++ = f;
+  }
+  Frame pop() {
+    if (top_ == base_) [[unlikely]] prev_block();
+    return *--top_;
+  }
+
+ private:
+  static constexpr size_t kBlock = 1024;  // frames (32 KiB)
+  [[gnu::noinline]] void next_block() {
+    if (base_) at_++;
+    if (at_ == blocks_.size()) blocks_.push_back(std::make_unique_for_overwrite<Frame[]>(kBlock));
+    top_ = base_ = blocks_[at_].get();
+    end_ = base_ + kBlock;
+  }
+  [[gnu::noinline]] void prev_block() {
+    base_ = blocks_[--at_].get();
+    top_ = end_ = base_ + kBlock;
+  }
+  std::vector<std::unique_ptr<Frame[]>> blocks_;
+  size_t at_ = 0;  // the block base_ starts
+  Frame* base_ = nullptr;
+  Frame* top_ = nullptr;
+  Frame* end_ = nullptr;
 };
 
 class Rewriter {
@@ -116,13 +154,13 @@ class Rewriter {
   UOpRef run(const UOpRef& root) {
     int64_t t0 = o_.trace ? now_ns() : 0;
     if (o_.trace) step_ = &o_.trace->add_step(std::string(o_.name), o_.bottom_up, root);
-    stack_.push_back({nullptr, root, nullptr, Frame::kVisit, 0, nullptr});
+    push_visit(root.get(), nullptr);
     while (!stack_.empty()) {
-      Frame f = std::move(stack_.back());
-      stack_.pop_back();
+      const Frame f = stack_.pop();
       switch (f.stage) {
-        case Frame::kVisit: visit(std::move(f.cur), f.chain, f.why); break;
-        case Frame::kFinish: finish(f.slot, std::move(f.cur), f.chain, f.why); break;
+        case Frame::kVisit: visit(f.cur, f.why); break;
+        case Frame::kFinish: finish(f.slot, UOpRef(f.cur), f.chain, f.why); break;
+        case Frame::kFinishHeld: finish(f.slot, take_held(), f.chain, f.why); break;
         case Frame::kAlias: f.slot->val = f.from->val; break;
       }
     }
@@ -132,6 +170,17 @@ class Rewriter {
   }
 
  private:
+  void push_visit(UOp* n, const Rule* why) {
+    Frame f;
+    f.slot = nullptr, f.cur = n, f.why = why, f.stage = Frame::kVisit, f.chain = 0;
+    stack_.push(f);
+  }
+  UOpRef take_held() {
+    UOpRef n = std::move(held_.back());
+    held_.pop_back();
+    return n;
+  }
+
   Fired try_rewrite(UOp* u) {
     if (!step_) return pm_.rewrite(u, ctx_, scratch_);
     int64_t t0 = now_ns();
@@ -160,37 +209,48 @@ class Rewriter {
     }
   }
 
-  void visit(UOpRef n, int chain, const Rule* why) {
-    for (;;) {
+  void visit(UOp* n, const Rule* why) {
+    for (int chain = 0;; chain = 0) {
       bool added;
-      Slot& slot = map_.find_or_add(n.get(), added);
+      Slot& slot = map_.find_or_add(n, added);
       if (!added) {
         if (slot.val) return;
-        self_error(why, n.get());
+        self_error(why, n);
       }
-      if (o_.bottom_up) rewrite_first(n, chain, why);
+      UOpRef made;  // what the rules made of n (bottom_up): nothing below holds it
+      if (o_.bottom_up) {
+        UOpRef u(n);
+        rewrite_first(u, chain, why);
+        if (u.get() != n) n = (made = std::move(u)).get();
+      }
       aliases_.clear();
-      const UOpRef* first = wait_for_sources(&slot, n, chain, why);
-      if (!first) return finish(&slot, std::move(n), chain, why);
-      n = *first;  // the source visited first: here rather than through a frame
-      chain = 0;
+      const UOpRef* first = wait_for_sources(&slot, n, made, chain, why);
+      if (!first) return finish(&slot, made ? std::move(made) : UOpRef(n), chain, why);
+      n = first->get();  // the source visited first: here rather than through a frame
     }
   }
 
-  // When some source of cur has no result yet: pushes alias frames for aliases_ (they take
-  // slot's result), a finish frame for slot, and visits of those sources above it but the
-  // first, which it gives back to visit now; nullptr (nothing pushed) when they all have one.
-  const UOpRef* wait_for_sources(Slot* slot, UOpRef& cur, int chain, const Rule* why) {
-    UOp* c = cur.get();
+  // When some source of c has no result yet: pushes alias frames for aliases_ (they take
+  // slot's result), a finish frame for slot (taking `held`, c's reference if it needs one,
+  // into held_), and visits of those sources above it but the first, which it gives back to
+  // visit now; nullptr (nothing pushed, held kept) when they all have one.
+  const UOpRef* wait_for_sources(Slot* slot, UOp* c, UOpRef& held, int chain, const Rule* why) {
     const UOpRef* first = nullptr;
     for (size_t i = c->src.size(); i-- > 0;) {
       const Slot* done = map_.find(c->src[i].get());
       if (done && done->val) continue;
       if (first) {
-        stack_.push_back({nullptr, *first, nullptr, Frame::kVisit, 0, why});
+        push_visit(first->get(), why);
       } else {
-        for (Slot* a : aliases_) stack_.push_back({a, nullptr, slot, Frame::kAlias, 0, nullptr});
-        stack_.push_back({slot, cur, nullptr, Frame::kFinish, chain, why});
+        for (Slot* a : aliases_) {
+          Frame f;
+          f.slot = a, f.cur = nullptr, f.from = slot, f.stage = Frame::kAlias, f.chain = 0;
+          stack_.push(f);
+        }
+        Frame f;
+        f.slot = slot, f.cur = c, f.why = why, f.stage = held ? Frame::kFinishHeld : Frame::kFinish, f.chain = chain;
+        if (held) held_.push_back(std::move(held));
+        stack_.push(f);
       }
       first = &c->src[i];
     }
@@ -235,8 +295,8 @@ class Rewriter {
       rebuilt = !same && !o_.bottom_up;
       if (o_.bottom_up) rewrite_first(cur, chain, why);
       if (rebuilt) continue;
-      if (const UOpRef* first = wait_for_sources(slot, cur, chain, why)) {
-        stack_.push_back({nullptr, *first, nullptr, Frame::kVisit, 0, why});
+      if (const UOpRef* first = wait_for_sources(slot, cur.get(), cur, chain, why)) {
+        push_visit(first->get(), why);
         return;
       }
     }
@@ -249,7 +309,8 @@ class Rewriter {
   const RewriteOpts& o_;
   TraceStep* step_ = nullptr;
   ResultMap map_;
-  std::vector<Frame> stack_;
+  FrameStack stack_;
+  std::vector<UOpRef> held_;     // nodes of kFinishHeld frames, in stack order
   std::vector<UOpRef> src_buf_;  // sources of the node being rebuilt
   std::vector<Slot*> aliases_;   // slots of the nodes the one being finished went through
   MatchState scratch_;
