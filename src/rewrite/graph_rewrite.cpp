@@ -51,7 +51,8 @@ class ResultMap {
       const uint64_t i = pn - fresh_pn_;
       return i < fresh_.size() ? fresh_[i].get() : nullptr;
     }
-    if (pn == last_pn_) return last_;
+    if (pn == hot_[0].pn) return hot_[0].page;
+    if (pn == hot_[1].pn) return hot_[1].page;
     return old_page(pn);
   }
   [[gnu::noinline]] Slot* add_fresh_page(uint64_t i) {
@@ -63,16 +64,21 @@ class ResultMap {
   Slot* old_page(uint64_t pn) {
     const uint64_t key = pn + 1;
     for (size_t i = dir_slot(key);; i = (i + 1) & (dir_.size() - 1)) {
-      if (dir_[i].key == key) { last_pn_ = pn; return last_ = dir_[i].page; }
-      if (!dir_[i].key) return nullptr;
+      if (dir_[i].key == key || !dir_[i].key) {
+        hot_[1] = hot_[0];
+        hot_[0] = {pn, dir_[i].page};  // (nullptr, none yet: add_old_page sets it)
+        return dir_[i].page;
+      }
     }
   }
   [[gnu::noinline]] Slot* add_old_page(uint64_t pn) {
     if ((pages_.size() + 1) * 2 > dir_.size()) grow();
     pages_.push_back(std::make_unique<Slot[]>(kPage));
-    put(pn + 1, pages_.back().get());
-    last_pn_ = pn;
-    return last_ = pages_.back().get();
+    Slot* page = pages_.back().get();
+    put(pn + 1, page);
+    for (Hot& h : hot_)
+      if (h.pn == pn) h.page = page;
+    return page;
   }
   void put(uint64_t key, Slot* page) {
     size_t i = dir_slot(key);
@@ -91,8 +97,10 @@ class ResultMap {
   std::vector<Page> pages_;
   std::vector<Dir> dir_;
   int shift_ = 64 - 6;  // 64 directory slots
-  uint64_t last_pn_ = UINT64_MAX;  // the old page found last
-  Slot* last_ = nullptr;
+  // The two old pages looked up last (or found missing): most sources sit on one of two, the
+  // page of the nodes made just before their parent or that of constants made early.
+  struct Hot { uint64_t pn = UINT64_MAX; Slot* page = nullptr; };
+  Hot hot_[2];
 };
 
 using Slot = ResultMap::Slot;
