@@ -308,8 +308,8 @@ class Rewriter {
         return;
       }
     }
-    slot->val = cur;
     for (Slot* a : aliases_) a->val = cur;
+    slot->val = std::move(cur);
   }
 
   const PatternMatcher& pm_;
