@@ -242,7 +242,7 @@ class Rewriter {
   // slot's result), a finish frame for slot (taking `held`, c's reference if it needs one,
   // into held_), and visits of those sources above it but the first, which it gives back to
   // visit now; nullptr (nothing pushed, held kept) when they all have one.
-  const UOpRef* wait_for_sources(Slot* slot, UOp* c, UOpRef& held, int chain, const Rule* why) {
+  [[gnu::always_inline]] const UOpRef* wait_for_sources(Slot* slot, UOp* c, UOpRef& held, int chain, const Rule* why) {
     const UOpRef* first = nullptr;
     for (size_t i = c->src.size(); i-- > 0;) {
       const Slot* done = map_.find(c->src[i].get());
