@@ -189,8 +189,8 @@ class Rewriter {
     return n;
   }
 
-  Fired try_rewrite(UOp* u) {
-    if (!step_) return pm_.rewrite(u, ctx_, scratch_);
+  [[gnu::always_inline]] Fired try_rewrite(UOp* u) { return step_ ? traced_rewrite(u) : pm_.rewrite(u, ctx_, scratch_); }
+  [[gnu::noinline]] Fired traced_rewrite(UOp* u) {
     int64_t t0 = now_ns();
     Fired f = pm_.rewrite(u, ctx_, scratch_);
     if (f.rule) step_->matches.push_back({UOpRef(u), f.out, f.rule->name, f.rule->where(), now_ns() - t0});
