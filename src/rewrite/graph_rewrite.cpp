@@ -47,16 +47,16 @@ class ResultMap {
   using Page = std::unique_ptr<Slot[]>;
   struct Dir { uint64_t key = 0; Slot* page = nullptr; };  // key: page number + 1
   Slot* page_of(uint64_t pn) {  // nullptr: none yet
-    if (pn >= fresh_pn_) {
-      const uint64_t i = pn - fresh_pn_;
-      return i < fresh_.size() ? fresh_[i].get() : nullptr;
-    }
+    if (pn >= fresh_pn_) return pn < fresh_end_ ? fresh_[pn - fresh_pn_].get() : nullptr;
     if (pn == hot_[0].pn) return hot_[0].page;
     if (pn == hot_[1].pn) return hot_[1].page;
     return old_page(pn);
   }
   [[gnu::noinline]] Slot* add_fresh_page(uint64_t i) {
-    if (i >= fresh_.size()) fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 16));
+    if (i >= fresh_.size()) {
+      fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 16));
+      fresh_end_ = fresh_pn_ + fresh_.size();
+    }
     fresh_[i] = std::make_unique<Slot[]>(kPage);
     return fresh_[i].get();
   }
@@ -94,6 +94,7 @@ class ResultMap {
   }
   const uint64_t fresh_pn_;
   std::vector<Page> fresh_;
+  uint64_t fresh_end_ = fresh_pn_;  // fresh_pn_ + fresh_.size(), at hand
   std::vector<Page> pages_;
   std::vector<Dir> dir_;
   int shift_ = 64 - 6;  // 64 directory slots
