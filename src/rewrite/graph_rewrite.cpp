@@ -168,8 +168,8 @@ class Rewriter {
       const Frame f = stack_.pop();
       switch (f.stage) {
         case Frame::kVisit: visit(f.cur, f.why); break;
-        case Frame::kFinish: finish(f.slot, UOpRef(f.cur), f.chain, f.why); break;
-        case Frame::kFinishHeld: finish(f.slot, take_held(), f.chain, f.why); break;
+        case Frame::kFinish: finish(f.slot, f.cur, nullptr, f.chain, f.why); break;
+        case Frame::kFinishHeld: finish(f.slot, f.cur, take_held(), f.chain, f.why); break;
         case Frame::kAlias: f.slot->val = f.from->val; break;
       }
     }
@@ -234,7 +234,7 @@ class Rewriter {
       }
       aliases_.clear();
       const UOpRef* first = wait_for_sources(&slot, n, made, chain, why);
-      if (!first) return finish(&slot, made ? std::move(made) : UOpRef(n), chain, why);
+      if (!first) return finish(&slot, n, std::move(made), chain, why);
       n = first->get();  // the source visited first: here rather than through a frame
     }
   }
@@ -266,15 +266,14 @@ class Rewriter {
     return first;
   }
 
-  // cur's sources all have results: cur is rebuilt on them, or else rewritten. What it
-  // becomes is taken on here while its own sources have results, so a node and the nodes the
-  // rules turn it into go through no frames; slot and those nodes' slots (aliases_) all get
-  // the final result. Sources first, a result is its own result, so a node rebuilt on results
-  // needs no look at its sources.
-  void finish(Slot* slot, UOpRef cur, int chain, const Rule* why) {
+  // c's sources all have results: c is rebuilt on them, or else rewritten. What it becomes
+  // is taken on here while its own sources have results, so a node and the nodes the rules
+  // turn it into go through no frames; slot and those nodes' slots (aliases_) all get the
+  // final result. Sources first, a result is its own result, so a node rebuilt on results
+  // needs no look at its sources. cur: c's reference when nothing below holds c, else null.
+  void finish(Slot* slot, UOp* c, UOpRef cur, int chain, const Rule* why) {
     aliases_.clear();
     for (bool rebuilt = false;;) {
-      UOp* c = cur.get();
       bool same = true;
       if (!rebuilt)
         for (const UOpRef& s : c->src)
@@ -296,6 +295,7 @@ class Rewriter {
       if (!added) {
         if (!ns.val) self_error(why, next.get());
         cur = ns.val;
+        c = cur.get();
         break;
       }
       aliases_.push_back(slot);
@@ -303,14 +303,15 @@ class Rewriter {
       cur = std::move(next);
       rebuilt = !same && !o_.bottom_up;
       if (o_.bottom_up) rewrite_first(cur, chain, why);
+      c = cur.get();
       if (rebuilt) continue;
-      if (const UOpRef* first = wait_for_sources(slot, cur.get(), cur, chain, why)) {
+      if (const UOpRef* first = wait_for_sources(slot, c, cur, chain, why)) {
         push_visit(first->get(), why);
         return;
       }
     }
-    for (Slot* a : aliases_) a->val = cur;
-    slot->val = std::move(cur);
+    for (Slot* a : aliases_) a->val = cur;  // (none when cur is null: c is its own result)
+    slot->val = cur ? std::move(cur) : UOpRef(c);
   }
 
   const PatternMatcher& pm_;
