@@ -26,11 +26,11 @@ class ResultMap {
   struct Slot { UOpRef val; bool seen = false; };  // seen without a val: in progress
   explicit ResultMap(uint64_t fresh) : fresh_pn_(fresh / kPage), dir_(64) {}
 
-  Slot* find(const UOp* k) {
-    Slot* page = page_of(k->id / kPage);
-    Slot* s = page ? &page[k->id % kPage] : nullptr;
-    return s && s->seen ? s : nullptr;
+  bool has_result(const UOp* k) {
+    const Slot* page = page_of(k->id / kPage);
+    return page && page[k->id % kPage].val;
   }
+  const UOpRef& result(const UOp* k) { return page_of(k->id / kPage)[k->id % kPage].val; }  // (k has one)
   // k's slot, marked seen; `added` says whether it was new.
   [[gnu::always_inline]] Slot& find_or_add(const UOp* k, bool& added) {
     const uint64_t pn = k->id / kPage;
@@ -173,7 +173,7 @@ class Rewriter {
         case Frame::kAlias: f.slot->val = f.from->val; break;
       }
     }
-    UOpRef out = map_.find(root.get())->val;
+    UOpRef out = map_.result(root.get());
     if (step_) { step_->output = out; step_->ns = now_ns() - t0; }
     return out;
   }
@@ -246,8 +246,7 @@ class Rewriter {
   [[gnu::always_inline]] const UOpRef* wait_for_sources(Slot* slot, UOp* c, UOpRef& held, int chain, const Rule* why) {
     const UOpRef* first = nullptr;
     for (size_t i = c->src.size(); i-- > 0;) {
-      const Slot* done = map_.find(c->src[i].get());
-      if (done && done->val) continue;
+      if (map_.has_result(c->src[i].get())) continue;
       if (first) {
         push_visit(first->get(), why);
       } else {
@@ -277,10 +276,10 @@ class Rewriter {
       bool same = true;
       if (!rebuilt)
         for (const UOpRef& s : c->src)
-          if (!(map_.find(s.get())->val == s)) { same = false; break; }
+          if (!(map_.result(s.get()) == s)) { same = false; break; }
       UOpRef next;
       if (!same) {
-        for (const UOpRef& s : c->src) src_buf_.push_back(map_.find(s.get())->val);
+        for (const UOpRef& s : c->src) src_buf_.push_back(map_.result(s.get()));
         next = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
         src_buf_.clear();
       } else {
