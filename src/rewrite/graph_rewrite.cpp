@@ -132,7 +132,7 @@ class FrameStack {
     if (top_ == end_) [[unlikely]] next_block();
     *top_++ = f;
   }
-  Frame pop() {
+  const Frame& pop() {  // (the frame stays readable until the next push)
     if (top_ == base_) [[unlikely]] prev_block();
     return *--top_;
   }
@@ -165,7 +165,7 @@ class Rewriter {
     if (o_.trace) step_ = &o_.trace->add_step(std::string(o_.name), o_.bottom_up, root);
     push_visit(root.get(), nullptr);
     while (!stack_.empty()) {
-      const Frame f = stack_.pop();
+      const Frame& f = stack_.pop();  // (its fields are read before anything is pushed)
       switch (f.stage) {
         case Frame::kVisit: visit(f.cur, f.why); break;
         case Frame::kFinish: finish(f.slot, f.cur, nullptr, f.chain, f.why); break;
