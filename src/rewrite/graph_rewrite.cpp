@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <type_traits>
 
 #include "uop/error.h"
 
@@ -25,11 +26,11 @@ class ResultMap {
   struct Slot { UOpRef val; bool seen = false; };  // seen without a val: in progress
   explicit ResultMap(uint64_t fresh) : fresh_pn_(fresh / kPage), dir_(64) {}
 
-  Slot* find(const UOp* k) {
-    Slot* page = page_of(k->id / kPage);
-    Slot* s = page ? &page[k->id % kPage] : nullptr;
-    return s && s->seen ? s : nullptr;
+  bool has_result(const UOp* k) {
+    const Slot* page = page_of(k->id / kPage);
+    return page && page[k->id % kPage].val;
   }
+  const UOpRef& result(const UOp* k) { return page_of(k->id / kPage)[k->id % kPage].val; }  // (k has one)
   // k's slot, marked seen; `added` says whether it was new.
   [[gnu::always_inline]] Slot& find_or_add(const UOp* k, bool& added) {
     const uint64_t pn = k->id / kPage;
@@ -46,15 +47,16 @@ class ResultMap {
   using Page = std::unique_ptr<Slot[]>;
   struct Dir { uint64_t key = 0; Slot* page = nullptr; };  // key: page number + 1
   Slot* page_of(uint64_t pn) {  // nullptr: none yet
-    if (pn >= fresh_pn_) {
-      const uint64_t i = pn - fresh_pn_;
-      return i < fresh_.size() ? fresh_[i].get() : nullptr;
-    }
-    if (pn == last_pn_) return last_;
+    if (pn >= fresh_pn_) return pn < fresh_end_ ? fresh_[pn - fresh_pn_].get() : nullptr;
+    if (pn == hot_[0].pn) return hot_[0].page;
+    if (pn == hot_[1].pn) return hot_[1].page;
     return old_page(pn);
   }
   [[gnu::noinline]] Slot* add_fresh_page(uint64_t i) {
-    if (i >= fresh_.size()) fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 16));
+    if (i >= fresh_.size()) {
+      fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 16));
+      fresh_end_ = fresh_pn_ + fresh_.size();
+    }
     fresh_[i] = std::make_unique<Slot[]>(kPage);
     return fresh_[i].get();
   }
@@ -62,16 +64,21 @@ class ResultMap {
   Slot* old_page(uint64_t pn) {
     const uint64_t key = pn + 1;
     for (size_t i = dir_slot(key);; i = (i + 1) & (dir_.size() - 1)) {
-      if (dir_[i].key == key) { last_pn_ = pn; return last_ = dir_[i].page; }
-      if (!dir_[i].key) return nullptr;
+      if (dir_[i].key == key || !dir_[i].key) {
+        hot_[1] = hot_[0];
+        hot_[0] = {pn, dir_[i].page};  // (nullptr, none yet: add_old_page sets it)
+        return dir_[i].page;
+      }
     }
   }
   [[gnu::noinline]] Slot* add_old_page(uint64_t pn) {
     if ((pages_.size() + 1) * 2 > dir_.size()) grow();
     pages_.push_back(std::make_unique<Slot[]>(kPage));
-    put(pn + 1, pages_.back().get());
-    last_pn_ = pn;
-    return last_ = pages_.back().get();
+    Slot* page = pages_.back().get();
+    put(pn + 1, page);
+    for (Hot& h : hot_)
+      if (h.pn == pn) h.page = page;
+    return page;
   }
   void put(uint64_t key, Slot* page) {
     size_t i = dir_slot(key);
@@ -87,26 +94,66 @@ class ResultMap {
   }
   const uint64_t fresh_pn_;
   std::vector<Page> fresh_;
+  uint64_t fresh_end_ = fresh_pn_;  // fresh_pn_ + fresh_.size(), at hand
   std::vector<Page> pages_;
   std::vector<Dir> dir_;
   int shift_ = 64 - 6;  // 64 directory slots
-  uint64_t last_pn_ = UINT64_MAX;  // the old page found last
-  Slot* last_ = nullptr;
+  // The two old pages looked up last (or found missing): most sources sit on one of two, the
+  // page of the nodes made just before their parent or that of constants made early.
+  struct Hot { uint64_t pn = UINT64_MAX; Slot* page = nullptr; };
+  Hot hot_[2];
 };
 
 using Slot = ResultMap::Slot;
 
 // Work waiting on the stack: a node to visit; a node to finish once its sources have results
 // (the frame sits under their visits); a slot that takes another node's result (a node that
-// became that one while the other waited).
+// became that one while the other waited). Plain data, so the stack grows by a copy of bytes:
+// a frame's node is a source of a node held below it (or the root), except a node a rule
+// made, which a kFinishHeld frame keeps alive in Rewriter::held_.
 struct Frame {
-  enum Stage : uint8_t { kVisit, kFinish, kAlias };
-  Slot* slot;         // kFinish, kAlias: the slot this frame fills
-  UOpRef cur;         // kVisit: the node; kFinish: what slot's node is becoming
-  Slot* from;         // kAlias: the slot whose result it takes
+  enum Stage : uint8_t { kVisit, kFinish, kFinishHeld, kAlias };
+  Slot* slot;  // kFinish*, kAlias: the slot this frame fills
+  UOp* cur;    // kVisit: the node; kFinish*: what slot's node is becoming
+  union {
+    const Rule* why;  // kVisit, kFinish*: the rule that made cur, for errors
+    Slot* from;       // kAlias: the slot whose result it takes
+  };
   Stage stage;
-  int chain;          // successive rewrites that led here
-  const Rule* why;    // the rule that made cur, for errors
+  int chain;  // kFinish*: successive rewrites that led here
+};
+static_assert(std::is_trivial_v<Frame> && sizeof(Frame) == 32);
+
+// The frames: blocks that never move, so a deep graph's stack grows without copying frames.
+class FrameStack {
+ public:
+  bool empty() const { return top_ == base_ && at_ == 0; }
+  void push(const Frame& f) {
+    if (top_ == end_) [[unlikely]] next_block();
+    *top_++ = f;
+  }
+  const Frame& pop() {  // (the frame stays readable until the next push)
+    if (top_ == base_) [[unlikely]] prev_block();
+    return *--top_;
+  }
+
+ private:
+  static constexpr size_t kBlock = 1024;  // frames (32 KiB)
+  [[gnu::noinline]] void next_block() {
+    if (base_) at_++;
+    if (at_ == blocks_.size()) blocks_.push_back(std::make_unique_for_overwrite<Frame[]>(kBlock));
+    top_ = base_ = blocks_[at_].get();
+    end_ = base_ + kBlock;
+  }
+  [[gnu::noinline]] void prev_block() {
+    base_ = blocks_[--at_].get();
+    top_ = end_ = base_ + kBlock;
+  }
+  std::vector<std::unique_ptr<Frame[]>> blocks_;
+  size_t at_ = 0;  // the block base_ starts
+  Frame* base_ = nullptr;
+  Frame* top_ = nullptr;
+  Frame* end_ = nullptr;
 };
 
 class Rewriter {
@@ -116,24 +163,35 @@ class Rewriter {
   UOpRef run(const UOpRef& root) {
     int64_t t0 = o_.trace ? now_ns() : 0;
     if (o_.trace) step_ = &o_.trace->add_step(std::string(o_.name), o_.bottom_up, root);
-    stack_.push_back({nullptr, root, nullptr, Frame::kVisit, 0, nullptr});
+    push_visit(root.get(), nullptr);
     while (!stack_.empty()) {
-      Frame f = std::move(stack_.back());
-      stack_.pop_back();
+      const Frame& f = stack_.pop();  // (its fields are read before anything is pushed)
       switch (f.stage) {
-        case Frame::kVisit: visit(std::move(f.cur), f.chain, f.why); break;
-        case Frame::kFinish: finish(f.slot, std::move(f.cur), f.chain, f.why); break;
+        case Frame::kVisit: visit(f.cur, f.why); break;
+        case Frame::kFinish: finish(f.slot, f.cur, nullptr, f.chain, f.why); break;
+        case Frame::kFinishHeld: finish(f.slot, f.cur, take_held(), f.chain, f.why); break;
         case Frame::kAlias: f.slot->val = f.from->val; break;
       }
     }
-    UOpRef out = map_.find(root.get())->val;
+    UOpRef out = map_.result(root.get());
     if (step_) { step_->output = out; step_->ns = now_ns() - t0; }
     return out;
   }
 
  private:
-  Fired try_rewrite(UOp* u) {
-    if (!step_) return pm_.rewrite(u, ctx_, scratch_);
+  void push_visit(UOp* n, const Rule* why) {
+    Frame f;
+    f.slot = nullptr, f.cur = n, f.why = why, f.stage = Frame::kVisit, f.chain = 0;
+    stack_.push(f);
+  }
+  UOpRef take_held() {
+    UOpRef n = std::move(held_.back());
+    held_.pop_back();
+    return n;
+  }
+
+  [[gnu::always_inline]] Fired try_rewrite(UOp* u) { return step_ ? traced_rewrite(u) : pm_.rewrite(u, ctx_, scratch_); }
+  [[gnu::noinline]] Fired traced_rewrite(UOp* u) {
     int64_t t0 = now_ns();
     Fired f = pm_.rewrite(u, ctx_, scratch_);
     if (f.rule) step_->matches.push_back({UOpRef(u), f.out, f.rule->name, f.rule->where(), now_ns() - t0});
@@ -160,59 +218,68 @@ class Rewriter {
     }
   }
 
-  void visit(UOpRef n, int chain, const Rule* why) {
-    for (;;) {
+  void visit(UOp* n, const Rule* why) {
+    for (int chain = 0;; chain = 0) {
       bool added;
-      Slot& slot = map_.find_or_add(n.get(), added);
+      Slot& slot = map_.find_or_add(n, added);
       if (!added) {
         if (slot.val) return;
-        self_error(why, n.get());
+        self_error(why, n);
       }
-      if (o_.bottom_up) rewrite_first(n, chain, why);
+      UOpRef made;  // what the rules made of n (bottom_up): nothing below holds it
+      if (o_.bottom_up) {
+        UOpRef u(n);
+        rewrite_first(u, chain, why);
+        if (u.get() != n) n = (made = std::move(u)).get();
+      }
       aliases_.clear();
-      const UOpRef* first = wait_for_sources(&slot, n, chain, why);
-      if (!first) return finish(&slot, std::move(n), chain, why);
-      n = *first;  // the source visited first: here rather than through a frame
-      chain = 0;
+      const UOpRef* first = wait_for_sources(&slot, n, made, chain, why);
+      if (!first) return finish(&slot, n, std::move(made), chain, why);
+      n = first->get();  // the source visited first: here rather than through a frame
     }
   }
 
-  // When some source of cur has no result yet: pushes alias frames for aliases_ (they take
-  // slot's result), a finish frame for slot, and visits of those sources above it but the
-  // first, which it gives back to visit now; nullptr (nothing pushed) when they all have one.
-  const UOpRef* wait_for_sources(Slot* slot, UOpRef& cur, int chain, const Rule* why) {
-    UOp* c = cur.get();
+  // When some source of c has no result yet: pushes alias frames for aliases_ (they take
+  // slot's result), a finish frame for slot (taking `held`, c's reference if it needs one,
+  // into held_), and visits of those sources above it but the first, which it gives back to
+  // visit now; nullptr (nothing pushed, held kept) when they all have one.
+  [[gnu::always_inline]] const UOpRef* wait_for_sources(Slot* slot, UOp* c, UOpRef& held, int chain, const Rule* why) {
     const UOpRef* first = nullptr;
     for (size_t i = c->src.size(); i-- > 0;) {
-      const Slot* done = map_.find(c->src[i].get());
-      if (done && done->val) continue;
+      if (map_.has_result(c->src[i].get())) continue;
       if (first) {
-        stack_.push_back({nullptr, *first, nullptr, Frame::kVisit, 0, why});
+        push_visit(first->get(), why);
       } else {
-        for (Slot* a : aliases_) stack_.push_back({a, nullptr, slot, Frame::kAlias, 0, nullptr});
-        stack_.push_back({slot, cur, nullptr, Frame::kFinish, chain, why});
+        for (Slot* a : aliases_) {
+          Frame f;
+          f.slot = a, f.cur = nullptr, f.from = slot, f.stage = Frame::kAlias, f.chain = 0;
+          stack_.push(f);
+        }
+        Frame f;
+        f.slot = slot, f.cur = c, f.why = why, f.stage = held ? Frame::kFinishHeld : Frame::kFinish, f.chain = chain;
+        if (held) held_.push_back(std::move(held));
+        stack_.push(f);
       }
       first = &c->src[i];
     }
     return first;
   }
 
-  // cur's sources all have results: cur is rebuilt on them, or else rewritten. What it
-  // becomes is taken on here while its own sources have results, so a node and the nodes the
-  // rules turn it into go through no frames; slot and those nodes' slots (aliases_) all get
-  // the final result. Sources first, a result is its own result, so a node rebuilt on results
-  // needs no look at its sources.
-  void finish(Slot* slot, UOpRef cur, int chain, const Rule* why) {
+  // c's sources all have results: c is rebuilt on them, or else rewritten. What it becomes
+  // is taken on here while its own sources have results, so a node and the nodes the rules
+  // turn it into go through no frames; slot and those nodes' slots (aliases_) all get the
+  // final result. Sources first, a result is its own result, so a node rebuilt on results
+  // needs no look at its sources. cur: c's reference when nothing below holds c, else null.
+  void finish(Slot* slot, UOp* c, UOpRef cur, int chain, const Rule* why) {
     aliases_.clear();
     for (bool rebuilt = false;;) {
-      UOp* c = cur.get();
       bool same = true;
       if (!rebuilt)
         for (const UOpRef& s : c->src)
-          if (!(map_.find(s.get())->val == s)) { same = false; break; }
+          if (!(map_.result(s.get()) == s)) { same = false; break; }
       UOpRef next;
       if (!same) {
-        for (const UOpRef& s : c->src) src_buf_.push_back(map_.find(s.get())->val);
+        for (const UOpRef& s : c->src) src_buf_.push_back(map_.result(s.get()));
         next = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
         src_buf_.clear();
       } else {
@@ -227,6 +294,7 @@ class Rewriter {
       if (!added) {
         if (!ns.val) self_error(why, next.get());
         cur = ns.val;
+        c = cur.get();
         break;
       }
       aliases_.push_back(slot);
@@ -234,14 +302,15 @@ class Rewriter {
       cur = std::move(next);
       rebuilt = !same && !o_.bottom_up;
       if (o_.bottom_up) rewrite_first(cur, chain, why);
+      c = cur.get();
       if (rebuilt) continue;
-      if (const UOpRef* first = wait_for_sources(slot, cur, chain, why)) {
-        stack_.push_back({nullptr, *first, nullptr, Frame::kVisit, 0, why});
+      if (const UOpRef* first = wait_for_sources(slot, c, cur, chain, why)) {
+        push_visit(first->get(), why);
         return;
       }
     }
-    slot->val = cur;
-    for (Slot* a : aliases_) a->val = cur;
+    for (Slot* a : aliases_) a->val = cur;  // (none when cur is null: c is its own result)
+    slot->val = cur ? std::move(cur) : UOpRef(c);
   }
 
   const PatternMatcher& pm_;
@@ -249,7 +318,8 @@ class Rewriter {
   const RewriteOpts& o_;
   TraceStep* step_ = nullptr;
   ResultMap map_;
-  std::vector<Frame> stack_;
+  FrameStack stack_;
+  std::vector<UOpRef> held_;     // nodes of kFinishHeld frames, in stack order
   std::vector<UOpRef> src_buf_;  // sources of the node being rebuilt
   std::vector<Slot*> aliases_;   // slots of the nodes the one being finished went through
   MatchState scratch_;
