@@ -338,8 +338,10 @@ bool sum_first(const UOp* add) {
   return !is_sum_op(a) && is_sum_op(b) && looked_through(b);
 }
 
-const SumFacts& sum_facts(const UOp* u) {
-  if (UOp::Memo* m = u->memo(&kFactsKey)) return static_cast<const SumFacts&>(*m);
+namespace {
+// The facts of u and of the sums under it that have none yet. Out of line: most calls find the
+// facts made, and that path then needs no stack frame.
+[[gnu::noinline]] const SumFacts& make_facts(const UOp* u) {
   // Sources first, without recursion (a chain of additions can be long): a node is summarized
   // once the sums among its parts are.
   SmallVec<const UOp*, 32> stack;
@@ -356,6 +358,12 @@ const SumFacts& sum_facts(const UOp* u) {
     compute(n);
   }
   return static_cast<const SumFacts&>(*u->memo(&kFactsKey));
+}
+}  // namespace
+
+const SumFacts& sum_facts(const UOp* u) {
+  if (UOp::Memo* m = u->memo(&kFactsKey)) return static_cast<const SumFacts&>(*m);
+  return make_facts(u);
 }
 
 }  // namespace mg::sym
