@@ -89,12 +89,13 @@ int coef_in(const UOp* sum, const SumFacts& g, const UOp* u, int64_t lim, int64_
 // limit (or overflow on the way) makes the facts inexact.
 class Builder {
  public:
+  // (f: new facts, or a copy of the first part's: see copied())
   Builder(const UOp* n, SumFacts& f) : f_(f) {
     lim_ = coef_lim(n->dtype);
-    f_.inner = 1;
-    f_.negs = n->op == Ops::NEG;
+    f_.inner += 1;
+    f_.negs += n->op == Ops::NEG;
     if (n->op == Ops::MUL) {
-      f_.muls = 1;
+      f_.muls += 1;
       for (const UOpRef& c : n->src)
         if (c->is_const()) know(cval(*c));
     }
@@ -118,6 +119,18 @@ class Builder {
     f_.term_uses++;
     add_term(u, s);
   }
+
+  // Whether the facts of n may start as a copy of g, the facts of its first part p (a sum, times
+  // 1): merging g into empty facts would give the same (sum_abs stays below lim_, as in a sum
+  // of another dtype it might not).
+  static bool copies(const UOp* n, const Part& p, const SumFacts*& g) {
+    if (p.s != 1 || !is_sum_op(p.u) || scaled_term(p.u)) return false;
+    g = &sum_facts(p.u);
+    return g->complete() && g->exact && g->sum_abs < coef_lim(n->dtype);
+  }
+  // The first part u, whose facts g the facts started as a copy of: what merge(u, g, 1) does
+  // besides.
+  void copied(const UOp* u, const SumFacts& g) { became_prev(u, g, 1); }
 
   void finish() {
     f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs < lim_;
@@ -222,6 +235,9 @@ class Builder {
       f_.zeros -= b == 0;
       merge_repeat(again, single_c_, b);
     }
+    became_prev(u, g, s);
+  }
+  void became_prev(const UOp* u, const SumFacts& g, int64_t s) {
     single_ = nullptr;
     prev_sum_ = u;
     prev_ = &g;
@@ -319,15 +335,22 @@ class Builder {
 };
 
 void compute(const UOp* n) {
-  SumFacts& f = n->add_memo<SumFacts>();
   Part ps[2];
+  const size_t np = parts(n, ps);
+  // Most sums are a sum plus a term or a constant: their facts start as a copy of the sum's.
+  const SumFacts* g = nullptr;
+  const bool copy = Builder::copies(n, ps[0], g);
+  SumFacts& f = copy ? n->add_memo<SumFacts>(static_cast<const SumFactsData&>(*g)) : n->add_memo<SumFacts>();
   Builder b(n, f);
-  for (size_t i = 0, np = parts(n, ps); i < np; i++) b.add(ps[i].u, ps[i].s);
+  size_t i = 0;
+  if (copy) b.copied(ps[i++].u, *g);
+  for (; i < np; i++) b.add(ps[i].u, ps[i].s);
   b.finish();
 }
 }  // namespace
 
 SumFacts::SumFacts() : UOp::Memo(&kFactsKey) {}
+SumFacts::SumFacts(const SumFactsData& from) : UOp::Memo(&kFactsKey), SumFactsData(from) {}
 
 int term_coef(const UOp* sum, const SumFacts& f, const UOp* u, int64_t& out) {
   return coef_in(sum, f, u, coef_lim(sum->dtype), out);
