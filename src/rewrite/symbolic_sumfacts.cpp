@@ -40,8 +40,10 @@ int64_t coef_lim(DType dt) {
 // The coefficient of the term u in the sum `sum` (a complete one): the walk linearize makes,
 // without the rest of its arithmetic. Asked only when a filter cannot rule u out. 1: u is a term
 // (coefficient in `out`), 0: it is not, -1: a multiplier reached lim (the facts then say
-// "maybe"). first: stop at u's first use (when each term of the sum is used once).
-int coef_in(const UOp* sum, const UOp* u, bool first, int64_t lim, int64_t& out) {
+// "maybe"). first: stop at u's first use (when each term of the sum is used once). bounded: the
+// sum's facts are exact within lim, so no multiplier or partial sum on the way reaches it, and
+// the facts of each sum below hold a complete filter: the walk skips what cannot hold u.
+int coef_in(const UOp* sum, const UOp* u, bool first, bool bounded, int64_t lim, int64_t& out) {
   struct Item { const UOp* n; int64_t s; };
   SmallVec<Item, 64> stack;
   stack.push_back({sum, 1});
@@ -51,7 +53,17 @@ int coef_in(const UOp* sum, const UOp* u, bool first, int64_t lim, int64_t& out)
     const auto [n, s] = stack.back();
     stack.pop_back();
     if (n->is_const()) continue;
-    if (!is_sum_op(n) || (n != sum && !looked_through(n))) {
+    bool through = is_sum_op(n);
+    if (through && n != sum) {
+      if (scaled_term(n)) {
+        if (bounded && n->src[n->src[1]->is_const() ? 0 : 1].get() != u) continue;
+      } else {
+        const SumFacts& t = sum_facts(n);
+        through = t.complete();
+        if (through && bounded && !has_bit(u, t.term_bits)) continue;
+      }
+    }
+    if (!through) {
       if (n != u) continue;
       out += s;
       found = true;
@@ -79,7 +91,8 @@ int coef_in(const UOp* sum, const UOp* u, bool first, int64_t lim, int64_t& out)
 int coef_in(const UOp* sum, const SumFacts& g, const UOp* u, int64_t lim, int64_t& out) {
   for (uint8_t i = 0; i < g.n_sample; i++)
     if (g.sample[i].u == u) { out = g.sample[i].c; return 1; }
-  return coef_in(sum, u, g.term_uses == g.terms, lim, out);
+  const bool bounded = g.exact && g.max_s < lim && g.sum_abs < lim;
+  return coef_in(sum, u, g.term_uses == g.terms, bounded, lim, out);
 }
 
 // Builds n's facts from its parts' in O(1): counts add up, filters join, and a term is checked
