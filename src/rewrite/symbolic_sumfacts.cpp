@@ -143,7 +143,10 @@ class Builder {
   }
   // The first part u, whose facts g the facts started as a copy of: what merge(u, g, 1) does
   // besides.
-  void copied(const UOp* u, const SumFacts& g) { became_prev(u, g, 1); }
+  void copied(const UOp* u, const SumFacts& g) {
+    copied_ = &g;
+    became_prev(u, g, 1);
+  }
 
   void finish() {
     f_.exact = f_.exact && f_.max_s < lim_ && f_.sum_abs < lim_;
@@ -327,7 +330,14 @@ class Builder {
   // divmod_forms' conditions, loosened for x%c (any coefficient, a filter for the pair)
   bool may_divmod() const {
     if (f_.divs_all) return true;
-    for (uint8_t i = 0; i < f_.n_divs; i++) {
+    // Facts copied from g (not fuzzy, as these are not) keep g's x//c terms first, with the
+    // same coefficients, and mod_keys only gains bits: g's answer holds for them.
+    uint8_t from = 0;
+    if (copied_) {
+      if (copied_->may_divmod) return true;
+      if (copied_->mod_keys == f_.mod_keys) from = copied_->n_divs;
+    }
+    for (uint8_t i = from; i < f_.n_divs; i++) {
       const SumFacts::Term& d = f_.divs[i];
       if (d.c == 0) continue;
       const i128 c = cval(*d.u->src[1]);
@@ -340,6 +350,7 @@ class Builder {
 
   SumFacts& f_;
   int64_t lim_ = 0;
+  const SumFacts* copied_ = nullptr;  // the facts these started as a copy of
   const UOp* single_ = nullptr;    // the part before, when it was one term (coefficient single_c_)
   int64_t single_c_ = 0;
   const UOp* prev_sum_ = nullptr;  // the part before, when it was a sum looked through (times prev_s_)
