@@ -10,13 +10,19 @@ namespace {
 // Whose memo a SumFacts is (UOp::memo's key).
 constexpr char kFactsKey = 0;
 
+// sum_first, inline here: the facts ask it of every ADD.
+bool takes_second_first(const UOp* add) {
+  const UOp *a = add->src[0].get(), *b = add->src[1].get();
+  return !is_sum_op(a) && is_sum_op(b) && looked_through(b);
+}
+
 // The sources linearize looks at under a sum op, with their multipliers (MUL: the other
 // source, times the constant; the right one when both are constants, as linearize does).
 struct Part { const UOp* u; i128 s; };
 size_t parts(const UOp* n, Part out[2]) {
   switch (n->op) {
     case Ops::ADD: {
-      const bool swap = sum_first(n);
+      const bool swap = takes_second_first(n);
       out[0] = {n->src[swap].get(), 1};
       out[1] = {n->src[!swap].get(), 1};
       return 2;
@@ -40,8 +46,10 @@ int64_t coef_lim(DType dt) {
 // The coefficient of the term u in the sum `sum` (a complete one): the walk linearize makes,
 // without the rest of its arithmetic. Asked only when a filter cannot rule u out. 1: u is a term
 // (coefficient in `out`), 0: it is not, -1: a multiplier reached lim (the facts then say
-// "maybe"). first: stop at u's first use (when each term of the sum is used once).
-int coef_in(const UOp* sum, const UOp* u, bool first, int64_t lim, int64_t& out) {
+// "maybe"). first: stop at u's first use (when each term of the sum is used once). bounded: the
+// sum's facts are exact within lim, so no multiplier or partial sum on the way reaches it, and
+// the facts of each sum below hold a complete filter: the walk skips what cannot hold u.
+int coef_in(const UOp* sum, const UOp* u, bool first, bool bounded, int64_t lim, int64_t& out) {
   struct Item { const UOp* n; int64_t s; };
   SmallVec<Item, 64> stack;
   stack.push_back({sum, 1});
@@ -51,7 +59,17 @@ int coef_in(const UOp* sum, const UOp* u, bool first, int64_t lim, int64_t& out)
     const auto [n, s] = stack.back();
     stack.pop_back();
     if (n->is_const()) continue;
-    if (!is_sum_op(n) || (n != sum && !looked_through(n))) {
+    bool through = is_sum_op(n);
+    if (through && n != sum) {
+      if (scaled_term(n)) {
+        if (bounded && n->src[n->src[1]->is_const() ? 0 : 1].get() != u) continue;
+      } else {
+        const SumFacts& t = sum_facts(n);
+        through = t.complete();
+        if (through && bounded && !has_bit(u, t.term_bits)) continue;
+      }
+    }
+    if (!through) {
       if (n != u) continue;
       out += s;
       found = true;
@@ -79,7 +97,8 @@ int coef_in(const UOp* sum, const UOp* u, bool first, int64_t lim, int64_t& out)
 int coef_in(const UOp* sum, const SumFacts& g, const UOp* u, int64_t lim, int64_t& out) {
   for (uint8_t i = 0; i < g.n_sample; i++)
     if (g.sample[i].u == u) { out = g.sample[i].c; return 1; }
-  return coef_in(sum, u, g.term_uses == g.terms, lim, out);
+  const bool bounded = g.exact && g.max_s < lim && g.sum_abs < lim;
+  return coef_in(sum, u, g.term_uses == g.terms, bounded, lim, out);
 }
 
 // Builds n's facts from its parts' in O(1): counts add up, filters join, and a term is checked
@@ -89,12 +108,13 @@ int coef_in(const UOp* sum, const SumFacts& g, const UOp* u, int64_t lim, int64_
 // limit (or overflow on the way) makes the facts inexact.
 class Builder {
  public:
+  // (f: new facts, or a copy of the first part's: see copied())
   Builder(const UOp* n, SumFacts& f) : f_(f) {
     lim_ = coef_lim(n->dtype);
-    f_.inner = 1;
-    f_.negs = n->op == Ops::NEG;
+    f_.inner += 1;
+    f_.negs += n->op == Ops::NEG;
     if (n->op == Ops::MUL) {
-      f_.muls = 1;
+      f_.muls += 1;
       for (const UOpRef& c : n->src)
         if (c->is_const()) know(cval(*c));
     }
@@ -117,6 +137,21 @@ class Builder {
     }
     f_.term_uses++;
     add_term(u, s);
+  }
+
+  // Whether the facts of n may start as a copy of g, the facts of its first part p (a sum, times
+  // 1): merging g into empty facts would give the same (sum_abs stays below lim_, as in a sum
+  // of another dtype it might not).
+  static bool copies(const UOp* n, const Part& p, const SumFacts*& g) {
+    if (p.s != 1 || !is_sum_op(p.u) || scaled_term(p.u)) return false;
+    g = &sum_facts(p.u);
+    return g->complete() && g->exact && g->sum_abs < coef_lim(n->dtype);
+  }
+  // The first part u, whose facts g the facts started as a copy of: what merge(u, g, 1) does
+  // besides.
+  void copied(const UOp* u, const SumFacts& g) {
+    copied_ = &g;
+    became_prev(u, g, 1);
   }
 
   void finish() {
@@ -222,6 +257,9 @@ class Builder {
       f_.zeros -= b == 0;
       merge_repeat(again, single_c_, b);
     }
+    became_prev(u, g, s);
+  }
+  void became_prev(const UOp* u, const SumFacts& g, int64_t s) {
     single_ = nullptr;
     prev_sum_ = u;
     prev_ = &g;
@@ -298,7 +336,14 @@ class Builder {
   // divmod_forms' conditions, loosened for x%c (any coefficient, a filter for the pair)
   bool may_divmod() const {
     if (f_.divs_all) return true;
-    for (uint8_t i = 0; i < f_.n_divs; i++) {
+    // Facts copied from g (not fuzzy, as these are not) keep g's x//c terms first, with the
+    // same coefficients, and mod_keys only gains bits: g's answer holds for them.
+    uint8_t from = 0;
+    if (copied_) {
+      if (copied_->may_divmod) return true;
+      if (copied_->mod_keys == f_.mod_keys) from = copied_->n_divs;
+    }
+    for (uint8_t i = from; i < f_.n_divs; i++) {
       const SumFacts::Term& d = f_.divs[i];
       if (d.c == 0) continue;
       const i128 c = cval(*d.u->src[1]);
@@ -311,6 +356,7 @@ class Builder {
 
   SumFacts& f_;
   int64_t lim_ = 0;
+  const SumFacts* copied_ = nullptr;  // the facts these started as a copy of
   const UOp* single_ = nullptr;    // the part before, when it was one term (coefficient single_c_)
   int64_t single_c_ = 0;
   const UOp* prev_sum_ = nullptr;  // the part before, when it was a sum looked through (times prev_s_)
@@ -319,27 +365,33 @@ class Builder {
 };
 
 void compute(const UOp* n) {
-  SumFacts& f = n->add_memo<SumFacts>();
   Part ps[2];
+  const size_t np = parts(n, ps);
+  // Most sums are a sum plus a term or a constant: their facts start as a copy of the sum's.
+  const SumFacts* g = nullptr;
+  const bool copy = Builder::copies(n, ps[0], g);
+  SumFacts& f = copy ? n->add_memo<SumFacts>(static_cast<const SumFactsData&>(*g)) : n->add_memo<SumFacts>();
   Builder b(n, f);
-  for (size_t i = 0, np = parts(n, ps); i < np; i++) b.add(ps[i].u, ps[i].s);
+  size_t i = 0;
+  if (copy) b.copied(ps[i++].u, *g);
+  for (; i < np; i++) b.add(ps[i].u, ps[i].s);
   b.finish();
 }
 }  // namespace
 
 SumFacts::SumFacts() : UOp::Memo(&kFactsKey) {}
+SumFacts::SumFacts(const SumFactsData& from) : UOp::Memo(&kFactsKey), SumFactsData(from) {}
 
 int term_coef(const UOp* sum, const SumFacts& f, const UOp* u, int64_t& out) {
   return coef_in(sum, f, u, coef_lim(sum->dtype), out);
 }
 
-bool sum_first(const UOp* add) {
-  const UOp *a = add->src[0].get(), *b = add->src[1].get();
-  return !is_sum_op(a) && is_sum_op(b) && looked_through(b);
-}
+bool sum_first(const UOp* add) { return takes_second_first(add); }
 
-const SumFacts& sum_facts(const UOp* u) {
-  if (UOp::Memo* m = u->memo(&kFactsKey)) return static_cast<const SumFacts&>(*m);
+namespace {
+// The facts of u and of the sums under it that have none yet. Out of line: most calls find the
+// facts made, and that path then needs no stack frame.
+[[gnu::noinline]] const SumFacts& make_facts(const UOp* u) {
   // Sources first, without recursion (a chain of additions can be long): a node is summarized
   // once the sums among its parts are.
   SmallVec<const UOp*, 32> stack;
@@ -356,6 +408,12 @@ const SumFacts& sum_facts(const UOp* u) {
     compute(n);
   }
   return static_cast<const SumFacts&>(*u->memo(&kFactsKey));
+}
+}  // namespace
+
+const SumFacts& sum_facts(const UOp* u) {
+  if (UOp::Memo* m = u->memo(&kFactsKey)) return static_cast<const SumFacts&>(*m);
+  return make_facts(u);
 }
 
 }  // namespace mg::sym

@@ -136,9 +136,9 @@ void add_term(Linear& l, const UOpRef& v, i128 coef);
 // ---- what each sum holds, kept with the node (symbolic_sumfacts.cpp) ----
 // Counts and filters of a sum's linear form, kept with the node (UOp::memo) and made from
 // those of its parts in O(1) per node (no term list: linearize walks the nodes). The sum rule
-// reads them to see that a sum has nothing to merge without walking it.
-struct SumFacts : UOp::Memo {
-  SumFacts();
+// reads them to see that a sum has nothing to merge without walking it. (What they say is a
+// base of its own, so that a sum's facts can start as a copy of those of its first part.)
+struct SumFactsData {
   // (The counts stay below 2^16: a sum looks through complete parts only, each of at most
   // kMaxInner nodes. uint16_t keeps the facts in 256 bytes.)
   uint16_t inner = 0;  // nodes looked through, with repeats
@@ -180,6 +180,10 @@ struct SumFacts : UOp::Memo {
   static constexpr size_t kWords = 4;
   uint64_t term_bits[kWords] = {};
   uint64_t div_keys = 0, mod_keys = 0, const_bits = 0;
+};
+struct SumFacts : UOp::Memo, SumFactsData {
+  SumFacts();
+  explicit SumFacts(const SumFactsData& from);
 };
 // One bit of a 64-bit filter: a clear bit means "not in the set".
 inline uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
