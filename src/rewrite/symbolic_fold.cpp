@@ -50,6 +50,15 @@ OpSet alu_ops() {
 }
 
 UOpRef fold_consts(Ops op, const UOpRef& a, const UOpRef& b) {
+  const DType dt = a->dtype;
+  // The ring rules' folds (c1+c2, c1-c2, c1*c2 of integers): what exec_alu computes, wrapped
+  // to dt by make_const, without copying the Args into its list and out of an optional.
+  if ((op == Ops::ADD || op == Ops::SUB || op == Ops::MUL) && dt.is_int() && !dt.is_vec() && b->dtype == dt) {
+    const i128 x = cval(*a), y = cval(*b);
+    using u128 = unsigned __int128;  // (a product's low bits are all that survive the wrap)
+    const i128 r = op == Ops::ADD ? x + y : op == Ops::SUB ? x - y : i128(u128(x) * u128(y));
+    return a->table->make(Ops::CONST, dt, {}, make_const(dt, r));
+  }
   Arg vals[2] = {a->arg, b->arg};
   std::optional<Arg> v = exec_alu(op, a->dtype, a->dtype, vals);
   if (!v) return nullptr;
