@@ -14,9 +14,10 @@ struct Ring {
   explicit Ring(DType dt) : bits(scalar_bits(dt.scalar)) {}
   // v modulo 2^bits, as the representative in [-2^(bits-1), 2^(bits-1)): the low bits,
   // sign-extended (bits <= 64).
-  i128 rep(i128 v) const {
+  i128 rep(i128 v) const { return rep64(uint64_t(v)); }
+  int64_t rep64(uint64_t v) const {
     const int drop = 64 - bits;
-    return i128(int64_t(uint64_t(v) << drop) >> drop);
+    return int64_t(v << drop) >> drop;
   }
 };
 i128 ring_rep(DType dt, i128 v) { return Ring(dt).rep(v); }
@@ -26,7 +27,7 @@ i128 ring_rep(DType dt, i128 v) { return Ring(dt).rep(v); }
 uint64_t node_bit(const UOp* u) { return filter_bit(uint64_t(uintptr_t(u))); }
 
 // l's term v gets c more; `terms` filters l.v
-void add_term(Linear& l, UOp* v, i128 c, uint64_t& terms) {
+[[gnu::always_inline]] inline void add_term(Linear& l, UOp* v, i128 c, uint64_t& terms) {
   const uint64_t bit = node_bit(v);
   size_t i = 0, n = l.v.size();
   if (terms & bit)
@@ -89,30 +90,54 @@ bool linearize(const UOpRef& x, Linear& out, bool ring, SumNodes* nodes) {
   return linearize_walk(x.get(), out, ring, nodes);
 }
 
-bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
-  const Ring rg(x->dtype);
-  auto norm = [&](i128 v) { return ring ? rg.rep(v) : v; };
+namespace {
+// The walk's arithmetic. In the ring (at most 64 bits) every value is a representative, and
+// sums and products modulo 2^64 have the low bits of the exact ones: int64_t, wrapping.
+// Exact values stay i128 (a multiplier times a uint64 constant needs more than 64 bits).
+struct RingMath {
+  using T = int64_t;
+  Ring rg;
+  T norm(i128 v) const { return rg.rep64(uint64_t(v)); }
+  T add(T a, T b) const { return rg.rep64(uint64_t(a) + uint64_t(b)); }
+  T mul(T a, T b) const { return rg.rep64(uint64_t(a) * uint64_t(b)); }
+  T neg(T a) const { return rg.rep64(-uint64_t(a)); }
+  static bool small(T v) { return v > -(int64_t(1) << 62) && v < (int64_t(1) << 62); }
+};
+struct ExactMath {
+  using T = i128;
+  T norm(i128 v) const { return v; }
+  T add(T a, T b) const { return a + b; }
+  T mul(T a, T b) const { return a * b; }
+  T neg(T a) const { return -a; }
+  static bool small(T v) { return sym::small(v); }
+};
+
+template <class M>
+bool walk(const UOp* x, Linear& out, const M& m, SumNodes* nodes) {
+  using T = typename M::T;
   // x's parts are each looked through only if complete (at most kMaxInner nodes each): at most
   // 2 * kMaxInner + 1 nodes are looked through, each pushing at most two and popping one.
   constexpr size_t kMaxThrough = 2 * kMaxInner + 1;
-  struct Item { UOp* u; i128 s; };
+  struct Item { UOp* u; T s; };
   Item stack[kMaxThrough + 2];
   const UOp* seen_inner[kMaxThrough];
   size_t top = 0, n_seen = 0;
   uint64_t seen_bits = 0, term_bits = 0;  // filters over seen_inner and out.v
   for (const UOpRef& t : out.v) term_bits |= node_bit(t.get());
+  T k = m.norm(out.k);
   stack[top++] = {const_cast<UOp*>(x), 1};
   while (top > 0) {
     auto [u, s] = stack[--top];
-    if (!small(s)) return false;
+    if (!M::small(s)) return false;
     const Ops op = u->op;
     if (op == Ops::CONST) {
       if (nodes) meet_const(*nodes, u);
-      const i128 c = norm(cval(*u));
+      const T c = m.norm(cval(*u));
       out.consts++;
       out.know(c);
-      out.k = norm(out.k + s * c);
-      if (!small(out.k)) return false;
+      k = m.add(k, m.mul(s, c));
+      out.k = k;
+      if (!M::small(k)) return false;
       continue;
     }
     // a sum under x is looked through when it is complete; anything else is a term
@@ -137,14 +162,14 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
         stack[top++] = {src[swap].get(), s};
         break;
       }
-      case Ops::SUB: stack[top++] = {src[1].get(), norm(-s)}; stack[top++] = {src[0].get(), s}; break;
-      case Ops::NEG: out.negs++; stack[top++] = {src[0].get(), norm(-s)}; break;
+      case Ops::SUB: stack[top++] = {src[1].get(), m.neg(s)}; stack[top++] = {src[0].get(), s}; break;
+      case Ops::NEG: out.negs++; stack[top++] = {src[0].get(), m.neg(s)}; break;
       default: {  // MUL by a constant, on either side
         out.muls++;
-        out.know(norm(cval(*src[src[0]->is_const() ? 0 : 1])));
+        out.know(m.norm(cval(*src[src[0]->is_const() ? 0 : 1])));
         if (nodes) meet_const(*nodes, src[src[0]->is_const() ? 0 : 1].get());
         const bool right = src[1]->is_const();
-        stack[top++] = {src[right ? 0 : 1].get(), norm(s * norm(cval(*src[right ? 1 : 0])))};
+        stack[top++] = {src[right ? 0 : 1].get(), m.mul(s, m.norm(cval(*src[right ? 1 : 0])))};
       }
     }
   }
@@ -154,10 +179,16 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
     nodes->n_inner = n_seen;
   }
   for (i128& c : out.coef) {
-    c = norm(c);
-    if (!small(c)) return false;
+    c = m.norm(c);
+    if (!M::small(T(c))) return false;
   }
   return true;
+}
+}  // namespace
+
+bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
+  if (ring) return walk(x, out, RingMath{Ring(x->dtype)}, nodes);
+  return walk(x, out, ExactMath{}, nodes);
 }
 
 namespace {
