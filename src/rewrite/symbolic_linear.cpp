@@ -46,23 +46,6 @@ bool Linear::redundant() const {
   return term_uses > v.size() || consts > 1 || (consts == 1 && k == 0) || muls > scaled_terms || negs > 0 || zero;
 }
 
-void Linear::know(i128 v) {
-  if (v < 0) v = -v;
-  if (knows(v)) return;
-  if (n_known == kMaxKnown) { known_all = true; return; }
-  known[n_known++] = v;
-  known_bits |= filter_bit(uint64_t(v));
-}
-
-bool Linear::knows(i128 v) const {
-  if (v < 0) v = -v;
-  if (known_all) return true;
-  if (!(known_bits & filter_bit(uint64_t(v)))) return false;
-  for (size_t i = 0; i < n_known; i++)
-    if (known[i] == v) return true;
-  return false;
-}
-
 void Linear::materialize() {
   if (!mod_of) return;
   for (UOpRef& t : v)

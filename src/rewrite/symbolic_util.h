@@ -95,13 +95,31 @@ struct Linear {
   size_t inner_unique = 0;  // the same, each node once
   // Values (ring representatives, sign dropped) of the CONST nodes met: leaves and the factors
   // of MULs looked through; past kMaxKnown of them, known_all (any constant may be there).
+  // Magnitudes fit 64 bits (a constant's value is below 2^64, a representative's below 2^63).
   static constexpr size_t kMaxKnown = 12;
-  i128 known[kMaxKnown];
+  uint64_t known[kMaxKnown];
   size_t n_known = 0;
   bool known_all = false;
   uint64_t known_bits = 0;  // a one-word filter over known[]: most values asked for are not there
-  void know(i128 v);
-  bool knows(i128 v) const;
+  // Inline: linearize calls know for every constant it meets.
+  void know(i128 v) {
+    if (known_all) return;
+    const uint64_t a = magnitude(v), bit = known_bit(a);
+    if (known_bits & bit)
+      for (size_t i = 0; i < n_known; i++)
+        if (known[i] == a) return;
+    if (n_known == kMaxKnown) { known_all = true; return; }
+    known[n_known++] = a;
+    known_bits |= bit;
+  }
+  bool knows(i128 v) const {
+    if (known_all) return true;
+    const i128 m = v < 0 ? -v : v;
+    if (m > i128(UINT64_MAX) || !(known_bits & known_bit(uint64_t(m)))) return false;
+    for (size_t i = 0; i < n_known; i++)
+      if (known[i] == uint64_t(m)) return true;
+    return false;
+  }
   size_t term_uses = 0, consts = 0, muls = 0, negs = 0;  // terms and CONST leaves met, MULs, NEGs
   // divmod_forms' trade form: x%c of this x//c is a term not made yet (its entry in v is
   // empty); build makes it, materialize() before anything else reads the terms.
@@ -110,6 +128,11 @@ struct Linear {
   // Rebuilding can only shrink a sum with something to merge: a term met twice, two constants
   // (or one that adds 0), stacked multiplications, or a negation.
   bool redundant() const;
+
+ private:
+  static uint64_t magnitude(i128 v) { return uint64_t(v < 0 ? -v : v); }
+  // filter_bit's hash (declared below)
+  static uint64_t known_bit(uint64_t a) { return uint64_t(1) << ((a * 0x9e3779b97f4a7c15ull) >> 58); }
 };
 // Looks through x and the sums under it (ADD, SUB, NEG, MUL by a constant) that are complete
 // (SumFacts); anything else is a term (equal terms merge). false on big coefficients. ring:
