@@ -22,6 +22,18 @@ struct Ring {
 };
 i128 ring_rep(DType dt, i128 v) { return Ring(dt).rep(v); }
 
+// b divides a (b != 0), and -a / b: in 64 bits when both fit, the usual case (i128 division is
+// a library call). (b == -1 is left to i128: INT64_MIN / -1 overflows.)
+bool fits64(i128 v) { return v == i128(int64_t(v)); }
+bool divides(i128 b, i128 a) {
+  if (fits64(a) && fits64(b) && b != -1) return int64_t(a) % int64_t(b) == 0;
+  return a % b == 0;
+}
+i128 neg_quot(i128 a, i128 b) {
+  if (fits64(a) && fits64(b) && b != -1) return -i128(int64_t(a) / int64_t(b));
+  return -a / b;
+}
+
 // A node's bit in a 64-bit filter (filter_bit, symbolic_util.h): the sets below are searched
 // only on a (rare) hit.
 uint64_t node_bit(const UOp* u) { return filter_bit(uint64_t(uintptr_t(u))); }
@@ -342,8 +354,8 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
       keep(std::move(f));
     }
     Linear lx;
-    if (q % cv != 0 || !linearize_terms(x, lx, ring)) continue;
-    const i128 p = -q / cv;
+    if (!divides(cv, q) || !linearize_terms(x, lx, ring)) continue;
+    const i128 p = neg_quot(q, cv);
     Linear f = l;
     f.coef[i] = 0;
     // x%c: the term already there, or one made only if the form is used (most are not)
@@ -409,11 +421,11 @@ bool no_form_fits(const UOp* sum, const SumFacts& f) {
     const i128 q = f.divs[d].c, cv = cval(*div->src[1]);
     if (q == 0 || cv == 0 || !small(cv)) continue;
     if (divmod_key(div) & f.mod_keys) return false;  // an x%c term may pair with it
-    if (q % cv != 0) continue;
+    if (!divides(cv, q)) continue;
     const KeptLinear& lx = kept_form(div->src[0], true);
     if (!lx.ok) continue;
     // the trade form: q*(x//c) becomes p*(x%c) - p*x, x's terms merged into the sum's
-    const i128 p = -q / cv;
+    const i128 p = neg_quot(q, cv);
     // Its size as fold_sum's precheck counts it. A term of x that the filter may find in the
     // sum gets a new coefficient there (perhaps 0): unless `resolve` finds its coefficient in
     // the sample or by a walk of the sum, it counts as one term and one MUL fewer.
