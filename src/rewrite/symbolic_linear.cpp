@@ -51,11 +51,24 @@ uint64_t node_bit(const UOp* u) { return filter_bit(uint64_t(uintptr_t(u))); }
 }
 }  // namespace
 
+namespace {
+// A coefficient other than 0 and +-1: the form needs a MUL (and its constant) for it.
+bool needs_mul(i128 c) { return c > 1 || c < -1; }
+// The coefficients not 0, and those of them that need a MUL.
+struct CoefCount { size_t nonzero = 0, scaled = 0; };
+CoefCount count_coefs(std::span<const i128> coef) {
+  CoefCount n;
+  for (i128 c : coef) { n.nonzero += c != 0; n.scaled += needs_mul(c); }
+  return n;
+}
+}  // namespace
+
 bool Linear::redundant() const {
-  size_t scaled_terms = 0;
-  bool zero = false;
-  for (i128 c : coef) { scaled_terms += c != 1 && c != -1 && c != 0; zero = zero || c == 0; }
-  return term_uses > v.size() || consts > 1 || (consts == 1 && k == 0) || muls > scaled_terms || negs > 0 || zero;
+  const CoefCount n = count_coefs(coef);
+  return redundant(n.scaled, n.nonzero);
+}
+bool Linear::redundant(size_t scaled, size_t nonzero) const {
+  return term_uses > v.size() || consts > 1 || (consts == 1 && k == 0) || muls > scaled || negs > 0 || nonzero < coef.size();
 }
 
 void Linear::materialize() {
@@ -396,9 +409,6 @@ class Fresh {
 // and for k. rebuild_sum's precheck and the facts' version of it both count this way.
 size_t form_nodes(size_t terms, size_t muls, i128 k) { return muls + (terms ? terms - 1 : 0) + (terms && k != 0); }
 size_t at_least(size_t terms, size_t muls, i128 k, const Fresh& fresh) { return form_nodes(terms, muls, k) + fresh.count(); }
-// A coefficient other than 0 and +-1: the form needs a MUL (and its constant) for it.
-bool needs_mul(i128 c) { return c > 1 || c < -1; }
-
 }  // namespace
 
 // Counts and a few coefficients from the facts, bounds for the rest. Needs facts that are exact
@@ -478,10 +488,13 @@ UOpRef rebuild_sum(const UOpRef& root) {
   if (!linearize(root, l, true, &nodes)) return nullptr;
   bool has_div = false;  // divmod_forms only reads x//c terms
   for (const UOpRef& t : l.v) has_div = has_div || t->op == Ops::IDIV;
-  if (!has_div && !l.redundant()) return nullptr;  // the same terms, rebuilt, are no smaller
+  // (l's coefficients are representatives already: the ring walk leaves them so)
+  const CoefCount lc = count_coefs(l.coef);
+  const bool redundant = l.redundant(lc.scaled, lc.nonzero);
+  if (!has_div && !redundant) return nullptr;  // the same terms, rebuilt, are no smaller
   std::vector<Linear> forms;
   if (has_div) forms = divmod_forms(l, dt, true);
-  if (forms.empty() && !l.redundant()) return nullptr;
+  if (forms.empty() && !redundant) return nullptr;
   // Only a strictly smaller form: a same-size rewrite would add nodes wherever the sum's inner
   // nodes are shared with the rest of the graph (see docs/symbolic.md).
   UOpRef best = root;
@@ -512,14 +525,15 @@ UOpRef rebuild_sum(const UOpRef& root) {
   // l itself, then the divmod forms
   for (size_t fi = 0; fi <= forms.size(); fi++) {
     Linear& f = fi == 0 ? l : forms[fi - 1];
-    for (i128& c : f.coef) c = rg.rep(c);
-    f.k = rg.rep(f.k);
+    if (fi > 0) {
+      for (i128& c : f.coef) c = rg.rep(c);
+      f.k = rg.rep(f.k);
+    }
     // Skip forms that cannot pass smaller() before building them: the form needs at least a MUL
     // per coefficient other than +-1 and an ADD/SUB per further term; root can drop at most the
     // inner nodes linearize looked through.
-    size_t terms = 0, muls = 0;
-    for (i128 c : f.coef) { terms += c != 0; muls += needs_mul(c); }
-    size_t least = form_nodes(terms, muls, f.k);
+    const CoefCount n = fi == 0 ? lc : count_coefs(f.coef);
+    size_t least = form_nodes(n.nonzero, n.scaled, f.k);
     if (least <= root_inner) {
       // plus the constants it needs that root does not have (each value once); counted only
       // until the form is too big (most are dropped at their first new constant)

@@ -128,6 +128,8 @@ struct Linear {
   // Rebuilding can only shrink a sum with something to merge: a term met twice, two constants
   // (or one that adds 0), stacked multiplications, or a negation.
   bool redundant() const;
+  // The same, given how many coefficients are not 0 and how many of them are not +-1 either.
+  bool redundant(size_t scaled, size_t nonzero) const;
 
  private:
   static uint64_t magnitude(i128 v) { return uint64_t(v < 0 ? -v : v); }
