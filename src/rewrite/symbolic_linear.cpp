@@ -53,7 +53,9 @@ uint64_t node_bit(const UOp* u) { return filter_bit(uint64_t(uintptr_t(u))); }
 
 namespace {
 // A coefficient other than 0 and +-1: the form needs a MUL (and its constant) for it.
-bool needs_mul(i128 c) { return c > 1 || c < -1; }
+// (c + 1 outside {0, 1, 2}: one comparison)
+bool needs_mul(i128 c) { return static_cast<unsigned __int128>(c + 1) > 2; }
+bool needs_mul(int64_t c) { return uint64_t(c) + 1 > 2; }
 // The coefficients not 0, and those of them that need a MUL.
 struct CoefCount { size_t nonzero = 0, scaled = 0; };
 CoefCount count_coefs(std::span<const i128> coef) {
@@ -391,19 +393,20 @@ namespace {
 class Fresh {
  public:
   explicit Fresh(uint64_t present) : present_(present) {}
+  // (|v| < 2^64: the values are coefficients and constants of 64-bit facts, and representatives)
   void need(i128 v) {
-    v = v < 0 ? -v : v;
-    if ((present_ & value_bit(v)) || n_ == kMax) return;
+    const uint64_t a = uint64_t(v < 0 ? -v : v);
+    if ((present_ & filter_bit(a)) || n_ == kMax) return;
     for (size_t i = 0; i < n_; i++)
-      if (seen_[i] == v) return;
-    seen_[n_++] = v;
+      if (seen_[i] == a) return;
+    seen_[n_++] = a;
   }
   size_t count() const { return n_; }
 
  private:
   static constexpr size_t kMax = 16;
   uint64_t present_;
-  i128 seen_[kMax];
+  uint64_t seen_[kMax];
   size_t n_ = 0;
 };
 // The nodes a form of `terms` nonzero terms, `muls` of them scaled, and constant k needs at
@@ -451,7 +454,7 @@ bool no_form_fits(const UOp* sum, const SumFacts& f) {
         int found = has_bit(u, f.term_bits) ? -1 : 0;
         if (found && resolve) found = term_coef(sum, f, u, old);
         if (found < 0) { unsure++; continue; }
-        const i128 n = rg.rep(old - p * lx.coef[t]);
+        const int64_t n = rg.rep64(uint64_t(old) - uint64_t(p) * uint64_t(lx.coef[t]));  // (modulo 2^64)
         terms = terms + (n != 0) - (old != 0);
         muls = muls + needs_mul(n) - needs_mul(old);
         if (needs_mul(n)) fresh.need(n);
@@ -463,7 +466,7 @@ bool no_form_fits(const UOp* sum, const SumFacts& f) {
         if (s.u == div || std::find(lx.v.begin(), lx.v.end(), s.u) != lx.v.end()) continue;
         if (needs_mul(s.c)) fresh.need(s.c);
       }
-      const i128 k = rg.rep(f.k - p * lx.k);
+      const int64_t k = rg.rep64(uint64_t(f.k) - uint64_t(p) * uint64_t(lx.k));
       if (k != 0) fresh.need(k);
       return at_least(terms, muls, k, fresh);
     };
