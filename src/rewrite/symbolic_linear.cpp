@@ -509,22 +509,21 @@ UOpRef rebuild_sum(const UOpRef& root) {
   // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
   // the candidate adds.
   const Ring rg(dt);
-  SmallVec<i128, 16> term_consts;  // |values| of the terms' constant sources
+  SmallVec<uint64_t, 16> term_consts;  // magnitudes of the terms' constant sources
   uint64_t term_const_bits = 0;
+  auto magnitude = [](i128 v) { return uint64_t(v < 0 ? -v : v); };  // (representatives: below 2^64)
   for (const UOpRef& t : l.v)
     for (const UOpRef& s : t->src)
       if (s->is_const() && s->dtype == dt) {
-        i128 w = rg.rep(cval(s));
-        w = w < 0 ? -w : w;
+        const uint64_t w = magnitude(rg.rep(cval(s)));
         term_consts.push_back(w);
-        term_const_bits |= filter_bit(uint64_t(w));
+        term_const_bits |= filter_bit(w);
       }
-  auto present = [&](i128 v) {
-    if (l.knows(v)) return true;
-    v = v < 0 ? -v : v;
-    if (!(term_const_bits & filter_bit(uint64_t(v)))) return false;
-    for (i128 w : term_consts)
-      if (w == v) return true;
+  auto present = [&](uint64_t a) {
+    if (l.knows_magnitude(a)) return true;
+    if (!(term_const_bits & filter_bit(a))) return false;
+    for (uint64_t w : term_consts)
+      if (w == a) return true;
     return false;
   };
   // l itself, then the divmod forms
@@ -542,15 +541,15 @@ UOpRef rebuild_sum(const UOpRef& root) {
     if (least <= root_inner) {
       // plus the constants it needs that root does not have (each value once); counted only
       // until the form is too big (most are dropped at their first new constant)
-      i128 fresh[Linear::kMaxKnown + 1];
+      uint64_t fresh[Linear::kMaxKnown + 1];
       size_t n_fresh = 0;
       const size_t room = root_inner - least;  // new constants the form may still need
       auto need = [&](i128 v) {
-        if (v < 0) v = -v;
-        if (present(v)) return;
+        const uint64_t a = magnitude(v);
+        if (present(a)) return;
         for (size_t i = 0; i < n_fresh; i++)
-          if (fresh[i] == v) return;
-        fresh[n_fresh++] = v;
+          if (fresh[i] == a) return;
+        fresh[n_fresh++] = a;
       };
       for (size_t i = 0; i < f.coef.size() && n_fresh <= room && n_fresh <= Linear::kMaxKnown; i++)
         if (const i128 c = f.coef[i]; needs_mul(c)) need(c);

@@ -113,11 +113,14 @@ struct Linear {
     known_bits |= bit;
   }
   bool knows(i128 v) const {
-    if (known_all) return true;
     const i128 m = v < 0 ? -v : v;
-    if (m > i128(UINT64_MAX) || !(known_bits & known_bit(uint64_t(m)))) return false;
+    return m > i128(UINT64_MAX) ? known_all : knows_magnitude(uint64_t(m));
+  }
+  bool knows_magnitude(uint64_t a) const {
+    if (known_all) return true;
+    if (!(known_bits & known_bit(a))) return false;
     for (size_t i = 0; i < n_known; i++)
-      if (known[i] == uint64_t(m)) return true;
+      if (known[i] == a) return true;
     return false;
   }
   size_t term_uses = 0, consts = 0, muls = 0, negs = 0;  // terms and CONST leaves met, MULs, NEGs
