@@ -275,7 +275,7 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
   UOpRef acc;
   for (bool positive : {true, false}) {
     for (size_t i = 0; i < l.v.size(); i++) {
-      if (coef[i] == 0 || (coef[i] > 0) != positive) continue;
+      if (positive ? coef[i] <= 0 : coef[i] >= 0) continue;
       const UOp* v = l.v[i].get();
       // the spine's node for this step, and the term it adds
       const UOp* p = depth < n_spine ? spine[depth] : nullptr;
