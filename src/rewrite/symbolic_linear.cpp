@@ -137,8 +137,8 @@ bool walk(const UOp* x, Linear& out, const M& m, SumNodes* nodes) {
   T k = m.norm(out.k);
   stack[top++] = {const_cast<UOp*>(x), 1};
   while (top > 0) {
+    // (every multiplier pushed is small: a negation keeps it so, a MUL's is checked below)
     auto [u, s] = stack[--top];
-    if (!M::small(s)) return false;
     const Ops op = u->op;
     if (op == Ops::CONST) {
       if (nodes) meet_const(*nodes, u);
@@ -181,7 +181,9 @@ bool walk(const UOp* x, Linear& out, const M& m, SumNodes* nodes) {
         out.know(m.norm(cval(*src[src[0]->is_const() ? 0 : 1])));
         if (nodes) meet_const(*nodes, src[src[0]->is_const() ? 0 : 1].get());
         const bool right = src[1]->is_const();
-        stack[top++] = {src[right ? 0 : 1].get(), m.mul(s, m.norm(cval(*src[right ? 1 : 0])))};
+        const T s2 = m.mul(s, m.norm(cval(*src[right ? 1 : 0])));
+        if (!M::small(s2)) return false;
+        stack[top++] = {src[right ? 0 : 1].get(), s2};
       }
     }
   }
