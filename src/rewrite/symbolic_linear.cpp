@@ -130,7 +130,9 @@ bool walk(const UOp* x, Linear& out, const M& m, SumNodes* nodes) {
   constexpr size_t kMaxThrough = 2 * kMaxInner + 1;
   struct Item { UOp* u; T s; };
   Item stack[kMaxThrough + 2];
-  const UOp* seen_inner[kMaxThrough];
+  const UOp* own_seen[kMaxThrough];
+  const UOp** seen_inner = nodes ? nodes->inner : own_seen;  // (nodes keeps them: no copy)
+  static_assert(SumNodes::kMax == kMaxThrough);
   size_t top = 0, n_seen = 0;
   uint64_t seen_bits = 0, term_bits = 0;  // filters over seen_inner and out.v
   for (const UOpRef& t : out.v) term_bits |= node_bit(t.get());
@@ -178,20 +180,21 @@ bool walk(const UOp* x, Linear& out, const M& m, SumNodes* nodes) {
       case Ops::NEG: out.negs++; stack[top++] = {src[0].get(), m.neg(s)}; break;
       default: {  // MUL by a constant, on either side
         out.muls++;
-        out.know(m.norm(cval(*src[src[0]->is_const() ? 0 : 1])));
-        if (nodes) meet_const(*nodes, src[src[0]->is_const() ? 0 : 1].get());
+        // the constant met is the left one when both are, the factor the right one
+        const UOp* met = src[src[0]->is_const() ? 0 : 1].get();
         const bool right = src[1]->is_const();
-        const T s2 = m.mul(s, m.norm(cval(*src[right ? 1 : 0])));
+        const T c = m.norm(cval(*met));
+        out.know(c);
+        if (nodes) meet_const(*nodes, met);
+        const UOp* factor = src[right ? 1 : 0].get();
+        const T s2 = m.mul(s, factor == met ? c : m.norm(cval(*factor)));
         if (!M::small(s2)) return false;
         stack[top++] = {src[right ? 0 : 1].get(), s2};
       }
     }
   }
   out.inner_unique += n_seen;
-  if (nodes) {
-    for (size_t i = 0; i < n_seen; i++) nodes->inner[i] = seen_inner[i];
-    nodes->n_inner = n_seen;
-  }
+  if (nodes) nodes->n_inner = n_seen;
   for (i128& c : out.coef) {
     c = m.norm(c);
     if (!M::small(T(c))) return false;
