@@ -169,9 +169,7 @@ bool walk(const UOp* x, Linear& out, const M& m, SumNodes* nodes) {
     const SrcList& src = u->src;
     switch (op) {
       case Ops::ADD: {  // the first source pushed last
-        // sum_first(u), inline: the second source first when only it is a sum looked through
-        const UOp *a = src[0].get(), *b = src[1].get();
-        const bool swap = !is_sum_op(a) && is_sum_op(b) && looked_through(b);
+        const bool swap = sum_first(u);  // the second source first when only it is a sum looked through
         stack[top++] = {src[!swap].get(), s};
         stack[top++] = {src[swap].get(), s};
         break;

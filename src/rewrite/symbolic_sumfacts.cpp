@@ -10,19 +10,13 @@ namespace {
 // Whose memo a SumFacts is (UOp::memo's key).
 constexpr char kFactsKey = 0;
 
-// sum_first, inline here: the facts ask it of every ADD.
-bool takes_second_first(const UOp* add) {
-  const UOp *a = add->src[0].get(), *b = add->src[1].get();
-  return !is_sum_op(a) && is_sum_op(b) && looked_through(b);
-}
-
 // The sources linearize looks at under a sum op, with their multipliers (MUL: the other
 // source, times the constant; the right one when both are constants, as linearize does).
 struct Part { const UOp* u; i128 s; };
 size_t parts(const UOp* n, Part out[2]) {
   switch (n->op) {
     case Ops::ADD: {
-      const bool swap = takes_second_first(n);
+      const bool swap = sum_first(n);
       out[0] = {n->src[swap].get(), 1};
       out[1] = {n->src[!swap].get(), 1};
       return 2;
@@ -386,7 +380,6 @@ int term_coef(const UOp* sum, const SumFacts& f, const UOp* u, int64_t& out) {
   return coef_in(sum, f, u, coef_lim(sum->dtype), out);
 }
 
-bool sum_first(const UOp* add) { return takes_second_first(add); }
 
 namespace {
 // The facts of u and of the sums under it that have none yet. Out of line: most calls find the

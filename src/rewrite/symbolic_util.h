@@ -249,8 +249,12 @@ inline bool scaled_term(const UOp* u) {
 inline bool looked_through(const UOp* u) { return scaled_term(u) || sum_facts(u).complete(); }
 // linearize takes an ADD's second source first when only that one is a sum it looks through:
 // the terms then keep that sum's order (`v + S` lists S's terms, then v), and rebuilding the
-// sum reuses S's nodes up to the first term that changed.
-bool sum_first(const UOp* add);
+// sum reuses S's nodes up to the first term that changed. Inline: the walk and the facts ask it
+// of every ADD.
+inline bool sum_first(const UOp* add) {
+  const UOp *a = add->src[0].get(), *b = add->src[1].get();
+  return !is_sum_op(a) && is_sum_op(b) && looked_through(b);
+}
 
 // sum(coef[i] * v[i]) + k with like's dtype: terms with positive coefficients in order, then
 // the negative ones subtracted, the constant last; nullptr when a constant does not fit.
