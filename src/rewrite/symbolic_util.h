@@ -82,6 +82,9 @@ inline bool is_sum_op(const UOp* u) {
   return u->op == Ops::MUL && (u->src[0]->is_const() || u->src[1]->is_const());
 }
 
+// One bit of a 64-bit filter: a clear bit means "not in the set".
+inline uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
+
 // ---- sums with constant coefficients (symbolic_linear.cpp) ----
 // x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
 // Term lists stay inline up to kInlineTerms (sums of index arithmetic have a handful).
@@ -104,7 +107,7 @@ struct Linear {
   // Inline: linearize calls know for every constant it meets.
   void know(i128 v) {
     if (known_all) return;
-    const uint64_t a = magnitude(v), bit = known_bit(a);
+    const uint64_t a = magnitude(v), bit = filter_bit(a);
     if (known_bits & bit)
       for (size_t i = 0; i < n_known; i++)
         if (known[i] == a) return;
@@ -118,7 +121,7 @@ struct Linear {
   }
   bool knows_magnitude(uint64_t a) const {
     if (known_all) return true;
-    if (!(known_bits & known_bit(a))) return false;
+    if (!(known_bits & filter_bit(a))) return false;
     for (size_t i = 0; i < n_known; i++)
       if (known[i] == a) return true;
     return false;
@@ -136,8 +139,6 @@ struct Linear {
 
  private:
   static uint64_t magnitude(i128 v) { return uint64_t(v < 0 ? -v : v); }
-  // filter_bit's hash (declared below)
-  static uint64_t known_bit(uint64_t a) { return uint64_t(1) << ((a * 0x9e3779b97f4a7c15ull) >> 58); }
 };
 // Looks through x and the sums under it (ADD, SUB, NEG, MUL by a constant) that are complete
 // (SumFacts); anything else is a term (equal terms merge). false on big coefficients. ring:
@@ -213,8 +214,6 @@ struct SumFacts : UOp::Memo, SumFactsData {
   SumFacts();
   explicit SumFacts(const SumFactsData& from);
 };
-// One bit of a 64-bit filter: a clear bit means "not in the set".
-inline uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
 // A value's bit in SumFacts::const_bits (its magnitude's, so v and -v share it).
 inline uint64_t value_bit(i128 v) { return filter_bit(uint64_t(v < 0 ? -v : v)); }
 // A node's bit in a filter of SumFacts::kWords words: set and tested.
