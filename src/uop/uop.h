@@ -283,7 +283,13 @@ class UOpTable {
 // at a time (a second fails); the flags are the walk's own, 1, 2, 4 and 8.
 class NodeMarks {
  public:
-  explicit NodeMarks(UOpTable& t);
+  // Inline, with the rare cases out of line: the walk's epoch then stays in a register (a
+  // marks_ store could alias it if the object's address escaped).
+  explicit NodeMarks(UOpTable& t) : t_(t) {
+    if (t.marking_ || t.mark_epoch_ + 1 == 1 << 12) [[unlikely]] rare_start(t);
+    e_ = uint16_t(++t.mark_epoch_ << 4);
+    t.marking_ = true;
+  }
   ~NodeMarks() { t_.marking_ = false; }
   NodeMarks(const NodeMarks&) = delete;
   NodeMarks& operator=(const NodeMarks&) = delete;
@@ -299,6 +305,8 @@ class NodeMarks {
 
  private:
   static constexpr uint16_t kFlags = 0xF;
+  // A walk already marking (fails), or the epochs about to wrap (clears every node's marks).
+  [[gnu::noinline]] static void rare_start(UOpTable& t);
   UOpTable& t_;
   uint16_t e_;  // the epoch << 4
 };
