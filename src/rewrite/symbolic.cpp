@@ -23,62 +23,66 @@ constexpr size_t kSeenMax = kSeen * 3 / 4;  // past this many, cand is too big t
 // drops stays in use elsewhere). The walks' sets are flags on the nodes (NodeMarks).
 bool smaller(const UOpRef& cand, const UOpRef& root) {
   if (cand == root) return false;
-  enum : uint16_t { kIn = 1, kCovered = 2, kVisited = 4, kSeenFlag = 8 };
+  enum : uint16_t { kIn = 1, kCovered = 2, kSeenFlag = 8 };
   NodeMarks m(*root->table);
-  // root's region, breadth first
+  // root's region, breadth first (a node marked here has kIn alone so far)
   const UOp* region[kRegion];
-  size_t n_region = 0;
-  auto add_region = [&](const UOp* u) {
-    if (m.add(u, kIn)) region[n_region++] = u;
-  };
-  add_region(root.get());
+  size_t n_region = 1;
+  region[0] = root.get();
+  m.set(root.get(), kIn);
   for (size_t i = 0; i < n_region && n_region < kRegion; i++)
-    for (const UOpRef& s : region[i]->src)
-      if (n_region < kRegion) add_region(s.get());
+    for (const UOpRef& s : region[i]->src) {
+      const UOp* x = s.get();
+      if (m.is(x, kIn, kIn)) continue;
+      m.set(x, kIn);
+      region[n_region++] = x;
+      if (n_region == kRegion) break;
+    }
   // A node under root: all its nodes are root's, and root is not among them.
-  if (m.has(cand.get(), kIn)) return true;
+  if (m.is(cand.get(), kIn, kIn)) return true;
   // nodes only cand has (outside root's region); where cand meets the region, it shares it
   const UOp* stack[kSeen];
   const UOp* frontier[kRegion];  // region nodes reached from cand (covered), sources not yet looked at
-  size_t top = 0, n_frontier = 0, n_seen = 1, added = 0;
+  size_t top = 0, n_frontier = 0, n_seen = 1, added = 0, n_covered = 0;
   stack[top++] = cand.get();
   m.add(cand.get(), kSeenFlag);
   while (top > 0) {
     const UOp* u = stack[--top];
-    if (m.has(u, kIn)) {
-      m.add(u, kCovered);
+    if (m.is(u, kIn, kIn)) {  // (each node is pushed once: not covered yet)
+      m.set(u, kIn | kSeenFlag | kCovered);
       frontier[n_frontier++] = u;
+      n_covered++;
       continue;
     }
     if (++added >= kRegion) return false;
     for (const UOpRef& s : u->src) {
       if (n_seen >= kSeenMax) return false;  // nodes with many sources: too big to tell
-      if (m.add(s.get(), kSeenFlag)) {
+      const UOp* x = s.get();
+      if (m.add(x, kSeenFlag)) {
         n_seen++;
-        stack[top++] = s.get();
+        stack[top++] = x;
       }
     }
   }
-  // what cand still reaches through the shared nodes (within the region)
+  // what cand still reaches through the shared nodes (within the region; a region node not
+  // covered yet was not met by cand's walk, so it has kIn alone)
   while (n_frontier > 0)
-    for (const UOpRef& s : frontier[--n_frontier]->src)
-      if (m.has(s.get(), kIn) && m.add(s.get(), kCovered)) frontier[n_frontier++] = s.get();
+    for (const UOpRef& s : frontier[--n_frontier]->src) {
+      const UOp* x = s.get();
+      if (!m.is(x, kIn | kCovered, kIn)) continue;
+      m.set(x, kIn | kCovered);
+      frontier[n_frontier++] = x;
+      n_covered++;
+    }
   // nodes only root has: inside the region and not reached from cand (past the region: unknown,
-  // so not counted)
-  size_t dropped = 0, dropped_inner = 0;
-  const UOp* todo[kRegion];
-  size_t n_todo = 0;
-  todo[n_todo++] = root.get();
-  m.add(root.get(), kVisited);
-  while (n_todo > 0) {
-    const UOp* u = todo[--n_todo];
-    if (m.has(u, kCovered)) continue;
-    dropped++;
-    dropped_inner += !u->src.empty();
-    for (const UOpRef& s : u->src)
-      if (m.has(s.get(), kIn) && m.add(s.get(), kVisited)) todo[n_todo++] = s.get();
-  }
-  return added < dropped && added <= dropped_inner;
+  // so not counted). Covering spreads along every edge inside the region and each region node
+  // hangs from root by one, so these are the region's nodes not covered (none if root is).
+  const size_t dropped = n_region - n_covered;
+  if (added >= dropped) return false;
+  size_t dropped_inner = 0;
+  for (size_t i = 0; i < n_region && dropped_inner < added; i++)
+    dropped_inner += !region[i]->src.empty() && !m.is(region[i], kCovered, kCovered);
+  return added <= dropped_inner;
 }
 
 // The same question for a sum and a candidate built from its linear form, counted without a

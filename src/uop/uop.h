@@ -295,6 +295,10 @@ class NodeMarks {
   NodeMarks& operator=(const NodeMarks&) = delete;
 
   bool has(const UOp* u, uint16_t flag) const { return (u->marks_ & ~kFlags) == e_ && (u->marks_ & flag); }
+  // One test for several flags: u is marked in this walk, and of `mask` it has exactly `want`.
+  bool is(const UOp* u, uint16_t mask, uint16_t want) const { return ((u->marks_ ^ (e_ | want)) & (~kFlags | mask)) == 0; }
+  // u's flags become exactly these (for a walk that knows what u has: a plain store).
+  void set(const UOp* u, uint16_t flags) { u->marks_ = uint16_t(e_ | flags); }
   bool add(const UOp* u, uint16_t flag) {  // false: u had the flag
     uint16_t m = u->marks_;
     if ((m & ~kFlags) != e_) m = e_;
