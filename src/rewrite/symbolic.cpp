@@ -99,7 +99,11 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   enum : uint16_t { kKnown = 1, kSeenFlag = 2, kKept = 4 };
   NodeMarks m(*root->table);
   size_t n_known = 0;
-  auto know = [&](const UOp* u) { n_known += m.add(u, kKnown); return n_known < kKnownMax; };
+  auto know = [&](const UOp* u) {  // (a node marked so far has kKnown alone)
+    n_known += !m.is(u, kKnown, kKnown);
+    m.set(u, kKnown);
+    return n_known < kKnownMax;
+  };
   for (size_t i = 0; i < nodes.n_inner; i++)
     if (!know(nodes.inner[i])) return false;
   for (size_t i = 0; i < nodes.n_consts; i++)
@@ -113,18 +117,23 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   }
   const UOp* stack[kMax];
   size_t top = 0;
-  // cand's nodes not known (added), and the known ones it reaches (kept, with what lies under them)
+  // cand's nodes not known (added), and the known ones it reaches (kept, with what lies under
+  // them). Only this walk keeps nodes so far, and only nodes it sees: a node not yet seen is
+  // known or not, nothing else.
   const UOp* todo[kKnownMax];  // kept inner nodes whose sources are not yet kept (at most all known ones)
   size_t added = 0, n_todo = 0, n_seen = 0;
   stack[top++] = cand.get();
   while (top > 0) {
     const UOp* u = stack[--top];
-    if (!m.add(u, kSeenFlag)) continue;
+    const uint16_t f = m.flags(u);
+    if (f & kSeenFlag) continue;
     if (++n_seen >= kMax * 3 / 4) return false;
-    if (m.has(u, kKnown)) {
-      if (m.add(u, kKept) && is_sum_op(u)) todo[n_todo++] = u;
+    if (f & kKnown) {
+      m.set(u, kKnown | kSeenFlag | kKept);
+      if (is_sum_op(u)) todo[n_todo++] = u;
       continue;
     }
+    m.set(u, kSeenFlag);
     if (++added >= kMax / 2) return false;
     for (const UOpRef& s : u->src) {
       if (top == kMax) return false;
@@ -132,10 +141,15 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
     }
   }
   // under a kept inner node, its known sources are kept too (a term that is a sum op is taken
-  // for an inner node: that keeps more, which only errs toward "not shown")
+  // for an inner node: that keeps more, which only errs toward "not shown"). A known node not
+  // kept was not seen: it has kKnown alone.
   while (n_todo > 0)
-    for (const UOpRef& s : todo[--n_todo]->src)
-      if (m.has(s.get(), kKnown) && m.add(s.get(), kKept) && is_sum_op(s.get())) todo[n_todo++] = s.get();
+    for (const UOpRef& s : todo[--n_todo]->src) {
+      const UOp* x = s.get();
+      if (!m.is(x, kKnown | kKept, kKnown)) continue;
+      m.set(x, kKnown | kKept);
+      if (is_sum_op(x)) todo[n_todo++] = x;
+    }
   size_t dropped_inner = 0, dropped = 0;
   for (size_t i = 0; i < nodes.n_inner; i++) dropped_inner += !m.has(nodes.inner[i], kKept) && nodes.inner[i]->id > term_id;
   for (size_t i = 0; i < nodes.n_consts; i++)  // (each once: a counted one is marked kept)

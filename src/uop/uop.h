@@ -295,6 +295,11 @@ class NodeMarks {
   NodeMarks& operator=(const NodeMarks&) = delete;
 
   bool has(const UOp* u, uint16_t flag) const { return (u->marks_ & ~kFlags) == e_ && (u->marks_ & flag); }
+  // u's flags in this walk (0: none yet), to test several with one load.
+  uint16_t flags(const UOp* u) const {
+    const uint16_t d = uint16_t(u->marks_ ^ e_);
+    return d <= kFlags ? d : 0;
+  }
   // One test for several flags: u is marked in this walk, and of `mask` it has exactly `want`.
   bool is(const UOp* u, uint16_t mask, uint16_t want) const { return ((u->marks_ ^ (e_ | want)) & (~kFlags | mask)) == 0; }
   // u's flags become exactly these (for a walk that knows what u has: a plain store).
