@@ -294,7 +294,7 @@ class NodeMarks {
   NodeMarks(const NodeMarks&) = delete;
   NodeMarks& operator=(const NodeMarks&) = delete;
 
-  bool has(const UOp* u, uint16_t flag) const { return (u->marks_ & ~kFlags) == e_ && (u->marks_ & flag); }
+  bool has(const UOp* u, uint16_t flag) const { return is(u, flag, flag); }
   // u's flags in this walk (0: none yet), to test several with one load.
   uint16_t flags(const UOp* u) const {
     const uint16_t d = uint16_t(u->marks_ ^ e_);
