@@ -98,23 +98,24 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   constexpr size_t kKnownMax = 192;  // root's nodes named above: past this many, not shown
   enum : uint16_t { kKnown = 1, kSeenFlag = 2, kKept = 4 };
   NodeMarks m(*root->table);
+  // (n_known only grows: checked once after all are marked, the answer is the same)
   size_t n_known = 0;
   auto know = [&](const UOp* u) {  // (a node marked so far has kKnown alone)
     n_known += !m.is(u, kKnown, kKnown);
     m.set(u, kKnown);
-    return n_known < kKnownMax;
   };
-  for (size_t i = 0; i < nodes.n_inner; i++)
-    if (!know(nodes.inner[i])) return false;
-  for (size_t i = 0; i < nodes.n_consts; i++)
-    if (!know(nodes.consts[i])) return false;
+  const size_t n_inner = nodes.n_inner, n_consts = nodes.n_consts;  // (held: a mark stored could alias them)
+  for (size_t i = 0; i < n_inner; i++) know(nodes.inner[i]);
+  for (size_t i = 0; i < n_consts; i++) know(nodes.consts[i]);
   uint64_t term_id = 0;  // the largest id of a term with sources
   for (const UOpRef& t : terms) {
-    if (!t || !know(t.get())) return false;
+    if (!t) return false;
+    know(t.get());
     if (!t->src.empty()) term_id = std::max(term_id, t->id);
     for (const UOpRef& s : t->src)
-      if (s->is_const() && !know(s.get())) return false;
+      if (s->is_const()) know(s.get());
   }
+  if (n_known >= kKnownMax) return false;
   const UOp* stack[kMax];
   size_t top = 0;
   // cand's nodes not known (added), and the known ones it reaches (kept, with what lies under
@@ -150,12 +151,19 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
       m.set(x, kKnown | kKept);
       if (is_sum_op(x)) todo[n_todo++] = x;
     }
-  size_t dropped_inner = 0, dropped = 0;
-  for (size_t i = 0; i < nodes.n_inner; i++) dropped_inner += !m.has(nodes.inner[i], kKept) && nodes.inner[i]->id > term_id;
-  for (size_t i = 0; i < nodes.n_consts; i++)  // (each once: a counted one is marked kept)
-    dropped += nodes.consts[i]->id > term_id && m.add(nodes.consts[i], kKept);
-  dropped += dropped_inner;
-  return added < dropped && added <= dropped_inner;
+  size_t dropped_inner = 0;
+  for (size_t i = 0; i < n_inner; i++) dropped_inner += !m.has(nodes.inner[i], kKept) && nodes.inner[i]->id > term_id;
+  if (added > dropped_inner) return false;
+  // added < dropped: the constants dropped, each once (a counted one is marked kept), until
+  // there are enough
+  size_t dropped = dropped_inner;
+  for (size_t i = 0; i < n_consts && dropped <= added; i++) {
+    const UOp* c = nodes.consts[i];
+    if (c->id <= term_id || m.has(c, kKept)) continue;
+    m.set(c, kKnown | kKept);  // (known, not kept: not seen either)
+    dropped++;
+  }
+  return added < dropped;
 }
 }  // namespace sym
 
