@@ -131,7 +131,7 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
     if (++n_seen >= kMax * 3 / 4) return false;
     if (f & kKnown) {
       m.set(u, kKnown | kSeenFlag | kKept);
-      if (is_sum_op(u)) todo[n_todo++] = u;
+      if (u->id > term_id && is_sum_op(u)) todo[n_todo++] = u;
       continue;
     }
     m.set(u, kSeenFlag);
@@ -143,11 +143,12 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   }
   // under a kept inner node, its known sources are kept too (a term that is a sum op is taken
   // for an inner node: that keeps more, which only errs toward "not shown"). A known node not
-  // kept was not seen: it has kKnown alone.
+  // kept was not seen: it has kKnown alone. Only nodes made after term_id are counted below,
+  // and what lies under a node was made before it: the spreading stops at the others.
   while (n_todo > 0)
     for (const UOpRef& s : todo[--n_todo]->src) {
       const UOp* x = s.get();
-      if (!m.is(x, kKnown | kKept, kKnown)) continue;
+      if (x->id <= term_id || !m.is(x, kKnown | kKept, kKnown)) continue;
       m.set(x, kKnown | kKept);
       if (is_sum_op(x)) todo[n_todo++] = x;
     }
