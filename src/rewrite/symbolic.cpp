@@ -23,62 +23,66 @@ constexpr size_t kSeenMax = kSeen * 3 / 4;  // past this many, cand is too big t
 // drops stays in use elsewhere). The walks' sets are flags on the nodes (NodeMarks).
 bool smaller(const UOpRef& cand, const UOpRef& root) {
   if (cand == root) return false;
-  enum : uint16_t { kIn = 1, kCovered = 2, kVisited = 4, kSeenFlag = 8 };
+  enum : uint16_t { kIn = 1, kCovered = 2, kSeenFlag = 8 };
   NodeMarks m(*root->table);
-  // root's region, breadth first
+  // root's region, breadth first (a node marked here has kIn alone so far)
   const UOp* region[kRegion];
-  size_t n_region = 0;
-  auto add_region = [&](const UOp* u) {
-    if (m.add(u, kIn)) region[n_region++] = u;
-  };
-  add_region(root.get());
+  size_t n_region = 1;
+  region[0] = root.get();
+  m.set(root.get(), kIn);
   for (size_t i = 0; i < n_region && n_region < kRegion; i++)
-    for (const UOpRef& s : region[i]->src)
-      if (n_region < kRegion) add_region(s.get());
+    for (const UOpRef& s : region[i]->src) {
+      const UOp* x = s.get();
+      if (m.is(x, kIn, kIn)) continue;
+      m.set(x, kIn);
+      region[n_region++] = x;
+      if (n_region == kRegion) break;
+    }
   // A node under root: all its nodes are root's, and root is not among them.
-  if (m.has(cand.get(), kIn)) return true;
+  if (m.is(cand.get(), kIn, kIn)) return true;
   // nodes only cand has (outside root's region); where cand meets the region, it shares it
   const UOp* stack[kSeen];
   const UOp* frontier[kRegion];  // region nodes reached from cand (covered), sources not yet looked at
-  size_t top = 0, n_frontier = 0, n_seen = 1, added = 0;
+  size_t top = 0, n_frontier = 0, n_seen = 1, added = 0, n_covered = 0;
   stack[top++] = cand.get();
   m.add(cand.get(), kSeenFlag);
   while (top > 0) {
     const UOp* u = stack[--top];
-    if (m.has(u, kIn)) {
-      m.add(u, kCovered);
+    if (m.is(u, kIn, kIn)) {  // (each node is pushed once: not covered yet)
+      m.set(u, kIn | kSeenFlag | kCovered);
       frontier[n_frontier++] = u;
+      n_covered++;
       continue;
     }
     if (++added >= kRegion) return false;
     for (const UOpRef& s : u->src) {
       if (n_seen >= kSeenMax) return false;  // nodes with many sources: too big to tell
-      if (m.add(s.get(), kSeenFlag)) {
+      const UOp* x = s.get();
+      if (m.add(x, kSeenFlag)) {
         n_seen++;
-        stack[top++] = s.get();
+        stack[top++] = x;
       }
     }
   }
-  // what cand still reaches through the shared nodes (within the region)
+  // what cand still reaches through the shared nodes (within the region; a region node not
+  // covered yet was not met by cand's walk, so it has kIn alone)
   while (n_frontier > 0)
-    for (const UOpRef& s : frontier[--n_frontier]->src)
-      if (m.has(s.get(), kIn) && m.add(s.get(), kCovered)) frontier[n_frontier++] = s.get();
+    for (const UOpRef& s : frontier[--n_frontier]->src) {
+      const UOp* x = s.get();
+      if (!m.is(x, kIn | kCovered, kIn)) continue;
+      m.set(x, kIn | kCovered);
+      frontier[n_frontier++] = x;
+      n_covered++;
+    }
   // nodes only root has: inside the region and not reached from cand (past the region: unknown,
-  // so not counted)
-  size_t dropped = 0, dropped_inner = 0;
-  const UOp* todo[kRegion];
-  size_t n_todo = 0;
-  todo[n_todo++] = root.get();
-  m.add(root.get(), kVisited);
-  while (n_todo > 0) {
-    const UOp* u = todo[--n_todo];
-    if (m.has(u, kCovered)) continue;
-    dropped++;
-    dropped_inner += !u->src.empty();
-    for (const UOpRef& s : u->src)
-      if (m.has(s.get(), kIn) && m.add(s.get(), kVisited)) todo[n_todo++] = s.get();
-  }
-  return added < dropped && added <= dropped_inner;
+  // so not counted). Covering spreads along every edge inside the region and each region node
+  // hangs from root by one, so these are the region's nodes not covered (none if root is).
+  const size_t dropped = n_region - n_covered;
+  if (added >= dropped) return false;
+  size_t dropped_inner = 0;
+  for (size_t i = 0; i < n_region && dropped_inner < added; i++)
+    dropped_inner += !region[i]->src.empty() && !m.is(region[i], kCovered, kCovered);
+  return added <= dropped_inner;
 }
 
 // The same question for a sum and a candidate built from its linear form, counted without a
@@ -94,33 +98,43 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   constexpr size_t kKnownMax = 192;  // root's nodes named above: past this many, not shown
   enum : uint16_t { kKnown = 1, kSeenFlag = 2, kKept = 4 };
   NodeMarks m(*root->table);
+  // (n_known only grows: checked once after all are marked, the answer is the same)
   size_t n_known = 0;
-  auto know = [&](const UOp* u) { n_known += m.add(u, kKnown); return n_known < kKnownMax; };
-  for (size_t i = 0; i < nodes.n_inner; i++)
-    if (!know(nodes.inner[i])) return false;
-  for (size_t i = 0; i < nodes.n_consts; i++)
-    if (!know(nodes.consts[i])) return false;
+  auto know = [&](const UOp* u) {  // (a node marked so far has kKnown alone)
+    n_known += !m.is(u, kKnown, kKnown);
+    m.set(u, kKnown);
+  };
+  const size_t n_inner = nodes.n_inner, n_consts = nodes.n_consts;  // (held: a mark stored could alias them)
+  for (size_t i = 0; i < n_inner; i++) know(nodes.inner[i]);
+  for (size_t i = 0; i < n_consts; i++) know(nodes.consts[i]);
   uint64_t term_id = 0;  // the largest id of a term with sources
   for (const UOpRef& t : terms) {
-    if (!t || !know(t.get())) return false;
+    if (!t) return false;
+    know(t.get());
     if (!t->src.empty()) term_id = std::max(term_id, t->id);
     for (const UOpRef& s : t->src)
-      if (s->is_const() && !know(s.get())) return false;
+      if (s->is_const()) know(s.get());
   }
+  if (n_known >= kKnownMax) return false;
   const UOp* stack[kMax];
   size_t top = 0;
-  // cand's nodes not known (added), and the known ones it reaches (kept, with what lies under them)
+  // cand's nodes not known (added), and the known ones it reaches (kept, with what lies under
+  // them). Only this walk keeps nodes so far, and only nodes it sees: a node not yet seen is
+  // known or not, nothing else.
   const UOp* todo[kKnownMax];  // kept inner nodes whose sources are not yet kept (at most all known ones)
   size_t added = 0, n_todo = 0, n_seen = 0;
   stack[top++] = cand.get();
   while (top > 0) {
     const UOp* u = stack[--top];
-    if (!m.add(u, kSeenFlag)) continue;
+    const uint16_t f = m.flags(u);
+    if (f & kSeenFlag) continue;
     if (++n_seen >= kMax * 3 / 4) return false;
-    if (m.has(u, kKnown)) {
-      if (m.add(u, kKept) && is_sum_op(u)) todo[n_todo++] = u;
+    if (f & kKnown) {
+      m.set(u, kKnown | kSeenFlag | kKept);
+      if (u->id > term_id && is_sum_op(u)) todo[n_todo++] = u;
       continue;
     }
+    m.set(u, kSeenFlag);
     if (++added >= kMax / 2) return false;
     for (const UOpRef& s : u->src) {
       if (top == kMax) return false;
@@ -128,16 +142,29 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
     }
   }
   // under a kept inner node, its known sources are kept too (a term that is a sum op is taken
-  // for an inner node: that keeps more, which only errs toward "not shown")
+  // for an inner node: that keeps more, which only errs toward "not shown"). A known node not
+  // kept was not seen: it has kKnown alone. Only nodes made after term_id are counted below,
+  // and what lies under a node was made before it: the spreading stops at the others.
   while (n_todo > 0)
-    for (const UOpRef& s : todo[--n_todo]->src)
-      if (m.has(s.get(), kKnown) && m.add(s.get(), kKept) && is_sum_op(s.get())) todo[n_todo++] = s.get();
-  size_t dropped_inner = 0, dropped = 0;
-  for (size_t i = 0; i < nodes.n_inner; i++) dropped_inner += !m.has(nodes.inner[i], kKept) && nodes.inner[i]->id > term_id;
-  for (size_t i = 0; i < nodes.n_consts; i++)  // (each once: a counted one is marked kept)
-    dropped += nodes.consts[i]->id > term_id && m.add(nodes.consts[i], kKept);
-  dropped += dropped_inner;
-  return added < dropped && added <= dropped_inner;
+    for (const UOpRef& s : todo[--n_todo]->src) {
+      const UOp* x = s.get();
+      if (x->id <= term_id || !m.is(x, kKnown | kKept, kKnown)) continue;
+      m.set(x, kKnown | kKept);
+      if (is_sum_op(x)) todo[n_todo++] = x;
+    }
+  size_t dropped_inner = 0;
+  for (size_t i = 0; i < n_inner; i++) dropped_inner += !m.has(nodes.inner[i], kKept) && nodes.inner[i]->id > term_id;
+  if (added > dropped_inner) return false;
+  // added < dropped: the constants dropped, each once (a counted one is marked kept), until
+  // there are enough
+  size_t dropped = dropped_inner;
+  for (size_t i = 0; i < n_consts && dropped <= added; i++) {
+    const UOp* c = nodes.consts[i];
+    if (c->id <= term_id || m.has(c, kKept)) continue;
+    m.set(c, kKnown | kKept);  // (known, not kept: not seen either)
+    dropped++;
+  }
+  return added < dropped;
 }
 }  // namespace sym
 

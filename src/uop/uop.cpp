@@ -203,15 +203,11 @@ void UOpTable::release(UOp* u) {
   releasing_ = false;
 }
 
-NodeMarks::NodeMarks(UOpTable& t) : t_(t) {
+void NodeMarks::rare_start(UOpTable& t) {
   if (t.marking_) fail(ErrorKind::Internal, "NodeMarks: a walk is already marking this table's nodes");
-  if (++t.mark_epoch_ == 1 << 12) {  // wrapped: no node may keep an old epoch
-    for (uintptr_t sl : t.slots_)
-      if (sl != kEmpty) node_of(sl)->marks_ = 0;
-    t.mark_epoch_ = 1;
-  }
-  t.marking_ = true;
-  e_ = uint16_t(t.mark_epoch_ << 4);
+  for (uintptr_t sl : t.slots_)  // the epochs wrap: no node may keep an old one
+    if (sl != kEmpty) node_of(sl)->marks_ = 0;
+  t.mark_epoch_ = 0;
 }
 
 UOpRef UOpTable::cnst(DType dt, int64_t v) { return make(Ops::CONST, dt, {}, make_const(dt, i128(v))); }

@@ -283,12 +283,27 @@ class UOpTable {
 // at a time (a second fails); the flags are the walk's own, 1, 2, 4 and 8.
 class NodeMarks {
  public:
-  explicit NodeMarks(UOpTable& t);
+  // Inline, with the rare cases out of line: the walk's epoch then stays in a register (a
+  // marks_ store could alias it if the object's address escaped).
+  explicit NodeMarks(UOpTable& t) : t_(t) {
+    if (t.marking_ || t.mark_epoch_ + 1 == 1 << 12) [[unlikely]] rare_start(t);
+    e_ = uint16_t(++t.mark_epoch_ << 4);
+    t.marking_ = true;
+  }
   ~NodeMarks() { t_.marking_ = false; }
   NodeMarks(const NodeMarks&) = delete;
   NodeMarks& operator=(const NodeMarks&) = delete;
 
-  bool has(const UOp* u, uint16_t flag) const { return (u->marks_ & ~kFlags) == e_ && (u->marks_ & flag); }
+  bool has(const UOp* u, uint16_t flag) const { return is(u, flag, flag); }
+  // u's flags in this walk (0: none yet), to test several with one load.
+  uint16_t flags(const UOp* u) const {
+    const uint16_t d = uint16_t(u->marks_ ^ e_);
+    return d <= kFlags ? d : 0;
+  }
+  // One test for several flags: u is marked in this walk, and of `mask` it has exactly `want`.
+  bool is(const UOp* u, uint16_t mask, uint16_t want) const { return ((u->marks_ ^ (e_ | want)) & (~kFlags | mask)) == 0; }
+  // u's flags become exactly these (for a walk that knows what u has: a plain store).
+  void set(const UOp* u, uint16_t flags) { u->marks_ = uint16_t(e_ | flags); }
   bool add(const UOp* u, uint16_t flag) {  // false: u had the flag
     uint16_t m = u->marks_;
     if ((m & ~kFlags) != e_) m = e_;
@@ -299,6 +314,8 @@ class NodeMarks {
 
  private:
   static constexpr uint16_t kFlags = 0xF;
+  // A walk already marking (fails), or the epochs about to wrap (clears every node's marks).
+  [[gnu::noinline]] static void rare_start(UOpTable& t);
   UOpTable& t_;
   uint16_t e_;  // the epoch << 4
 };
