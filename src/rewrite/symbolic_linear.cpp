@@ -398,7 +398,7 @@ class Fresh {
   explicit Fresh(uint64_t present) : present_(present) {}
   // (|v| < 2^64: the values are coefficients and constants of 64-bit facts, and representatives)
   void need(i128 v) {
-    const uint64_t a = uint64_t(v < 0 ? -v : v);
+    const uint64_t a = magnitude(v);
     if ((present_ & filter_bit(a)) || n_ == kMax) return;
     for (size_t i = 0; i < n_; i++)
       if (seen_[i] == a) return;
@@ -514,7 +514,6 @@ UOpRef rebuild_sum(const UOpRef& root) {
   const Ring rg(dt);
   SmallVec<uint64_t, 16> term_consts;  // magnitudes of the terms' constant sources
   uint64_t term_const_bits = 0;
-  auto magnitude = [](i128 v) { return uint64_t(v < 0 ? -v : v); };  // (representatives: below 2^64)
   for (const UOpRef& t : l.v)
     for (const UOpRef& s : t->src)
       if (s->is_const() && s->dtype == dt) {

@@ -84,6 +84,9 @@ inline bool is_sum_op(const UOp* u) {
 
 // One bit of a 64-bit filter: a clear bit means "not in the set".
 inline uint64_t filter_bit(uint64_t x) { return uint64_t(1) << ((x * 0x9e3779b97f4a7c15ull) >> 58); }
+// |v| of a value below 2^64 in magnitude (coefficients, constants and representatives of the
+// 64-bit sums), the key of the constant filters: v and -v share it.
+inline uint64_t magnitude(i128 v) { return uint64_t(v < 0 ? -v : v); }
 
 // ---- sums with constant coefficients (symbolic_linear.cpp) ----
 // x == sum(coef[i] * v[i]) + k in the ring of x's dtype, and exactly when x cannot wrap.
@@ -136,9 +139,6 @@ struct Linear {
   bool redundant() const;
   // The same, given how many coefficients are not 0 and how many of them are not +-1 either.
   bool redundant(size_t scaled, size_t nonzero) const;
-
- private:
-  static uint64_t magnitude(i128 v) { return uint64_t(v < 0 ? -v : v); }
 };
 // Looks through x and the sums under it (ADD, SUB, NEG, MUL by a constant) that are complete
 // (SumFacts); anything else is a term (equal terms merge). false on big coefficients. ring:
@@ -215,7 +215,7 @@ struct SumFacts : UOp::Memo, SumFactsData {
   explicit SumFacts(const SumFactsData& from);
 };
 // A value's bit in SumFacts::const_bits (its magnitude's, so v and -v share it).
-inline uint64_t value_bit(i128 v) { return filter_bit(uint64_t(v < 0 ? -v : v)); }
+inline uint64_t value_bit(i128 v) { return filter_bit(magnitude(v)); }
 // A node's bit in a filter of SumFacts::kWords words: set and tested.
 inline uint64_t node_hash(const UOp* u) { return uint64_t(uintptr_t(u)) * 0x9e3779b97f4a7c15ull; }
 inline void set_bit(const UOp* u, uint64_t bits[SumFacts::kWords]) {
