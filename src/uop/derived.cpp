@@ -184,9 +184,13 @@ struct DerivedFacts {
       }
       default: return false;
     }
-    const bool fits = r.lo >= INT64_MIN && r.hi <= INT64_MAX;
-    set_range(u, fits ? r.lo : INT64_MIN, fits ? r.hi : INT64_MAX, !fits || srcs_wrap);
+    set_index_range(u, r.lo, r.hi, srcs_wrap);
     return true;
+  }
+  // An index node's range: index is int64, so bounds past it wrapped (the whole range then).
+  static void set_index_range(const UOp* u, i128 lo, i128 hi, bool srcs_wrap) {
+    const bool fits = lo >= INT64_MIN && hi <= INT64_MAX;
+    set_range(u, fits ? lo : INT64_MIN, fits ? hi : INT64_MAX, !fits || srcs_wrap);
   }
 
   // u's range from its sources' (done); srcs_wrap: one of them may have wrapped.
@@ -302,14 +306,7 @@ void UOp::derive_range() const {
   // Most nodes are index sums: their bounds are int64's, known without the dtype tables.
   if (n == 2 && dtype.scalar == Scalar::Index && !dtype.is_ptr() && !dtype.is_vec()) {
     const UOp *a = s[0].get(), *b = s[1].get();
-    if (op == Ops::ADD) {
-      const i128 lo = a->vmin_ + b->vmin_, hi = a->vmax_ + b->vmax_;
-      const bool fits = lo >= INT64_MIN && hi <= INT64_MAX;
-      vmin_ = fits ? lo : INT64_MIN;
-      vmax_ = fits ? hi : INT64_MAX;
-      facts_ |= kRangeDone | (!fits || (any & kWraps) ? kWraps : 0);
-      return;
-    }
+    if (op == Ops::ADD) return DerivedFacts::set_index_range(this, a->vmin_ + b->vmin_, a->vmax_ + b->vmax_, (any & kWraps) != 0);
     if (DerivedFacts::index_by_const(this, a, b, (any & kWraps) != 0)) return;
   }
   DerivedFacts::range(this, (any & kWraps) != 0);
