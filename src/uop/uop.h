@@ -251,6 +251,7 @@ class UOpTable {
   // them out of *owned_src when given; it copies arg, or moves it out of *owned_arg (== &arg).
   UOpRef make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg);
   void erase(UOp* u);
+  [[noreturn, gnu::noinline, gnu::cold]] static void address_error(const void* p);
   void rehash(size_t slots);
   // Node and memo memory (slab.h): the many short-lived nodes of a rewrite do not go through
   // malloc each time.
@@ -261,9 +262,9 @@ class UOpTable {
   static constexpr size_t kMemoClasses = 16;   // memos of up to 16 * 64 bytes have slabs
   std::unique_ptr<Slab> memos_[kMemoClasses + 1];  // per size class (64-byte steps)
 
-  // Linear probing, one word a slot: the node's address with 4 bits of its hash in the low
-  // bits (nodes are 16-byte aligned), so probes mostly touch no node; 0: empty. Erasing shifts
-  // the rest of the run back (no tombstones), so a miss ends at the slot a new node takes.
+  // Linear probing, one word a slot: the node's address with 20 bits of its hash (uop.cpp), so
+  // probes mostly touch no node; 0: empty. Erasing shifts the rest of the run back (no
+  // tombstones), so a miss ends at the slot a new node takes.
   std::vector<uintptr_t> slots_;
   size_t mask_ = 0;          // slots_.size() - 1
   size_t shrink_below_ = 0;  // fewer live nodes than this: the table shrinks
