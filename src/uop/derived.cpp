@@ -46,7 +46,7 @@ struct DerivedFacts {
   static void shape(const UOp* u) {
     u->facts_ |= UOp::kShapeDone;
     std::optional<Shape> s = derive_shape(u);
-    if (s) { u->shape_ = std::make_unique<Shape>(std::move(*s)); u->facts_ |= UOp::kHasShape; }
+    if (s) { u->extra().shape = std::move(*s); u->facts_ |= UOp::kHasShape; }
   }
 
   static std::optional<Shape> derive_shape(const UOp* u) {
@@ -287,7 +287,7 @@ struct DerivedFacts {
 
 const Shape* UOp::shape() const {
   bottom_up(this, [](const UOp* u) { return (u->facts_ & kShapeDone) != 0; }, DerivedFacts::shape);
-  return (facts_ & kHasShape) ? shape_.get() : nullptr;
+  return (facts_ & kHasShape) ? &extra_->shape : nullptr;
 }
 
 void UOp::derive_range() const {
@@ -313,8 +313,8 @@ void UOp::derive_range() const {
 }
 
 const std::vector<UOp*>& UOp::toposort() const {
-  if (topo_) return *topo_;
-  auto out = std::make_unique<std::vector<UOp*>>();
+  if (extra_ && !extra_->topo.empty()) return extra_->topo;
+  std::vector<UOp*> out;
   std::vector<std::pair<UOp*, size_t>> stack{{const_cast<UOp*>(this), 0}};
   std::unordered_set<const UOp*> seen{this};
   while (!stack.empty()) {
@@ -324,11 +324,10 @@ const std::vector<UOp*>& UOp::toposort() const {
       if (seen.insert(s).second) stack.push_back({s, 0});
       continue;
     }
-    out->push_back(u);
+    out.push_back(u);
     stack.pop_back();
   }
-  topo_ = std::move(out);
-  return *topo_;
+  return extra().topo = std::move(out);
 }
 
 }  // namespace mg

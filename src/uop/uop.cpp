@@ -51,13 +51,6 @@ bool same_arg(const Arg& a, const Arg& b) {
   return arg_equal(a, b);
 }
 
-bool same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h) {
-  if (u->hash != h || u->op != op || !(u->dtype == dt) || u->src.size() != n) return false;
-  for (size_t k = 0; k < n; k++)
-    if (u->src[k] != src[k]) return false;
-  return same_arg(u->arg, arg);
-}
-
 // A new node's arg: none and integers (nearly every node) without std::variant's visit, the
 // rest out of line so that the node's constructor stays small enough to inline.
 [[gnu::noinline]] Arg other_arg(const Arg& a, Arg* owned) { return owned ? Arg(std::move(*owned)) : Arg(a); }
@@ -67,6 +60,24 @@ Arg node_arg(const Arg& a, Arg* owned) {
   return other_arg(a, owned);
 }
 }  // namespace
+
+// The structure itself, from the first cache line (the slot's 20 hash bits agreed already; the
+// hash in the second line follows from the structure).
+bool UOpTable::same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t) {
+  if (u->op != op || !(u->dtype == dt) || u->src.size() != n) return false;
+  for (size_t k = 0; k < n; k++)
+    if (u->src[k] != src[k]) return false;
+  if (u->facts_ & UOp::kNoArg) return arg.index() == 0;  // without reading u's third cache line
+  return same_arg(u->arg, arg);
+}
+
+uint8_t UOp::arg_facts(const Arg& a) {
+  switch (a.index()) {
+    case 0: return kNoArg | kTrivialArg;
+    case 1: case 2: return kTrivialArg;
+    default: return std::holds_alternative<Ops>(a) ? kTrivialArg : 0;
+  }
+}
 
 // ---- sources ----
 UOpRef* SrcList::alloc(size_t n) { return static_cast<UOpRef*>(::operator new(n * sizeof(UOpRef))); }
@@ -97,14 +108,20 @@ const UOpRef& SrcList::at(size_t i) const {
 
 inline UOp::UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg,
          uint64_t hash, UOpTable* table, uint64_t id)
-    : op(op), dtype(dt), src(owned_src ? SrcList(std::move(*owned_src)) : SrcList(src, n)), hash(hash), table(table), id(id),
-      arg(node_arg(arg, owned_arg)) {}
+    : op(op), facts_(arg_facts(arg)), dtype(dt), src(owned_src ? SrcList(std::move(*owned_src)) : SrcList(src, n)), id(id),
+      hash(hash), table(table), arg(node_arg(arg, owned_arg)) {}
 
+// Read from the first cache line only, when it can: a node without arg passes a none of its
+// own, and the table comes from a new source (a rewrite has just made or read the sources;
+// this node's second line is often cold). Sources share their table with the node.
 UOpRef UOp::replace_src(std::vector<UOpRef> new_src) {
-  return table->make_node(op, dtype, new_src.data(), new_src.size(), &new_src, arg, nullptr);
+  UOpTable* t = new_src.empty() ? table : new_src[0]->table;
+  return t->make_node(op, dtype, new_src.data(), new_src.size(), &new_src, (facts_ & kNoArg) ? Arg() : arg, nullptr);
 }
 UOpRef UOp::replace_src(std::span<const UOpRef> new_src) {
-  return table->make_node(op, dtype, new_src.data(), new_src.size(), nullptr, arg, nullptr);
+  UOpTable* t = new_src.empty() ? table : new_src[0]->table;
+  if (facts_ & kNoArg) return t->make_node(op, dtype, new_src.data(), new_src.size(), nullptr, Arg(), nullptr);
+  return t->make_node(op, dtype, new_src.data(), new_src.size(), nullptr, arg, nullptr);
 }
 
 bool UOp::const_equals(double v) const { return const_as_double(dtype.scalar, arg) == v; }

@@ -101,9 +101,10 @@ class UOp {
   };
 
   // The fields are in the order that keeps what rewriting reads of most nodes in the node's
-  // first two cache lines (of three): op, sources and hash (the intern table's probes) in the
-  // first; range, table, id and memos in the second; arg (read of constants and variables),
-  // shape and toposort in the third.
+  // first two cache lines (of three): op, sources and id (graph_rewrite's result map) in the
+  // first; range, hash, table and memos in the second; arg alone in the third. A node of an op
+  // without arg (most) is rebuilt, compared and freed without reading the third line: its
+  // facts_ say the arg is none, or trivial to destroy.
   const Ops op;
 
  private:
@@ -115,28 +116,30 @@ class UOp {
  public:
   const DType dtype;
   const SrcList src;
-  const uint64_t hash;   // stable structural hash: the same graph hashes the same in any process
-
- private:
-  mutable i128 vmin_ = 0, vmax_ = 0;
-
- public:
-  UOpTable* const table;
   // Unique in its table and never reused (unlike the node's address): maps that must not keep
   // a node alive key on it. Nodes made later have larger ids.
   const uint64_t id;
 
  private:
-  mutable std::unique_ptr<Memo, MemoDelete> memo_;
-  mutable std::unique_ptr<Shape> shape_;  // a pointer: only tensor-level nodes have one
+  mutable i128 vmin_ = 0, vmax_ = 0;
 
  public:
-  const Arg arg;
+  const uint64_t hash;   // stable structural hash: the same graph hashes the same in any process
+  UOpTable* const table;
 
  private:
-  mutable std::unique_ptr<std::vector<UOp*>> topo_;
+  mutable std::unique_ptr<Memo, MemoDelete> memo_;
+  struct Extra {  // shape and toposort: few nodes have either, so one pointer holds both
+    Shape shape;             // kHasShape
+    std::vector<UOp*> topo;  // empty until toposort() is asked (then it holds at least the node)
+  };
+  mutable std::unique_ptr<Extra> extra_;
 
  public:
+  union {
+    const Arg arg;  // (in a union: ~UOp destroys it only when it is not trivial, see facts_)
+  };
+
   // Derived facts, computed once and cached on the node.
   const Shape* shape() const;   // tensor-level shape; nullptr for ops that have none
   i128 vmin() const { if (!(facts_ & kRangeDone)) derive_range(); return vmin_; }  // value range of integer and bool expressions
@@ -187,6 +190,9 @@ class UOp {
 
   UOp(const UOp&) = delete;
   UOp& operator=(const UOp&) = delete;
+  ~UOp() {
+    if (!(facts_ & kTrivialArg)) std::destroy_at(&arg);
+  }
 
  private:
   friend class UOpRef;
@@ -196,8 +202,14 @@ class UOp {
   UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg,
       uint64_t hash, UOpTable* table, uint64_t id);
   friend struct DerivedFacts;
-  enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8 };
+  // kNoArg: arg is none; kTrivialArg: arg needs no destructor (none, an integer, a double, an op).
+  enum : uint8_t { kShapeDone = 1, kHasShape = 2, kRangeDone = 4, kWraps = 8, kNoArg = 16, kTrivialArg = 32 };
+  Extra& extra() const {
+    if (!extra_) extra_ = std::make_unique<Extra>();
+    return *extra_;
+  }
   void derive_range() const;  // the range of this node and of every node under it not yet done
+  static uint8_t arg_facts(const Arg& a);  // kNoArg, kTrivialArg
   bool const_equals(double v) const;
 };
 
@@ -251,6 +263,7 @@ class UOpTable {
   // them out of *owned_src when given; it copies arg, or moves it out of *owned_arg (== &arg).
   UOpRef make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg);
   void erase(UOp* u);
+  static bool same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h);
   [[noreturn, gnu::noinline, gnu::cold]] static void address_error(const void* p);
   void rehash(size_t slots);
   // Node and memo memory (slab.h): the many short-lived nodes of a rewrite do not go through
