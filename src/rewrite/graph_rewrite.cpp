@@ -274,15 +274,25 @@ class Rewriter {
     aliases_.clear();
     for (bool rebuilt = false;;) {
       bool same = true;
-      if (!rebuilt)
+      UOpRef next;
+      if (!rebuilt && c->src.size() == 2) {  // most nodes: each result looked up once, the new sources on the stack
+        const UOpRef& r0 = map_.result(c->src[0].get());
+        const UOpRef& r1 = map_.result(c->src[1].get());
+        if (!(r0 == c->src[0]) || !(r1 == c->src[1])) {
+          same = false;
+          const UOpRef src[2] = {r0, r1};
+          next = c->replace_src(std::span<const UOpRef>(src, 2));
+        }
+      } else if (!rebuilt) {
         for (const UOpRef& s : c->src)
           if (!(map_.result(s.get()) == s)) { same = false; break; }
-      UOpRef next;
-      if (!same) {
-        for (const UOpRef& s : c->src) src_buf_.push_back(map_.result(s.get()));
-        next = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
-        src_buf_.clear();
-      } else {
+        if (!same) {
+          for (const UOpRef& s : c->src) src_buf_.push_back(map_.result(s.get()));
+          next = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
+          src_buf_.clear();
+        }
+      }
+      if (same) {
         Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
         if (!r.rule) break;
         if (++chain > o_.max_chain) chain_error(r.rule, c, r.out.get());
