@@ -164,7 +164,7 @@ class FrameStack {
 
 class Rewriter {
  public:
-  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o, uint64_t fresh) : pm_(pm), ctx_(ctx), o_(o), map_(fresh) {}
+  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o, uint64_t fresh) : pm_(pm), ctx_(ctx), o_(o), bottom_up_(o.bottom_up), map_(fresh) {}
 
   UOpRef run(const UOpRef& root) {
     int64_t t0 = o_.trace ? now_ns() : 0;
@@ -233,7 +233,7 @@ class Rewriter {
         self_error(why, n);
       }
       UOpRef made;  // what the rules made of n (bottom_up): nothing below holds it
-      if (o_.bottom_up) {
+      if (bottom_up_) {
         UOpRef u(n);
         rewrite_first(u, chain, why);
         if (u.get() != n) n = (made = std::move(u)).get();
@@ -299,7 +299,7 @@ class Rewriter {
         }
       }
       if (same) {
-        Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
+        Fired r = bottom_up_ ? Fired{} : try_rewrite(c);
         if (!r.rule) break;
         if (++chain > o_.max_chain) chain_error(r.rule, c, r.out.get());
         next = std::move(r.out);
@@ -316,8 +316,8 @@ class Rewriter {
       aliases_.push_back(slot);
       slot = &ns;
       cur = std::move(next);
-      rebuilt = !same && !o_.bottom_up;
-      if (o_.bottom_up) rewrite_first(cur, chain, why);
+      rebuilt = !same && !bottom_up_;
+      if (bottom_up_) rewrite_first(cur, chain, why);
       c = cur.get();
       if (rebuilt) continue;
       if (const UOpRef* first = wait_for_sources(slot, c, cur, chain, why)) {
@@ -332,6 +332,7 @@ class Rewriter {
   const PatternMatcher& pm_;
   void* ctx_;
   const RewriteOpts& o_;
+  const bool bottom_up_;  // o_.bottom_up, read without going through o_
   TraceStep* step_ = nullptr;
   ResultMap map_;
   FrameStack stack_;
