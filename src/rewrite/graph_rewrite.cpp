@@ -23,45 +23,51 @@ int64_t now_ns() {
 // them over a table twice the graph's size.
 class ResultMap {
  public:
-  struct Slot { UOpRef val; bool seen = false; };  // seen without a val: in progress
+  struct Slot { UOpRef val; };
   explicit ResultMap(uint64_t fresh) : fresh_pn_(fresh / kPage), dir_(64) {}
 
   bool has_result(const UOp* k) {
-    const Slot* page = page_of(k->id / kPage);
-    return page && page[k->id % kPage].val;
+    const Page* page = page_of(k->id / kPage);
+    return page && page->slot[k->id % kPage].val;
   }
-  const UOpRef& result(const UOp* k) { return page_of(k->id / kPage)[k->id % kPage].val; }  // (k has one)
+  const UOpRef& result(const UOp* k) { return page_of(k->id / kPage)->slot[k->id % kPage].val; }  // (k has one)
   // k's slot, marked seen; `added` says whether it was new.
   [[gnu::always_inline]] Slot& find_or_add(const UOp* k, bool& added) {
     const uint64_t pn = k->id / kPage;
-    Slot* page = page_of(pn);
+    Page* page = page_of(pn);
     if (!page) [[unlikely]] page = pn >= fresh_pn_ ? add_fresh_page(pn - fresh_pn_) : add_old_page(pn);
-    Slot& s = page[k->id % kPage];
-    added = !s.seen;
-    s.seen = true;
-    return s;
+    const uint64_t bit = uint64_t(1) << (k->id % kPage);
+    added = !(page->seen & bit);
+    page->seen |= bit;
+    return page->slot[k->id % kPage];
   }
 
  private:
   static constexpr uint64_t kPage = 64;
-  using Page = std::unique_ptr<Slot[]>;
-  struct Dir { uint64_t key = 0; Slot* page = nullptr; };  // key: page number + 1
-  Slot* page_of(uint64_t pn) {  // nullptr: none yet
+  // A page's seen flags in one word beside its slots (seen without a val: in progress), so a
+  // slot is a bare reference: half the bytes of a slot with its own flag, and a new page is
+  // cleared as one block.
+  struct Page {
+    uint64_t seen = 0;
+    Slot slot[kPage];
+  };
+  struct Dir { uint64_t key = 0; Page* page = nullptr; };  // key: page number + 1
+  Page* page_of(uint64_t pn) {  // nullptr: none yet
     if (pn >= fresh_pn_) return pn < fresh_end_ ? fresh_[pn - fresh_pn_].get() : nullptr;
     if (pn == hot_[0].pn) return hot_[0].page;
     if (pn == hot_[1].pn) return hot_[1].page;
     return old_page(pn);
   }
-  [[gnu::noinline]] Slot* add_fresh_page(uint64_t i) {
+  [[gnu::noinline]] Page* add_fresh_page(uint64_t i) {
     if (i >= fresh_.size()) {
       fresh_.resize(std::max<size_t>(2 * fresh_.size(), i + 16));
       fresh_end_ = fresh_pn_ + fresh_.size();
     }
-    fresh_[i] = std::make_unique<Slot[]>(kPage);
+    fresh_[i] = std::make_unique<Page>();
     return fresh_[i].get();
   }
   size_t dir_slot(uint64_t key) const { return size_t((key * 0x9e3779b97f4a7c15ull) >> shift_); }
-  Slot* old_page(uint64_t pn) {
+  Page* old_page(uint64_t pn) {
     const uint64_t key = pn + 1;
     for (size_t i = dir_slot(key);; i = (i + 1) & (dir_.size() - 1)) {
       if (dir_[i].key == key || !dir_[i].key) {
@@ -71,16 +77,16 @@ class ResultMap {
       }
     }
   }
-  [[gnu::noinline]] Slot* add_old_page(uint64_t pn) {
+  [[gnu::noinline]] Page* add_old_page(uint64_t pn) {
     if ((pages_.size() + 1) * 2 > dir_.size()) grow();
-    pages_.push_back(std::make_unique<Slot[]>(kPage));
-    Slot* page = pages_.back().get();
+    pages_.push_back(std::make_unique<Page>());
+    Page* page = pages_.back().get();
     put(pn + 1, page);
     for (Hot& h : hot_)
       if (h.pn == pn) h.page = page;
     return page;
   }
-  void put(uint64_t key, Slot* page) {
+  void put(uint64_t key, Page* page) {
     size_t i = dir_slot(key);
     while (dir_[i].key) i = (i + 1) & (dir_.size() - 1);
     dir_[i] = {key, page};
@@ -93,14 +99,14 @@ class ResultMap {
       if (d.key) put(d.key, d.page);
   }
   const uint64_t fresh_pn_;
-  std::vector<Page> fresh_;
+  std::vector<std::unique_ptr<Page>> fresh_;
   uint64_t fresh_end_ = fresh_pn_;  // fresh_pn_ + fresh_.size(), at hand
-  std::vector<Page> pages_;
+  std::vector<std::unique_ptr<Page>> pages_;
   std::vector<Dir> dir_;
   int shift_ = 64 - 6;  // 64 directory slots
   // The two old pages looked up last (or found missing): most sources sit on one of two, the
   // page of the nodes made just before their parent or that of constants made early.
-  struct Hot { uint64_t pn = UINT64_MAX; Slot* page = nullptr; };
+  struct Hot { uint64_t pn = UINT64_MAX; Page* page = nullptr; };
   Hot hot_[2];
 };
 
@@ -158,7 +164,7 @@ class FrameStack {
 
 class Rewriter {
  public:
-  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o, uint64_t fresh) : pm_(pm), ctx_(ctx), o_(o), map_(fresh) {}
+  Rewriter(const PatternMatcher& pm, void* ctx, const RewriteOpts& o, uint64_t fresh) : pm_(pm), ctx_(ctx), o_(o), bottom_up_(o.bottom_up), map_(fresh) {}
 
   UOpRef run(const UOpRef& root) {
     int64_t t0 = o_.trace ? now_ns() : 0;
@@ -227,7 +233,7 @@ class Rewriter {
         self_error(why, n);
       }
       UOpRef made;  // what the rules made of n (bottom_up): nothing below holds it
-      if (o_.bottom_up) {
+      if (bottom_up_) {
         UOpRef u(n);
         rewrite_first(u, chain, why);
         if (u.get() != n) n = (made = std::move(u)).get();
@@ -274,16 +280,26 @@ class Rewriter {
     aliases_.clear();
     for (bool rebuilt = false;;) {
       bool same = true;
-      if (!rebuilt)
+      UOpRef next;
+      if (!rebuilt && c->src.size() == 2) {  // most nodes: each result looked up once, the new sources on the stack
+        const UOpRef& r0 = map_.result(c->src[0].get());
+        const UOpRef& r1 = map_.result(c->src[1].get());
+        if (!(r0 == c->src[0]) || !(r1 == c->src[1])) {
+          same = false;
+          const UOpRef src[2] = {r0, r1};
+          next = c->replace_src(std::span<const UOpRef>(src, 2));
+        }
+      } else if (!rebuilt) {
         for (const UOpRef& s : c->src)
           if (!(map_.result(s.get()) == s)) { same = false; break; }
-      UOpRef next;
-      if (!same) {
-        for (const UOpRef& s : c->src) src_buf_.push_back(map_.result(s.get()));
-        next = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
-        src_buf_.clear();
-      } else {
-        Fired r = o_.bottom_up ? Fired{} : try_rewrite(c);
+        if (!same) {
+          for (const UOpRef& s : c->src) src_buf_.push_back(map_.result(s.get()));
+          next = c->replace_src(std::span<const UOpRef>(src_buf_.data(), src_buf_.size()));
+          src_buf_.clear();
+        }
+      }
+      if (same) {
+        Fired r = bottom_up_ ? Fired{} : try_rewrite(c);
         if (!r.rule) break;
         if (++chain > o_.max_chain) chain_error(r.rule, c, r.out.get());
         next = std::move(r.out);
@@ -300,8 +316,8 @@ class Rewriter {
       aliases_.push_back(slot);
       slot = &ns;
       cur = std::move(next);
-      rebuilt = !same && !o_.bottom_up;
-      if (o_.bottom_up) rewrite_first(cur, chain, why);
+      rebuilt = !same && !bottom_up_;
+      if (bottom_up_) rewrite_first(cur, chain, why);
       c = cur.get();
       if (rebuilt) continue;
       if (const UOpRef* first = wait_for_sources(slot, c, cur, chain, why)) {
@@ -316,6 +332,7 @@ class Rewriter {
   const PatternMatcher& pm_;
   void* ctx_;
   const RewriteOpts& o_;
+  const bool bottom_up_;  // o_.bottom_up, read without going through o_
   TraceStep* step_ = nullptr;
   ResultMap map_;
   FrameStack stack_;

@@ -7,11 +7,15 @@
 namespace mg::sym {
 
 namespace {
-UOpRef k(Ops op, B& b, const char* c1, const char* c2) { return fold_consts(op, b[c1], b[c2]); }
-// x op (c1 cop c2), nullptr if the constant is undefined
-UOpRef with_const(B& b, Ops op, const UOpRef& x, const UOpRef& cst) {
-  if (!cst) return nullptr;
-  return keep(b, alu(op, {x, cst}));
+// c1 op c2 (bound names): inline, so each name lookup compares against a literal of known length
+inline UOpRef k(Ops op, B& b, std::string_view c1, std::string_view c2) { return fold_consts(op, b[c1], b[c2]); }
+// x op cst (cst: c1 cop c2, nullptr if undefined), made directly in the root's dtype: what
+// keep(b, alu(op, {x, cst})) gives, without a node that keep would drop
+UOpRef with_const(B& b, Ops op, UOpRef x, UOpRef cst) {
+  if (!cst || x->dtype != b.root->dtype) return nullptr;
+  UOpTable* t = x->table;
+  const DType dt = x->dtype;
+  return t->make(op, dt, {std::move(x), std::move(cst)});
 }
 UOpRef add_c1c2(B& b) { return with_const(b, Ops::ADD, b["x"], k(Ops::ADD, b, "c1", "c2")); }
 UOpRef mul_c1c2(B& b) { return with_const(b, Ops::MUL, b["x"], k(Ops::MUL, b, "c1", "c2")); }

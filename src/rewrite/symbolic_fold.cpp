@@ -57,7 +57,8 @@ UOpRef fold_consts(Ops op, const UOpRef& a, const UOpRef& b) {
     const i128 x = cval(*a), y = cval(*b);
     using u128 = unsigned __int128;  // (a product's low bits are all that survive the wrap)
     const i128 r = op == Ops::ADD ? x + y : op == Ops::SUB ? x - y : i128(u128(x) * u128(y));
-    return a->table->make(Ops::CONST, dt, {}, make_const(dt, r));
+    // 64-bit integers (index, most of them) keep r's low 64 bits: make_const's wrap, inline
+    return a->table->make(Ops::CONST, dt, {}, scalar_bits(dt.scalar) == 64 ? Arg(int64_t(uint64_t(r))) : make_const(dt, r));
   }
   Arg vals[2] = {a->arg, b->arg};
   std::optional<Arg> v = exec_alu(op, a->dtype, a->dtype, vals);

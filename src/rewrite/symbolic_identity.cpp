@@ -12,10 +12,15 @@ namespace {
 bool is_float_zero(const UOp& c, bool negative) {
   return c.dtype.is_float() && c.const_float() == 0.0 && std::signbit(c.const_float()) == negative;
 }
+// 0 as an integer or bool (an int64_t arg, the usual case, read inline)
+bool is_int_zero(const UOp& c) {
+  if (const int64_t* i = std::get_if<int64_t>(&c.arg)) return *i == 0;
+  return c.const_float() == 0.0;
+}
 // x+c == x for every x: 0 for integers and bool; only -0.0 for floats (-0.0 + +0.0 is +0.0).
-bool adds_nothing(const UOp& c) { return c.dtype.is_float() ? is_float_zero(c, true) : c.const_float() == 0.0; }
+bool adds_nothing(const UOp& c) { return c.dtype.is_float() ? is_float_zero(c, true) : is_int_zero(c); }
 // x-c == x for every x: 0 for integers and bool; only +0.0 for floats.
-bool subtracts_nothing(const UOp& c) { return c.dtype.is_float() ? is_float_zero(c, false) : c.const_float() == 0.0; }
+bool subtracts_nothing(const UOp& c) { return c.dtype.is_float() ? is_float_zero(c, false) : is_int_zero(c); }
 // Every bit set: true, -1, or the unsigned maximum.
 bool all_ones(const UOp& c) {
   if (!(c.dtype.is_int() || c.dtype.is_bool())) return false;
