@@ -244,19 +244,30 @@ size_t spine_of(const UOp* like, const UOp* out[], size_t max) {
   for (size_t i = n; i-- > 0 && m < max;) out[m++] = top[i];
   return m;
 }
-// Whether x is what scaled(like, v, c) makes, without making it.
-bool is_scaled(const UOp* like, const UOp* x, const UOp* v, i128 c) {
-  if (c == 1) return x == v;
-  if (!(x->dtype == like->dtype) || !(v->dtype == like->dtype)) return false;
-  if (c == -1) return x->op == Ops::NEG && x->src[0].get() == v;
-  if (x->op != Ops::MUL || x->src[0].get() != v || !x->src[1]->is_const()) return false;
+// Whether x is what scaled(like, v, c) makes, without making it, for c other than 1 (dt: like's
+// dtype, held: -fno-strict-aliasing would reload it at each test). The constant's value is tested
+// before the dtypes: a changed coefficient is the usual miss.
+bool is_scaled(DType dt, const UOp* x, const UOp* v, i128 c) {
+  if (c == -1) return x->op == Ops::NEG && x->src[0].get() == v && x->dtype == dt && v->dtype == dt;
+  if (x->op != Ops::MUL || x->src[0].get() != v) return false;
   const UOp* k = x->src[1].get();
-  if (!(k->dtype == like->dtype) || !fits(like->dtype, c) || !std::holds_alternative<int64_t>(k->arg)) return false;
-  return cval(*k) == c;
+  const int64_t* a = k->is_const() ? std::get_if<int64_t>(&k->arg) : nullptr;
+  // (the int64_t coef_const makes of c when c fits dt, so also the value cval reads)
+  return a && *a == int64_t(c) && x->dtype == dt && v->dtype == dt && k->dtype == dt && fits(dt, c);
 }
 // Whether p is the node a op b (of a's dtype, as the operators make it).
-bool made_by(const UOp* p, Ops op, const UOpRef& a, const UOpRef& b) {
+[[gnu::always_inline]] inline bool made_by(const UOp* p, Ops op, const UOpRef& a, const UOpRef& b) {
   return p && p->op == op && p->src.size() == 2 && p->src[0] == a && p->src[1] == b && p->dtype == a->dtype && p->arg.index() == 0;
+}
+// Whether c is the constant coef_const(like, v) makes, without looking it up (nodes are interned:
+// a CONST of like's dtype holding that int64_t is that node).
+bool is_coef_const(const UOp* like, const UOp* c, i128 v) {
+  if (c->op != Ops::CONST || !(c->dtype == like->dtype)) return false;
+  const int64_t* a = std::get_if<int64_t>(&c->arg);
+  if (!a) return false;
+  if (fits(like->dtype, v)) return *a == int64_t(v);
+  if (!like->dtype.is_unsigned() || v >= 0 || v < -int_max(like->dtype.scalar)) return false;
+  return *a == int64_t(v + int_max(like->dtype.scalar) + 1);
 }
 }  // namespace
 
@@ -269,6 +280,7 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
   // The sum under `like` is usually the one built with a term changed: step j of the build
   // would make spine[j] again. Its nodes are taken as they are, without a lookup each, up to
   // the step that differs; past it, the scaled terms (v*c) still are.
+  const DType dt = like->dtype;
   const UOp* spine[64];
   const size_t n_spine = spine_of(like, spine, 64);
   size_t depth = 0;
@@ -284,7 +296,7 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
       const UOp* p = depth < n_spine ? spine[depth] : nullptr;
       const UOp* hint = !p ? nullptr : depth == 0 ? p : p->src.size() == 2 ? p->src[1].get() : nullptr;
       depth++;
-      auto term = [&](i128 c) { return hint && is_scaled(like, hint, v, c) ? hint->ref() : scaled(like, l.v[i], c); };
+      auto term = [&](i128 c) { return hint && (c == 1 ? hint == v : is_scaled(dt, hint, v, c)) ? hint->ref() : scaled(like, l.v[i], c); };
       UOpRef t;
       // acc - v*(-c) for c < 0, unless that term is a NEG; else acc + v*c
       if (acc && coef[i] < 0 && (t = term(-coef[i])) && t->op != Ops::NEG) {
@@ -303,7 +315,9 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
     }
   }
   if (k == 0 && acc) return acc;
-  UOpRef kc = coef_const(like, k);
+  // the sum replaced often adds the same constant at this step (its node, if so, without a lookup)
+  const UOp* pk = depth < n_spine && acc ? spine[depth] : nullptr;
+  UOpRef kc = pk && pk->op == Ops::ADD && is_coef_const(like, pk->src[1].get(), k) ? pk->src[1] : coef_const(like, k);
   if (!kc) return nullptr;
   return acc ? acc + kc : kc;
 }
