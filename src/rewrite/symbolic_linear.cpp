@@ -288,9 +288,14 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
   // Terms with positive coefficients first, then the others subtracted: a - b*32 rather than
   // a + b*-32, which unsigned dtypes could not even write.
   UOpRef acc;
-  for (bool positive : {true, false}) {
+  bool has_neg = false;  // (the second pass only when there are: most sums have none)
+  for (int pass = 0; pass < 1 + has_neg; pass++) {
+    const bool positive = pass == 0;
     for (size_t i = 0; i < l.v.size(); i++) {
-      if (positive ? coef[i] <= 0 : coef[i] >= 0) continue;
+      if (positive ? coef[i] <= 0 : coef[i] >= 0) {
+        has_neg = has_neg || coef[i] != 0;
+        continue;
+      }
       const UOp* v = l.v[i].get();
       // the spine's node for this step, and the term it adds
       const UOp* p = depth < n_spine ? spine[depth] : nullptr;
