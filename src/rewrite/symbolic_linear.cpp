@@ -356,15 +356,6 @@ const KeptLinear& kept_form(const UOpRef& x, bool ring) {
   return kl;
 }
 
-// linearize(x, ring)'s terms, coefficients and constant (the rest of `out` is not filled).
-bool linearize_terms(const UOpRef& x, Linear& out, bool ring) {
-  const KeptLinear& kl = kept_form(x, ring);
-  if (!kl.ok) return false;
-  for (const UOp* t : kl.v) out.v.push_back(UOpRef(const_cast<UOp*>(t)));
-  out.coef = kl.coef;
-  out.k = kl.k;
-  return true;
-}
 }  // namespace
 
 // C's definition of %: x == (x//c)*c + x%c for c != 0, also in the ring. So a sum holding
@@ -373,9 +364,10 @@ bool linearize_terms(const UOpRef& x, Linear& out, bool ring) {
 std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
   auto same = [&](i128 a, i128 b) { return ring ? ring_rep(dt, a) == ring_rep(dt, b) : a == b; };
   std::vector<Linear> out;  // (no memory until a form is found: most sums have none)
-  auto keep = [&out](Linear&& f) {
+  // a new form, a copy of l made in place (the reference holds until the next one)
+  auto form = [&out, &l]() -> Linear& {
     if (out.empty()) out.reserve(2);
-    out.push_back(std::move(f));
+    return out.emplace_back(l);
   };
   for (size_t i = 0; i < l.v.size(); i++) {
     const UOp* d = l.v[i].get();
@@ -386,25 +378,30 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
     for (size_t j = 0; j < l.v.size(); j++) {
       const UOp* m = l.v[j].get();
       if (m->op != Ops::MOD || m->src[0] != x || m->src[1] != c || !same(l.coef[j] * cv, q)) continue;
-      Linear f = l;
+      Linear& f = form();
       f.coef[i] = 0;
       if (std::find(f.v.begin(), f.v.end(), x) == f.v.end()) f.v[j] = x;  // x takes x%c's place
       else { add_term(f, x, f.coef[j]); f.coef[j] = 0; }
-      keep(std::move(f));
     }
-    Linear lx;
-    if (!divides(cv, q) || !linearize_terms(x, lx, ring)) continue;
+    if (!divides(cv, q)) continue;
+    const KeptLinear& lx = kept_form(x, ring);  // linearize(x, ring)'s terms, coefficients, constant
+    if (!lx.ok) continue;
     const i128 p = neg_quot(q, cv);
-    Linear f = l;
+    Linear& f = form();
     f.coef[i] = 0;
     // x%c: the term already there, or one made only if the form is used (most are not)
     size_t m = 0;
     while (m < f.v.size() && !(f.v[m]->op == Ops::MOD && f.v[m]->src[0] == x && f.v[m]->src[1] == c)) m++;
     if (m < f.v.size()) add_term(f, f.v[m], p);
     else { f.v.push_back(nullptr); f.coef.push_back(p); f.mod_of = l.v[i]; }
-    for (size_t t = 0; t < lx.v.size(); t++) add_term(f, lx.v[t], -p * lx.coef[t]);
+    for (size_t t = 0; t < lx.v.size(); t++) {  // x's terms (add_term by pointer: lx keeps no references)
+      const UOp* u = lx.v[t];
+      size_t e = 0;
+      while (e < f.v.size() && f.v[e].get() != u) e++;
+      if (e == f.v.size()) { f.v.push_back(UOpRef(const_cast<UOp*>(u))); f.coef.push_back(-p * lx.coef[t]); }
+      else f.coef[e] += -p * lx.coef[t];
+    }
     f.k -= p * lx.k;
-    keep(std::move(f));
   }
   return out;
 }
