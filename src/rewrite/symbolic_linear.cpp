@@ -510,8 +510,22 @@ UOpRef rebuild_sum(const UOpRef& root) {
   Linear l;
   SumNodes nodes;
   if (!linearize(root, l, true, &nodes)) return nullptr;
-  bool has_div = false;  // divmod_forms only reads x//c terms
-  for (const UOpRef& t : l.v) has_div = has_div || t->op == Ops::IDIV;
+  // Constants the candidate may find among root's nodes: those linearize met, and the constant
+  // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
+  // the candidate adds. (In the same pass: whether there are x//c terms, all divmod_forms reads.)
+  const Ring rg(dt);
+  SmallVec<uint64_t, 16> term_consts;  // magnitudes of the terms' constant sources
+  uint64_t term_const_bits = 0;
+  bool has_div = false;
+  for (const UOpRef& t : l.v) {
+    has_div = has_div || t->op == Ops::IDIV;
+    for (const UOpRef& s : t->src)
+      if (s->is_const() && s->dtype == dt) {
+        const uint64_t w = magnitude(rg.rep(cval(s)));
+        term_consts.push_back(w);
+        term_const_bits |= filter_bit(w);
+      }
+  }
   // (l's coefficients are representatives already: the ring walk leaves them so)
   const CoefCount lc = count_coefs(l.coef);
   const bool redundant = l.redundant(lc.scaled, lc.nonzero);
@@ -524,19 +538,6 @@ UOpRef rebuild_sum(const UOpRef& root) {
   UOpRef best = root;
   // root drops at most the inner nodes linearize looked through, each counted once
   const size_t root_inner = l.inner_unique;
-  // Constants the candidate may find among root's nodes: those linearize met, and the constant
-  // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
-  // the candidate adds.
-  const Ring rg(dt);
-  SmallVec<uint64_t, 16> term_consts;  // magnitudes of the terms' constant sources
-  uint64_t term_const_bits = 0;
-  for (const UOpRef& t : l.v)
-    for (const UOpRef& s : t->src)
-      if (s->is_const() && s->dtype == dt) {
-        const uint64_t w = magnitude(rg.rep(cval(s)));
-        term_consts.push_back(w);
-        term_const_bits |= filter_bit(w);
-      }
   auto present = [&](uint64_t a) {
     if (l.knows_magnitude(a)) return true;
     if (!(term_const_bits & filter_bit(a))) return false;
