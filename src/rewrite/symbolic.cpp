@@ -96,17 +96,17 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   if (cand == root || !nodes.all) return false;
   constexpr size_t kMax = 128;      // cand's walk
   constexpr size_t kKnownMax = 192;  // root's nodes named above: past this many, not shown
-  enum : uint16_t { kKnown = 1, kSeenFlag = 2, kKept = 4 };
+  // (kInner: one of nodes.inner, which root drops unless cand keeps it; those made after term_id
+  // are counted as they are marked, and as they get kept, instead of in a pass at the end)
+  enum : uint16_t { kKnown = 1, kSeenFlag = 2, kKept = 4, kInner = 8 };
   NodeMarks m(*root->table);
   // (n_known only grows: checked once after all are marked, the answer is the same)
   size_t n_known = 0;
-  auto know = [&](const UOp* u) {  // (a node marked so far has kKnown alone)
+  auto know = [&](const UOp* u) {  // (a node marked so far has kKnown alone, or with kInner)
     n_known += !m.is(u, kKnown, kKnown);
     m.set(u, kKnown);
   };
   const size_t n_inner = nodes.n_inner, n_consts = nodes.n_consts;  // (held: a mark stored could alias them)
-  for (size_t i = 0; i < n_inner; i++) know(nodes.inner[i]);
-  for (size_t i = 0; i < n_consts; i++) know(nodes.consts[i]);
   uint64_t term_id = 0;  // the largest id of a term with sources
   for (const UOpRef& t : terms) {
     if (!t) return false;
@@ -115,6 +115,15 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
     for (const UOpRef& s : t->src)
       if (s->is_const()) know(s.get());
   }
+  // The inner nodes are distinct, and none is a term or a constant (a sum op under root is
+  // looked through or taken as a term by what it is, the same way everywhere).
+  size_t late_inner = 0, kept_late = 0;  // inner nodes made after term_id; of them, kept
+  for (size_t i = 0; i < n_inner; i++) {
+    m.set(nodes.inner[i], kKnown | kInner);
+    late_inner += nodes.inner[i]->id > term_id;
+  }
+  n_known += n_inner;
+  for (size_t i = 0; i < n_consts; i++) know(nodes.consts[i]);
   if (n_known >= kKnownMax) return false;
   const UOp* stack[kMax];
   size_t top = 0;
@@ -130,8 +139,11 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
     if (f & kSeenFlag) continue;
     if (++n_seen >= kMax * 3 / 4) return false;
     if (f & kKnown) {
-      m.set(u, kKnown | kSeenFlag | kKept);
-      if (u->id > term_id && is_sum_op(u)) todo[n_todo++] = u;
+      m.set(u, f | kSeenFlag | kKept);
+      if (u->id > term_id) {
+        kept_late += (f & kInner) != 0;
+        if (is_sum_op(u)) todo[n_todo++] = u;
+      }
       continue;
     }
     m.set(u, kSeenFlag);
@@ -143,17 +155,20 @@ bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, 
   }
   // under a kept inner node, its known sources are kept too (a term that is a sum op is taken
   // for an inner node: that keeps more, which only errs toward "not shown"). A known node not
-  // kept was not seen: it has kKnown alone. Only nodes made after term_id are counted below,
-  // and what lies under a node was made before it: the spreading stops at the others.
+  // kept was not seen: it has kKnown alone, or with kInner. Only nodes made after term_id are
+  // counted below, and what lies under a node was made before it: the spreading stops at the
+  // others.
   while (n_todo > 0)
     for (const UOpRef& s : todo[--n_todo]->src) {
       const UOp* x = s.get();
-      if (x->id <= term_id || !m.is(x, kKnown | kKept, kKnown)) continue;
-      m.set(x, kKnown | kKept);
+      if (x->id <= term_id) continue;
+      const uint16_t f = m.flags(x);
+      if ((f & (kKnown | kKept)) != kKnown) continue;
+      m.set(x, f | kKept);
+      kept_late += (f & kInner) != 0;
       if (is_sum_op(x)) todo[n_todo++] = x;
     }
-  size_t dropped_inner = 0;
-  for (size_t i = 0; i < n_inner; i++) dropped_inner += !m.has(nodes.inner[i], kKept) && nodes.inner[i]->id > term_id;
+  const size_t dropped_inner = late_inner - kept_late;
   if (added > dropped_inner) return false;
   // added < dropped: the constants dropped, each once (a counted one is marked kept), until
   // there are enough

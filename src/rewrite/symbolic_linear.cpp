@@ -244,19 +244,30 @@ size_t spine_of(const UOp* like, const UOp* out[], size_t max) {
   for (size_t i = n; i-- > 0 && m < max;) out[m++] = top[i];
   return m;
 }
-// Whether x is what scaled(like, v, c) makes, without making it.
-bool is_scaled(const UOp* like, const UOp* x, const UOp* v, i128 c) {
-  if (c == 1) return x == v;
-  if (!(x->dtype == like->dtype) || !(v->dtype == like->dtype)) return false;
-  if (c == -1) return x->op == Ops::NEG && x->src[0].get() == v;
-  if (x->op != Ops::MUL || x->src[0].get() != v || !x->src[1]->is_const()) return false;
+// Whether x is what scaled(like, v, c) makes, without making it, for c other than 1 (dt: like's
+// dtype, held: -fno-strict-aliasing would reload it at each test). The constant's value is tested
+// before the dtypes: a changed coefficient is the usual miss.
+bool is_scaled(DType dt, const UOp* x, const UOp* v, i128 c) {
+  if (c == -1) return x->op == Ops::NEG && x->src[0].get() == v && x->dtype == dt && v->dtype == dt;
+  if (x->op != Ops::MUL || x->src[0].get() != v) return false;
   const UOp* k = x->src[1].get();
-  if (!(k->dtype == like->dtype) || !fits(like->dtype, c) || !std::holds_alternative<int64_t>(k->arg)) return false;
-  return cval(*k) == c;
+  const int64_t* a = k->is_const() ? std::get_if<int64_t>(&k->arg) : nullptr;
+  // (the int64_t coef_const makes of c when c fits dt, so also the value cval reads)
+  return a && *a == int64_t(c) && x->dtype == dt && v->dtype == dt && k->dtype == dt && fits(dt, c);
 }
 // Whether p is the node a op b (of a's dtype, as the operators make it).
-bool made_by(const UOp* p, Ops op, const UOpRef& a, const UOpRef& b) {
+[[gnu::always_inline]] inline bool made_by(const UOp* p, Ops op, const UOpRef& a, const UOpRef& b) {
   return p && p->op == op && p->src.size() == 2 && p->src[0] == a && p->src[1] == b && p->dtype == a->dtype && p->arg.index() == 0;
+}
+// Whether c is the constant coef_const(like, v) makes, without looking it up (nodes are interned:
+// a CONST of like's dtype holding that int64_t is that node).
+bool is_coef_const(const UOp* like, const UOp* c, i128 v) {
+  if (c->op != Ops::CONST || !(c->dtype == like->dtype)) return false;
+  const int64_t* a = std::get_if<int64_t>(&c->arg);
+  if (!a) return false;
+  if (fits(like->dtype, v)) return *a == int64_t(v);
+  if (!like->dtype.is_unsigned() || v >= 0 || v < -int_max(like->dtype.scalar)) return false;
+  return *a == int64_t(v + int_max(like->dtype.scalar) + 1);
 }
 }  // namespace
 
@@ -269,6 +280,7 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
   // The sum under `like` is usually the one built with a term changed: step j of the build
   // would make spine[j] again. Its nodes are taken as they are, without a lookup each, up to
   // the step that differs; past it, the scaled terms (v*c) still are.
+  const DType dt = like->dtype;
   const UOp* spine[64];
   const size_t n_spine = spine_of(like, spine, 64);
   size_t depth = 0;
@@ -276,15 +288,20 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
   // Terms with positive coefficients first, then the others subtracted: a - b*32 rather than
   // a + b*-32, which unsigned dtypes could not even write.
   UOpRef acc;
-  for (bool positive : {true, false}) {
+  bool has_neg = false;  // (the second pass only when there are: most sums have none)
+  for (int pass = 0; pass < 1 + has_neg; pass++) {
+    const bool positive = pass == 0;
     for (size_t i = 0; i < l.v.size(); i++) {
-      if (positive ? coef[i] <= 0 : coef[i] >= 0) continue;
+      if (positive ? coef[i] <= 0 : coef[i] >= 0) {
+        has_neg = has_neg || coef[i] != 0;
+        continue;
+      }
       const UOp* v = l.v[i].get();
       // the spine's node for this step, and the term it adds
       const UOp* p = depth < n_spine ? spine[depth] : nullptr;
       const UOp* hint = !p ? nullptr : depth == 0 ? p : p->src.size() == 2 ? p->src[1].get() : nullptr;
       depth++;
-      auto term = [&](i128 c) { return hint && is_scaled(like, hint, v, c) ? hint->ref() : scaled(like, l.v[i], c); };
+      auto term = [&](i128 c) { return hint && (c == 1 ? hint == v : is_scaled(dt, hint, v, c)) ? hint->ref() : scaled(like, l.v[i], c); };
       UOpRef t;
       // acc - v*(-c) for c < 0, unless that term is a NEG; else acc + v*c
       if (acc && coef[i] < 0 && (t = term(-coef[i])) && t->op != Ops::NEG) {
@@ -303,7 +320,9 @@ UOpRef build(const UOp* like, const Linear& l, std::span<const i128> coef, i128 
     }
   }
   if (k == 0 && acc) return acc;
-  UOpRef kc = coef_const(like, k);
+  // the sum replaced often adds the same constant at this step (its node, if so, without a lookup)
+  const UOp* pk = depth < n_spine && acc ? spine[depth] : nullptr;
+  UOpRef kc = pk && pk->op == Ops::ADD && is_coef_const(like, pk->src[1].get(), k) ? pk->src[1] : coef_const(like, k);
   if (!kc) return nullptr;
   return acc ? acc + kc : kc;
 }
@@ -337,15 +356,6 @@ const KeptLinear& kept_form(const UOpRef& x, bool ring) {
   return kl;
 }
 
-// linearize(x, ring)'s terms, coefficients and constant (the rest of `out` is not filled).
-bool linearize_terms(const UOpRef& x, Linear& out, bool ring) {
-  const KeptLinear& kl = kept_form(x, ring);
-  if (!kl.ok) return false;
-  for (const UOp* t : kl.v) out.v.push_back(UOpRef(const_cast<UOp*>(t)));
-  out.coef = kl.coef;
-  out.k = kl.k;
-  return true;
-}
 }  // namespace
 
 // C's definition of %: x == (x//c)*c + x%c for c != 0, also in the ring. So a sum holding
@@ -354,9 +364,10 @@ bool linearize_terms(const UOpRef& x, Linear& out, bool ring) {
 std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
   auto same = [&](i128 a, i128 b) { return ring ? ring_rep(dt, a) == ring_rep(dt, b) : a == b; };
   std::vector<Linear> out;  // (no memory until a form is found: most sums have none)
-  auto keep = [&out](Linear&& f) {
+  // a new form, a copy of l made in place (the reference holds until the next one)
+  auto form = [&out, &l]() -> Linear& {
     if (out.empty()) out.reserve(2);
-    out.push_back(std::move(f));
+    return out.emplace_back(l);
   };
   for (size_t i = 0; i < l.v.size(); i++) {
     const UOp* d = l.v[i].get();
@@ -367,25 +378,30 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
     for (size_t j = 0; j < l.v.size(); j++) {
       const UOp* m = l.v[j].get();
       if (m->op != Ops::MOD || m->src[0] != x || m->src[1] != c || !same(l.coef[j] * cv, q)) continue;
-      Linear f = l;
+      Linear& f = form();
       f.coef[i] = 0;
       if (std::find(f.v.begin(), f.v.end(), x) == f.v.end()) f.v[j] = x;  // x takes x%c's place
       else { add_term(f, x, f.coef[j]); f.coef[j] = 0; }
-      keep(std::move(f));
     }
-    Linear lx;
-    if (!divides(cv, q) || !linearize_terms(x, lx, ring)) continue;
+    if (!divides(cv, q)) continue;
+    const KeptLinear& lx = kept_form(x, ring);  // linearize(x, ring)'s terms, coefficients, constant
+    if (!lx.ok) continue;
     const i128 p = neg_quot(q, cv);
-    Linear f = l;
+    Linear& f = form();
     f.coef[i] = 0;
     // x%c: the term already there, or one made only if the form is used (most are not)
     size_t m = 0;
     while (m < f.v.size() && !(f.v[m]->op == Ops::MOD && f.v[m]->src[0] == x && f.v[m]->src[1] == c)) m++;
     if (m < f.v.size()) add_term(f, f.v[m], p);
     else { f.v.push_back(nullptr); f.coef.push_back(p); f.mod_of = l.v[i]; }
-    for (size_t t = 0; t < lx.v.size(); t++) add_term(f, lx.v[t], -p * lx.coef[t]);
+    for (size_t t = 0; t < lx.v.size(); t++) {  // x's terms (add_term by pointer: lx keeps no references)
+      const UOp* u = lx.v[t];
+      size_t e = 0;
+      while (e < f.v.size() && f.v[e].get() != u) e++;
+      if (e == f.v.size()) { f.v.push_back(UOpRef(const_cast<UOp*>(u))); f.coef.push_back(-p * lx.coef[t]); }
+      else f.coef[e] += -p * lx.coef[t];
+    }
     f.k -= p * lx.k;
-    keep(std::move(f));
   }
   return out;
 }
@@ -494,8 +510,22 @@ UOpRef rebuild_sum(const UOpRef& root) {
   Linear l;
   SumNodes nodes;
   if (!linearize(root, l, true, &nodes)) return nullptr;
-  bool has_div = false;  // divmod_forms only reads x//c terms
-  for (const UOpRef& t : l.v) has_div = has_div || t->op == Ops::IDIV;
+  // Constants the candidate may find among root's nodes: those linearize met, and the constant
+  // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
+  // the candidate adds. (In the same pass: whether there are x//c terms, all divmod_forms reads.)
+  const Ring rg(dt);
+  SmallVec<uint64_t, 16> term_consts;  // magnitudes of the terms' constant sources
+  uint64_t term_const_bits = 0;
+  bool has_div = false;
+  for (const UOpRef& t : l.v) {
+    has_div = has_div || t->op == Ops::IDIV;
+    for (const UOpRef& s : t->src)
+      if (s->is_const() && s->dtype == dt) {
+        const uint64_t w = magnitude(rg.rep(cval(s)));
+        term_consts.push_back(w);
+        term_const_bits |= filter_bit(w);
+      }
+  }
   // (l's coefficients are representatives already: the ring walk leaves them so)
   const CoefCount lc = count_coefs(l.coef);
   const bool redundant = l.redundant(lc.scaled, lc.nonzero);
@@ -508,19 +538,6 @@ UOpRef rebuild_sum(const UOpRef& root) {
   UOpRef best = root;
   // root drops at most the inner nodes linearize looked through, each counted once
   const size_t root_inner = l.inner_unique;
-  // Constants the candidate may find among root's nodes: those linearize met, and the constant
-  // sources of the terms (x//c, x%c, ...). A coefficient or constant of another value is a node
-  // the candidate adds.
-  const Ring rg(dt);
-  SmallVec<uint64_t, 16> term_consts;  // magnitudes of the terms' constant sources
-  uint64_t term_const_bits = 0;
-  for (const UOpRef& t : l.v)
-    for (const UOpRef& s : t->src)
-      if (s->is_const() && s->dtype == dt) {
-        const uint64_t w = magnitude(rg.rep(cval(s)));
-        term_consts.push_back(w);
-        term_const_bits |= filter_bit(w);
-      }
   auto present = [&](uint64_t a) {
     if (l.knows_magnitude(a)) return true;
     if (!(term_const_bits & filter_bit(a))) return false;

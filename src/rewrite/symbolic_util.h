@@ -107,6 +107,9 @@ struct Linear {
   size_t n_known = 0;
   bool known_all = false;
   uint64_t known_bits = 0;  // a one-word filter over known[]: most values asked for are not there
+  // Exactly the magnitudes below 64 in known[] (bit a): the usual coefficients and constants of
+  // index arithmetic are answered without a search.
+  uint64_t known_small = 0;
   // Inline: linearize calls know for every constant it meets.
   void know(i128 v) {
     if (known_all) return;
@@ -117,6 +120,7 @@ struct Linear {
     if (n_known == kMaxKnown) { known_all = true; return; }
     known[n_known++] = a;
     known_bits |= bit;
+    if (a < 64) known_small |= uint64_t(1) << a;
   }
   bool knows(i128 v) const {
     const i128 m = v < 0 ? -v : v;
@@ -124,6 +128,7 @@ struct Linear {
   }
   bool knows_magnitude(uint64_t a) const {
     if (known_all) return true;
+    if (a < 64) return (known_small >> a) & 1;
     if (!(known_bits & filter_bit(a))) return false;
     for (size_t i = 0; i < n_known; i++)
       if (known[i] == a) return true;
