@@ -358,7 +358,7 @@ class Builder {
   int64_t prev_s_ = 0;
 };
 
-void compute(const UOp* n) {
+const SumFacts& compute(const UOp* n) {
   Part ps[2];
   const size_t np = parts(n, ps);
   // Most sums are a sum plus a term or a constant: their facts start as a copy of the sum's.
@@ -370,6 +370,7 @@ void compute(const UOp* n) {
   if (copy) b.copied(ps[i++].u, *g);
   for (; i < np; i++) b.add(ps[i].u, ps[i].s);
   b.finish();
+  return f;
 }
 }  // namespace
 
@@ -382,25 +383,37 @@ int term_coef(const UOp* sum, const SumFacts& f, const UOp* u, int64_t& out) {
 
 
 namespace {
-// The facts of u and of the sums under it that have none yet. Out of line: most calls find the
-// facts made, and that path then needs no stack frame.
-[[gnu::noinline]] const SumFacts& make_facts(const UOp* u) {
-  // Sources first, without recursion (a chain of additions can be long): a node is summarized
-  // once the sums among its parts are.
+// A source of a sum whose facts that sum's facts are made from.
+[[gnu::always_inline]] inline bool has_facts(const UOp* s) { return !is_sum_op(s) || scaled_term(s) || s->memo(&kFactsKey); }
+
+const SumFacts& make_facts(const UOp* u);
+
+// The facts of the sums under u that have none yet (u's own not), sources first, without
+// recursion (a chain of additions can be long).
+[[gnu::noinline]] void make_sources(const UOp* u) {
   SmallVec<const UOp*, 32> stack;
-  stack.push_back(u);
+  for (const UOpRef& s : u->src)
+    if (!has_facts(s.get())) stack.push_back(s.get());
   while (!stack.empty()) {
     const UOp* n = stack.back();
     if (n->memo(&kFactsKey)) { stack.pop_back(); continue; }
-    // (the sources themselves, not parts(): the order of parts asks the sources' facts)
     bool ready = true;
     for (const UOpRef& s : n->src)
-      if (is_sum_op(s.get()) && !scaled_term(s.get()) && !s->memo(&kFactsKey)) { stack.push_back(s.get()); ready = false; }
+      if (!has_facts(s.get())) { stack.push_back(s.get()); ready = false; }
     if (!ready) continue;
     stack.pop_back();
-    compute(n);
+    make_facts(n);
   }
-  return static_cast<const SumFacts&>(*u->memo(&kFactsKey));
+}
+
+// The facts of u, and of the sums under it that have none yet. Out of line: most calls find
+// the facts made, and that path then needs no stack frame.
+[[gnu::noinline]] const SumFacts& make_facts(const UOp* u) {
+  // Most sums are made on sums that have their facts already. (The sources themselves, not
+  // parts(): the order of parts asks the sources' facts.)
+  for (const UOpRef& s : u->src)
+    if (!has_facts(s.get())) { make_sources(u); break; }
+  return compute(u);
 }
 }  // namespace
 
