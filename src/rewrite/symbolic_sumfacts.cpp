@@ -288,12 +288,12 @@ class Builder {
   }
 
   // A term met (term_uses counted by the caller); it becomes the part before.
-  void add_term(const UOp* u, int64_t c) {
+  [[gnu::always_inline]] void add_term(const UOp* u, int64_t c) {
     if (f_.exact) count_term(u, c);
     single_ = u;
     single_c_ = c;
   }
-  void count_term(const UOp* u, int64_t c) {
+  [[gnu::always_inline]] void count_term(const UOp* u, int64_t c) {
     for (const UOpRef& s : u->src)
       if (s->is_const()) know(cval(*s));
     add_abs(f_.sum_abs, abs64(c));
