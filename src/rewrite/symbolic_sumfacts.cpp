@@ -36,6 +36,13 @@ int64_t coef_lim(DType dt) {
   const int bits = scalar_bits(dt.scalar);
   return bits >= 63 ? int64_t(1) << 62 : int64_t(1) << (bits - 1);
 }
+// |v| < lim (a coef_lim), in one unsigned comparison: v + lim - 1 falls in [0, 2 lim - 2] just
+// then, and a value at or below -lim wraps above it.
+bool below(i128 v, int64_t lim) {
+  using u128 = unsigned __int128;
+  return u128(v) + u128(lim - 1) < u128(2 * lim - 1);
+}
+bool below(int64_t v, int64_t lim) { return uint64_t(v) + uint64_t(lim - 1) < uint64_t(2 * lim - 1); }
 
 // The coefficient of the term u in the sum `sum` (a complete one): the walk linearize makes,
 // without the rest of its arithmetic. Asked only when a filter cannot rule u out. 1: u is a term
@@ -163,14 +170,14 @@ class Builder {
   static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
   // v, or lim_ (which makes the facts inexact) when it is not below lim_ in magnitude
   int64_t small_value(i128 v) {
-    if (v >= lim_ || v <= -lim_) { f_.exact = false; return lim_; }
+    if (!below(v, lim_)) { f_.exact = false; return lim_; }
     return int64_t(v);
   }
   int64_t mul(int64_t a, int64_t b) {
     if (a == 1) return b;  // (most multipliers are 1; both factors are below lim_ already)
     if (b == 1) return a;
     int64_t r;
-    if (__builtin_mul_overflow(a, b, &r) || r >= lim_ || r <= -lim_) { f_.exact = false; return lim_; }
+    if (__builtin_mul_overflow(a, b, &r) || !below(r, lim_)) { f_.exact = false; return lim_; }
     return r;
   }
   void add_abs(int64_t& to, int64_t v) {  // (both below 2^62: no overflow)
