@@ -51,46 +51,54 @@ bool below(int64_t v, int64_t lim) { return uint64_t(v) + uint64_t(lim - 1) < ui
 // sum's facts are exact within lim, so no multiplier or partial sum on the way reaches it, and
 // the facts of each sum below hold a complete filter: the walk skips what cannot hold u.
 int coef_in(const UOp* sum, const UOp* u, bool first, bool bounded, int64_t lim, int64_t& out) {
+  // What the walk does with a node below sum: looks through it, compares it with u, or skips it.
+  enum Step { Through, Leaf, Skip };
+  auto step = [&](const UOp* n) {
+    if (n->is_const()) return Skip;
+    if (!is_sum_op(n)) return Leaf;
+    if (scaled_term(n)) return bounded && n->src[n->src[1]->is_const() ? 0 : 1].get() != u ? Skip : Through;
+    const SumFacts& t = sum_facts(n);
+    if (!t.complete()) return Leaf;
+    return bounded && !has_bit(u, t.term_bits) ? Skip : Through;
+  };
   struct Item { const UOp* n; int64_t s; };
   SmallVec<Item, 64> stack;
-  stack.push_back({sum, 1});
   out = 0;
   bool found = false;
-  while (!stack.empty()) {
-    const auto [n, s] = stack.back();
-    stack.pop_back();
-    if (n->is_const()) continue;
-    bool through = is_sum_op(n);
-    if (through && n != sum) {
-      if (scaled_term(n)) {
-        if (bounded && n->src[n->src[1]->is_const() ? 0 : 1].get() != u) continue;
-      } else {
-        const SumFacts& t = sum_facts(n);
-        through = t.complete();
-        if (through && bounded && !has_bit(u, t.term_bits)) continue;
+  // n (times s) is taken now, the rest waits on the stack. A sum looked through hands on its
+  // last source at once and leaves the first waiting: the order in which a stack of both would
+  // give them back.
+  const UOp* n = sum;
+  int64_t s = 1;
+  for (Step st = Through;;) {
+    if (st == Through) {
+      switch (n->op) {
+        case Ops::ADD: stack.push_back({n->src[0].get(), s}); n = n->src[1].get(); break;
+        case Ops::SUB: stack.push_back({n->src[0].get(), s}); n = n->src[1].get(); s = -s; break;
+        case Ops::NEG: n = n->src[0].get(); s = -s; break;
+        default: {
+          const bool right = n->src[1]->is_const();
+          const i128 m = i128(s) * cval(*n->src[right ? 1 : 0]);
+          if (m >= lim || m <= -lim) return -1;
+          n = n->src[right ? 0 : 1].get();
+          s = int64_t(m);
+        }
       }
+      st = step(n);
+      continue;
     }
-    if (!through) {
-      if (n != u) continue;
+    if (st == Leaf && n == u) {
       out += s;
       found = true;
       if (out >= lim || out <= -lim) return -1;
       if (first) return 1;
-      continue;
     }
-    switch (n->op) {
-      case Ops::ADD: stack.push_back({n->src[0].get(), s}); stack.push_back({n->src[1].get(), s}); break;
-      case Ops::SUB: stack.push_back({n->src[0].get(), s}); stack.push_back({n->src[1].get(), -s}); break;
-      case Ops::NEG: stack.push_back({n->src[0].get(), -s}); break;
-      default: {
-        const bool right = n->src[1]->is_const();
-        const i128 m = i128(s) * cval(*n->src[right ? 1 : 0]);
-        if (m >= lim || m <= -lim) return -1;
-        stack.push_back({n->src[right ? 0 : 1].get(), int64_t(m)});
-      }
-    }
+    if (stack.empty()) return found;
+    n = stack.back().n;
+    s = stack.back().s;
+    stack.pop_back();
+    st = step(n);
   }
-  return found;
 }
 
 // The same, from the sum's facts g when its sample holds u (the sampled coefficients are u's
