@@ -403,12 +403,17 @@ namespace {
 
 const SumFacts& make_facts(const UOp* u);
 
-// The facts of the sums under u that have none yet (u's own not), sources first, without
+bool sources_have_facts(const UOp* n) {
+  for (const UOpRef& s : n->src)
+    if (!has_facts(s.get())) return false;
+  return true;
+}
+
+// The facts of the sum u and of the sums under it that have none yet, sources first, without
 // recursion (a chain of additions can be long).
-[[gnu::noinline]] void make_sources(const UOp* u) {
+void make_deep(const UOp* u) {
   SmallVec<const UOp*, 32> stack;
-  for (const UOpRef& s : u->src)
-    if (!has_facts(s.get())) stack.push_back(s.get());
+  stack.push_back(u);
   while (!stack.empty()) {
     const UOp* n = stack.back();
     if (n->memo(&kFactsKey)) { stack.pop_back(); continue; }
@@ -419,6 +424,16 @@ const SumFacts& make_facts(const UOp* u);
     stack.pop_back();
     make_facts(n);
   }
+}
+
+// The facts of the sums among u's sources that have none yet. (Most have sources with facts:
+// those need no stack.)
+[[gnu::noinline]] void make_sources(const UOp* u) {
+  for (const UOpRef& s : u->src)
+    if (!has_facts(s.get())) {
+      if (sources_have_facts(s.get())) make_facts(s.get());
+      else make_deep(s.get());
+    }
 }
 
 // The facts of u, and of the sums under it that have none yet. Out of line: most calls find
