@@ -11,8 +11,10 @@ namespace {
 constexpr char kFactsKey = 0;
 
 // The sources linearize looks at under a sum op, with their multipliers (MUL: the other
-// source, times the constant; the right one when both are constants, as linearize does).
-struct Part { const UOp* u; i128 s; };
+// source, times the constant; the right one when both are constants, as linearize does). A
+// multiplier of 2^63 or more in magnitude saturates: the facts find it too big either way.
+struct Part { const UOp* u; int64_t s; };
+int64_t saturate(i128 v) { return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : int64_t(v); }
 size_t parts(const UOp* n, Part out[2]) {
   switch (n->op) {
     case Ops::ADD: {
@@ -25,7 +27,7 @@ size_t parts(const UOp* n, Part out[2]) {
     case Ops::NEG: out[0] = {n->src[0].get(), -1}; return 1;
     default: {
       const bool right = n->src[1]->is_const();
-      out[0] = {n->src[right ? 0 : 1].get(), cval(*n->src[right ? 1 : 0])};
+      out[0] = {n->src[right ? 0 : 1].get(), saturate(cval(*n->src[right ? 1 : 0]))};
       return 1;
     }
   }
@@ -129,8 +131,8 @@ class Builder {
     }
   }
 
-  void add(const UOp* u, i128 s128) {
-    const int64_t s = small_value(s128);
+  void add(const UOp* u, int64_t s64) {
+    const int64_t s = small_value(s64);
     f_.max_s = std::max(f_.max_s, abs64(s));
     if (u->is_const()) {
       f_.consts++;
@@ -180,6 +182,10 @@ class Builder {
   int64_t small_value(i128 v) {
     if (!below(v, lim_)) { f_.exact = false; return lim_; }
     return int64_t(v);
+  }
+  int64_t small_value(int64_t v) {
+    if (!below(v, lim_)) { f_.exact = false; return lim_; }
+    return v;
   }
   int64_t mul(int64_t a, int64_t b) {
     if (a == 1) return b;  // (most multipliers are 1; both factors are below lim_ already)
@@ -302,7 +308,9 @@ class Builder {
     add_term(x, sc);
   }
 
-  // A term met (term_uses counted by the caller); it becomes the part before.
+  // A term met (term_uses counted by the caller); it becomes the part before. (This and
+  // count_term inline: a call would take the builder's address, and its fields would then be
+  // reloaded from memory after each store to the facts.)
   [[gnu::always_inline]] void add_term(const UOp* u, int64_t c) {
     if (f_.exact) count_term(u, c);
     single_ = u;
