@@ -11,8 +11,10 @@ namespace {
 constexpr char kFactsKey = 0;
 
 // The sources linearize looks at under a sum op, with their multipliers (MUL: the other
-// source, times the constant; the right one when both are constants, as linearize does).
-struct Part { const UOp* u; i128 s; };
+// source, times the constant; the right one when both are constants, as linearize does). A
+// multiplier of 2^63 or more in magnitude saturates: the facts find it too big either way.
+struct Part { const UOp* u; int64_t s; };
+int64_t saturate(i128 v) { return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : int64_t(v); }
 size_t parts(const UOp* n, Part out[2]) {
   switch (n->op) {
     case Ops::ADD: {
@@ -25,7 +27,7 @@ size_t parts(const UOp* n, Part out[2]) {
     case Ops::NEG: out[0] = {n->src[0].get(), -1}; return 1;
     default: {
       const bool right = n->src[1]->is_const();
-      out[0] = {n->src[right ? 0 : 1].get(), cval(*n->src[right ? 1 : 0])};
+      out[0] = {n->src[right ? 0 : 1].get(), saturate(cval(*n->src[right ? 1 : 0]))};
       return 1;
     }
   }
@@ -36,6 +38,13 @@ int64_t coef_lim(DType dt) {
   const int bits = scalar_bits(dt.scalar);
   return bits >= 63 ? int64_t(1) << 62 : int64_t(1) << (bits - 1);
 }
+// |v| < lim (a coef_lim), in one unsigned comparison: v + lim - 1 falls in [0, 2 lim - 2] just
+// then, and a value at or below -lim wraps above it.
+bool below(i128 v, int64_t lim) {
+  using u128 = unsigned __int128;
+  return u128(v) + u128(lim - 1) < u128(2 * lim - 1);
+}
+bool below(int64_t v, int64_t lim) { return uint64_t(v) + uint64_t(lim - 1) < uint64_t(2 * lim - 1); }
 
 // The coefficient of the term u in the sum `sum` (a complete one): the walk linearize makes,
 // without the rest of its arithmetic. Asked only when a filter cannot rule u out. 1: u is a term
@@ -44,46 +53,54 @@ int64_t coef_lim(DType dt) {
 // sum's facts are exact within lim, so no multiplier or partial sum on the way reaches it, and
 // the facts of each sum below hold a complete filter: the walk skips what cannot hold u.
 int coef_in(const UOp* sum, const UOp* u, bool first, bool bounded, int64_t lim, int64_t& out) {
+  // What the walk does with a node below sum: looks through it, compares it with u, or skips it.
+  enum Step { Through, Leaf, Skip };
+  auto step = [&](const UOp* n) {
+    if (n->is_const()) return Skip;
+    if (!is_sum_op(n)) return Leaf;
+    if (scaled_term(n)) return bounded && n->src[n->src[1]->is_const() ? 0 : 1].get() != u ? Skip : Through;
+    const SumFacts& t = sum_facts(n);
+    if (!t.complete()) return Leaf;
+    return bounded && !has_bit(u, t.term_bits) ? Skip : Through;
+  };
   struct Item { const UOp* n; int64_t s; };
   SmallVec<Item, 64> stack;
-  stack.push_back({sum, 1});
   out = 0;
   bool found = false;
-  while (!stack.empty()) {
-    const auto [n, s] = stack.back();
-    stack.pop_back();
-    if (n->is_const()) continue;
-    bool through = is_sum_op(n);
-    if (through && n != sum) {
-      if (scaled_term(n)) {
-        if (bounded && n->src[n->src[1]->is_const() ? 0 : 1].get() != u) continue;
-      } else {
-        const SumFacts& t = sum_facts(n);
-        through = t.complete();
-        if (through && bounded && !has_bit(u, t.term_bits)) continue;
+  // n (times s) is taken now, the rest waits on the stack. A sum looked through hands on its
+  // last source at once and leaves the first waiting: the order in which a stack of both would
+  // give them back.
+  const UOp* n = sum;
+  int64_t s = 1;
+  for (Step st = Through;;) {
+    if (st == Through) {
+      switch (n->op) {
+        case Ops::ADD: stack.push_back({n->src[0].get(), s}); n = n->src[1].get(); break;
+        case Ops::SUB: stack.push_back({n->src[0].get(), s}); n = n->src[1].get(); s = -s; break;
+        case Ops::NEG: n = n->src[0].get(); s = -s; break;
+        default: {
+          const bool right = n->src[1]->is_const();
+          const i128 m = i128(s) * cval(*n->src[right ? 1 : 0]);
+          if (m >= lim || m <= -lim) return -1;
+          n = n->src[right ? 0 : 1].get();
+          s = int64_t(m);
+        }
       }
+      st = step(n);
+      continue;
     }
-    if (!through) {
-      if (n != u) continue;
+    if (st == Leaf && n == u) {
       out += s;
       found = true;
       if (out >= lim || out <= -lim) return -1;
       if (first) return 1;
-      continue;
     }
-    switch (n->op) {
-      case Ops::ADD: stack.push_back({n->src[0].get(), s}); stack.push_back({n->src[1].get(), s}); break;
-      case Ops::SUB: stack.push_back({n->src[0].get(), s}); stack.push_back({n->src[1].get(), -s}); break;
-      case Ops::NEG: stack.push_back({n->src[0].get(), -s}); break;
-      default: {
-        const bool right = n->src[1]->is_const();
-        const i128 m = i128(s) * cval(*n->src[right ? 1 : 0]);
-        if (m >= lim || m <= -lim) return -1;
-        stack.push_back({n->src[right ? 0 : 1].get(), int64_t(m)});
-      }
-    }
+    if (stack.empty()) return found;
+    n = stack.back().n;
+    s = stack.back().s;
+    stack.pop_back();
+    st = step(n);
   }
-  return found;
 }
 
 // The same, from the sum's facts g when its sample holds u (the sampled coefficients are u's
@@ -114,8 +131,8 @@ class Builder {
     }
   }
 
-  void add(const UOp* u, i128 s128) {
-    const int64_t s = small_value(s128);
+  void add(const UOp* u, int64_t s64) {
+    const int64_t s = small_value(s64);
     f_.max_s = std::max(f_.max_s, abs64(s));
     if (u->is_const()) {
       f_.consts++;
@@ -163,14 +180,18 @@ class Builder {
   static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
   // v, or lim_ (which makes the facts inexact) when it is not below lim_ in magnitude
   int64_t small_value(i128 v) {
-    if (v >= lim_ || v <= -lim_) { f_.exact = false; return lim_; }
+    if (!below(v, lim_)) { f_.exact = false; return lim_; }
     return int64_t(v);
+  }
+  int64_t small_value(int64_t v) {
+    if (!below(v, lim_)) { f_.exact = false; return lim_; }
+    return v;
   }
   int64_t mul(int64_t a, int64_t b) {
     if (a == 1) return b;  // (most multipliers are 1; both factors are below lim_ already)
     if (b == 1) return a;
     int64_t r;
-    if (__builtin_mul_overflow(a, b, &r) || r >= lim_ || r <= -lim_) { f_.exact = false; return lim_; }
+    if (__builtin_mul_overflow(a, b, &r) || !below(r, lim_)) { f_.exact = false; return lim_; }
     return r;
   }
   void add_abs(int64_t& to, int64_t v) {  // (both below 2^62: no overflow)
@@ -287,13 +308,15 @@ class Builder {
     add_term(x, sc);
   }
 
-  // A term met (term_uses counted by the caller); it becomes the part before.
-  void add_term(const UOp* u, int64_t c) {
+  // A term met (term_uses counted by the caller); it becomes the part before. (This and
+  // count_term inline: a call would take the builder's address, and its fields would then be
+  // reloaded from memory after each store to the facts.)
+  [[gnu::always_inline]] void add_term(const UOp* u, int64_t c) {
     if (f_.exact) count_term(u, c);
     single_ = u;
     single_c_ = c;
   }
-  void count_term(const UOp* u, int64_t c) {
+  [[gnu::always_inline]] void count_term(const UOp* u, int64_t c) {
     for (const UOpRef& s : u->src)
       if (s->is_const()) know(cval(*s));
     add_abs(f_.sum_abs, abs64(c));
@@ -358,7 +381,7 @@ class Builder {
   int64_t prev_s_ = 0;
 };
 
-void compute(const UOp* n) {
+const SumFacts& compute(const UOp* n) {
   Part ps[2];
   const size_t np = parts(n, ps);
   // Most sums are a sum plus a term or a constant: their facts start as a copy of the sum's.
@@ -370,6 +393,7 @@ void compute(const UOp* n) {
   if (copy) b.copied(ps[i++].u, *g);
   for (; i < np; i++) b.add(ps[i].u, ps[i].s);
   b.finish();
+  return f;
 }
 }  // namespace
 
@@ -382,25 +406,52 @@ int term_coef(const UOp* sum, const SumFacts& f, const UOp* u, int64_t& out) {
 
 
 namespace {
-// The facts of u and of the sums under it that have none yet. Out of line: most calls find the
-// facts made, and that path then needs no stack frame.
-[[gnu::noinline]] const SumFacts& make_facts(const UOp* u) {
-  // Sources first, without recursion (a chain of additions can be long): a node is summarized
-  // once the sums among its parts are.
+// A source of a sum whose facts that sum's facts are made from.
+[[gnu::always_inline]] inline bool has_facts(const UOp* s) { return !is_sum_op(s) || scaled_term(s) || s->memo(&kFactsKey); }
+
+const SumFacts& make_facts(const UOp* u);
+
+bool sources_have_facts(const UOp* n) {
+  for (const UOpRef& s : n->src)
+    if (!has_facts(s.get())) return false;
+  return true;
+}
+
+// The facts of the sum u and of the sums under it that have none yet, sources first, without
+// recursion (a chain of additions can be long).
+void make_deep(const UOp* u) {
   SmallVec<const UOp*, 32> stack;
   stack.push_back(u);
   while (!stack.empty()) {
     const UOp* n = stack.back();
     if (n->memo(&kFactsKey)) { stack.pop_back(); continue; }
-    // (the sources themselves, not parts(): the order of parts asks the sources' facts)
     bool ready = true;
     for (const UOpRef& s : n->src)
-      if (is_sum_op(s.get()) && !scaled_term(s.get()) && !s->memo(&kFactsKey)) { stack.push_back(s.get()); ready = false; }
+      if (!has_facts(s.get())) { stack.push_back(s.get()); ready = false; }
     if (!ready) continue;
     stack.pop_back();
-    compute(n);
+    make_facts(n);
   }
-  return static_cast<const SumFacts&>(*u->memo(&kFactsKey));
+}
+
+// The facts of the sums among u's sources that have none yet. (Most have sources with facts:
+// those need no stack.)
+[[gnu::noinline]] void make_sources(const UOp* u) {
+  for (const UOpRef& s : u->src)
+    if (!has_facts(s.get())) {
+      if (sources_have_facts(s.get())) make_facts(s.get());
+      else make_deep(s.get());
+    }
+}
+
+// The facts of u, and of the sums under it that have none yet. Out of line: most calls find
+// the facts made, and that path then needs no stack frame.
+[[gnu::noinline]] const SumFacts& make_facts(const UOp* u) {
+  // Most sums are made on sums that have their facts already. (The sources themselves, not
+  // parts(): the order of parts asks the sources' facts.)
+  for (const UOpRef& s : u->src)
+    if (!has_facts(s.get())) { make_sources(u); break; }
+  return compute(u);
 }
 }  // namespace
 
