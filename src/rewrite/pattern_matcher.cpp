@@ -101,8 +101,9 @@ bool other_checks_ok(const PatNode& q, const UOp* u) {
 [[gnu::always_inline]] inline bool own_ok(const PatNode& q, const UOp* u) { return q.ops.has(u->op) && checks_ok(q, u); }
 }  // namespace
 
-bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
+bool MatchState::attempt(const Rule& r, RulePtr fn, const PatProgram& p, UOp* u) {
   b.rule = &r;
+  fn_ = fn;
   b.names_ = p.names.data();
   b.n_names_ = p.names.size();
   for (size_t i = 0; i < b.dirty_; i++) b.slots_[i] = nullptr;
@@ -168,10 +169,7 @@ bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
       UOp* u = at[q.parent]->src[q.parent_permuted ? perm[q.parent][q.pos] : q.pos].get();
       if (!own_ok(q, u) || !enter(q, u, s)) break;
     }
-    if (s == n) {
-      result = b.rule->fn(b);
-      if (result && result.get() != root) return true;
-    }
+    if (s == n && fire(root)) return true;
     // nodes [0, s) matched and node s did not (or the callback declined)
     for (;;) {
       for (const size_t keep = n_choice ? mark[n_choice - 1] : 0; n_trail > keep;) slots[trail[--n_trail]] = nullptr;
@@ -186,10 +184,7 @@ bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
 }
 
 bool MatchState::solve() {
-  if (todo_.empty()) {
-    result = b.rule->fn(b);
-    return result && result.get() != b.root;
-  }
+  if (todo_.empty()) return fire(b.root);
   auto pr = todo_.back();
   todo_.pop_back();
   if (match(prog_->nodes[pr.first], pr.second)) return true;
@@ -300,8 +295,11 @@ void PatternMatcher::index() {
     e.rule = &r;
     e.prog = &(*progs_)[ri];
     if (const PatNode& root = e.prog->nodes[0];
-        e.prog->flat && e.prog->n_flat == 1 && root.kind == UPatNode::Src::Any && root.checks == PatNode::kPredFn)
+        e.prog->flat && e.prog->n_flat == 1 && root.kind == UPatNode::Src::Any && root.checks == PatNode::kPredFn) {
       e.lone_pred = root.pred_fn;
+      e.lone_nameless = e.prog->names.empty();
+    }
+    if (const RulePtr* f = r.fn.target<RulePtr>()) e.fn = *f;
     e.needs_src_ops = n.is_any ? OpSet() : required_src_ops(n);
     if (!n.is_any && n.src.size() <= 3) {
       using S = UPatNode::Src;
@@ -380,7 +378,14 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   st.b.root = u;
   st.b.ctx = ctx;
   auto attempt = [&](const Entry& e) __attribute__((always_inline)) {
-    if (!st.attempt(*e.rule, *e.prog, u)) return false;
+    if (e.lone_nameless) {  // lone_pred passed: the pattern matched, with nothing to bind
+      st.b.rule = e.rule;
+      st.b.n_names_ = 0;  // slots_ may hold an earlier rule's bindings: no name reaches them
+      st.fn_ = e.fn;
+      if (!st.fire(u)) return false;
+    } else if (!st.attempt(*e.rule, e.fn, *e.prog, u)) {
+      return false;
+    }
     if (!(st.result->dtype == u->dtype))
       rule_error(*e.rule, "rewrote " + node_str(u) + " into " + node_str(st.result.get()) + ": the dtype must not change");
     return true;

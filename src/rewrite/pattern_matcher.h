@@ -56,6 +56,7 @@ inline int Bindings::slot(std::string_view name) const {
 }
 
 using RuleFn = std::function<UOpRef(B&)>;
+using RulePtr = UOpRef (*)(B&);  // a callback that is a plain function (most are): called directly
 
 struct Rule {
   UPat pat;
@@ -81,7 +82,13 @@ struct MatchState {
  private:
   friend class PatternMatcher;
   // Binds b and calls the rule when u (of an op the rule is listed under) matches; true: it fired.
-  bool attempt(const Rule& r, const PatProgram& p, UOp* u);
+  bool attempt(const Rule& r, RulePtr fn, const PatProgram& p, UOp* u);
+  // The rule's callback, through fn_ when it is a plain function; true: it returned a new node.
+  bool fire(UOp* root) {
+    result = fn_ ? fn_(b) : b.rule->fn(b);
+    return result && result.get() != root;
+  }
+  RulePtr fn_ = nullptr;
   bool match_flat(const PatProgram& p, UOp* u);
   // Patterns with alternatives or repeated named patterns: continuation passing, so a later
   // source's failure backtracks into the choices (permutations, alternatives) an earlier one made.
@@ -109,6 +116,7 @@ class PatternMatcher {
   struct Entry {
     const Rule* rule = nullptr;
     const PatProgram* prog = nullptr;
+    RulePtr fn = nullptr;  // rule->fn's target when that is a plain function
     OpSet needs_src_ops;  // early reject: ops the node's sources must include
     // and the ops each source may have, for patterns with up to three sources
     enum class Srcs : uint8_t { Any, Ordered, Prefix, Permuted2, Every } srcs = Srcs::Any;
@@ -130,6 +138,8 @@ class PatternMatcher {
     // The pattern is its root's ops and this plain predicate, nothing more: it is asked before
     // an attempt (the range rule's is asked of every integer node and nearly always fails).
     bool (*lone_pred)(const UOp&) = nullptr;
+    // ... and binds no name: once lone_pred passes, the callback is all an attempt does.
+    bool lone_nameless = false;
     bool sources_may_match(const UOp* u) const;
     bool may_match_ops(Ops a, Ops b) const;  // a node of two sources of these ops (values aside)
   };
