@@ -355,8 +355,8 @@ std::shared_ptr<const PatternMatcher::Dispatch2> PatternMatcher::make_dispatch2(
   for (size_t a = 0; a < d->n_cls; a++)
     for (size_t b = 0; b < d->n_cls; b++) {
       for (size_t i = 0; i < entries.size(); i++)
-        if (entries[i].may_match_ops(rep[a], rep[b])) d->idx.push_back(uint32_t(i));
-      d->cell.push_back(uint32_t(d->idx.size()));
+        if (entries[i].may_match_ops(rep[a], rep[b])) d->cand.push_back(entries[i]);
+      d->cell.push_back(uint32_t(d->cand.size()));
     }
   return d;
 }
@@ -393,8 +393,8 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   if (u->src.size() == 2) {  // the candidates of the sources' op classes: their ops are known to fit
     const Dispatch2& d = *by_op2_[int(u->op)];
     const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
-    for (uint32_t k = d.cell[c], end = d.cell[c + 1]; k < end; k++) {
-      const Entry& e = entries[d.idx[k]];
+    for (const Entry *e_at = d.cand.data() + d.cell[c], *end = d.cand.data() + d.cell[c + 1]; e_at != end; e_at++) {
+      const Entry& e = *e_at;
       if ((e.has_src_checks && !e.sources_may_match(u)) || (e.has_src_needs && !e.src_needs_ok(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
       if (attempt(e)) return {std::move(st.result), e.rule};
     }

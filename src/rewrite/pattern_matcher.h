@@ -113,33 +113,36 @@ class PatternMatcher {
   const std::vector<Rule>& rules() const { return *rules_; }
 
  private:
-  struct Entry {
-    const Rule* rule = nullptr;
-    const PatProgram* prog = nullptr;
-    RulePtr fn = nullptr;  // rule->fn's target when that is a plain function
-    OpSet needs_src_ops;  // early reject: ops the node's sources must include
-    // and the ops each source may have, for patterns with up to three sources
+  // The fields the early rejects read come first; aligned to a cache line, an entry is three
+  // lines and is found by a shift.
+  struct alignas(64) Entry {
+    // the ops each source may have, for patterns with up to three sources
     enum class Srcs : uint8_t { Any, Ordered, Prefix, Permuted2, Every } srcs = Srcs::Any;
     uint8_t n_src = 0;
-    OpSet src_ops[3];
-    const double* src_value[3] = {};  // a source that must be a CONST of this value
-    // or a CONST that passes this plain predicate (a test of its value, as cheap as the op test)
-    bool (*src_pred[3])(const UOp&) = {};
+    bool has_src_checks = false;  // some src_value or src_pred is set, or twin
+    bool has_src_needs = false;   // some src_needs is not empty
     // A name bound under both sources of a two-source root (x*c+x): the node's sources must
     // share a node, each side being the source itself or (deep) one of the source's sources.
     bool twin = false;
     bool twin_deep[2] = {};  // per pattern source
-    bool has_src_checks = false;  // some src_value or src_pred is set, or twin
-    // Ops a source's own sources must include ((x+c1)+c2: the inner ADD needs a CONST), for
-    // roots of two sources (Ordered or Permuted2).
-    OpSet src_needs[2];
-    bool has_src_needs = false;
-    bool src_needs_ok(const UOp* u) const;
+    // The pattern is its root's ops and lone_pred, and binds no name: once lone_pred passes,
+    // the callback is all an attempt does.
+    bool lone_nameless = false;
     // The pattern is its root's ops and this plain predicate, nothing more: it is asked before
     // an attempt (the range rule's is asked of every integer node and nearly always fails).
     bool (*lone_pred)(const UOp&) = nullptr;
-    // ... and binds no name: once lone_pred passes, the callback is all an attempt does.
-    bool lone_nameless = false;
+    OpSet src_ops[3];
+    const double* src_value[3] = {};  // a source that must be a CONST of this value
+    // or a CONST that passes this plain predicate (a test of its value, as cheap as the op test)
+    bool (*src_pred[3])(const UOp&) = {};
+    // Ops a source's own sources must include ((x+c1)+c2: the inner ADD needs a CONST), for
+    // roots of two sources (Ordered or Permuted2).
+    OpSet src_needs[2];
+    OpSet needs_src_ops;  // early reject: ops the node's sources must include
+    const Rule* rule = nullptr;
+    const PatProgram* prog = nullptr;
+    RulePtr fn = nullptr;  // rule->fn's target when that is a plain function
+    bool src_needs_ok(const UOp* u) const;
     bool sources_may_match(const UOp* u) const;
     bool may_match_ops(Ops a, Ops b) const;  // a node of two sources of these ops (values aside)
   };
@@ -149,8 +152,8 @@ class PatternMatcher {
   struct Dispatch2 {
     uint8_t cls[kNumOps] = {};
     size_t n_cls = 0;
-    std::vector<uint32_t> cell;  // n_cls * n_cls + 1 offsets into idx
-    std::vector<uint32_t> idx;   // entry indices
+    std::vector<uint32_t> cell;  // n_cls * n_cls + 1 offsets into cand
+    std::vector<Entry> cand;     // the cells' entries, copied: a cell's lie side by side
   };
   void index();
   static std::shared_ptr<const Dispatch2> make_dispatch2(const std::vector<Entry>& entries);
