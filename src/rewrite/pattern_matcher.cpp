@@ -106,31 +106,24 @@ bool MatchState::attempt(const Rule& r, RulePtr fn, const PatProgram& p, UOp* u)
   fn_ = fn;
   b.names_ = p.names.data();
   b.n_names_ = p.names.size();
-  for (size_t i = 0; i < b.dirty_; i++) b.slots_[i] = nullptr;
-  b.dirty_ = b.n_names_;  // until it fails (unbinding all) or a callback has run
-  bool fired;
-  if (p.flat) {
-    fired = match_flat(p, u);
-  } else {
-    prog_ = &p;
-    todo_.clear();
-    fired = match(p.nodes[0], u);
-  }
-  if (!fired) b.dirty_ = 0;
-  return fired;
+  if (p.flat) return match_flat(p, u);  // it binds every name, whatever the slots held
+  for (size_t i = 0; i < b.n_names_; i++) b.slots_[i] = nullptr;  // the general matcher binds a null slot
+  prog_ = &p;
+  todo_.clear();
+  return match(p.nodes[0], u);
 }
 
 // The pattern's nodes in preorder, each matched against the source its parent (and the
 // parent's permutation) picks. A failure, or a callback returning nothing, backtracks to the
 // latest permuted node and tries its next permutation: the order continuation passing gives.
+// A name is bound by its first node in preorder, which every pass through the later nodes
+// meets first, so nothing is unbound on the way back (nor cleared before).
 [[gnu::always_inline]] inline bool MatchState::match_flat(const PatProgram& p, UOp* root) {
   constexpr size_t N = PatProgram::kMaxFlat;
   UOp* at[N];           // the node each pattern node matched
   uint8_t perm[N][5];   // permuted nodes: which source each pattern source takes
-  uint8_t trail[N];     // the slots bound, in order
   uint16_t choice[N];   // the permuted nodes matched, in order
-  uint8_t mark[N];      // per choice: the trail's length once its node was bound
-  size_t n_choice = 0, n_trail = 0;
+  size_t n_choice = 0;
   const size_t n = p.n_flat;
   const PatNode* nodes = p.nodes.data();
   UOp** slots = b.slots_;
@@ -146,16 +139,14 @@ bool MatchState::attempt(const Rule& r, RulePtr fn, const PatProgram& p, UOp* u)
       }
     }
     if (q.slot >= 0) {
-      UOp*& bound = slots[q.slot];
-      if (!bound) { bound = u; trail[n_trail++] = uint8_t(q.slot); }
-      else if (bound != u) return false;
+      if (!q.bound_before) slots[q.slot] = u;
+      else if (slots[q.slot] != u) return false;
     }
     at[s] = u;
     if (q.choice) {
       perm[s][0] = 0;
       perm[s][1] = 1;
       for (uint8_t i = 2; i < q.n_src; i++) perm[s][i] = i;
-      mark[n_choice] = uint8_t(n_trail);
       choice[n_choice++] = uint16_t(s);
     }
     return true;
@@ -172,13 +163,12 @@ bool MatchState::attempt(const Rule& r, RulePtr fn, const PatProgram& p, UOp* u)
     if (s == n && fire(root)) return true;
     // nodes [0, s) matched and node s did not (or the callback declined)
     for (;;) {
-      for (const size_t keep = n_choice ? mark[n_choice - 1] : 0; n_trail > keep;) slots[trail[--n_trail]] = nullptr;
-      if (n_choice == 0) return false;  // every binding undone
+      if (n_choice == 0) return false;
       const size_t j = choice[n_choice - 1];
       uint8_t* pj = perm[j];
       const bool more = nodes[j].n_src == 2 ? pj[0] == 0 && (pj[0] = 1, pj[1] = 0, true) : std::next_permutation(pj, pj + nodes[j].n_src);
       if (more) { s = j + 1; break; }
-      n_choice--;  // and its node's binding goes with the earlier choice's
+      n_choice--;
     }
   }
 }

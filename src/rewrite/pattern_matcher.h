@@ -38,8 +38,9 @@ class Bindings {
   [[noreturn]] void unbound(std::string_view name) const;
   const std::string* names_ = nullptr;    // the rule's names, by slot
   size_t n_names_ = 0;
-  UOp* slots_[PatProgram::kMaxNames] = {};  // null: not bound (a name of an alternative not taken)
-  size_t dirty_ = 0;  // slots_[0, dirty_) may hold bindings: a failed match leaves none, others may
+  // null: not bound (a name of an alternative not taken). Past the rule's names, and after a
+  // failed attempt, they hold what earlier attempts left: each attempt binds its names anew.
+  UOp* slots_[PatProgram::kMaxNames] = {};
 };
 using B = Bindings;
 

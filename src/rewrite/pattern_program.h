@@ -21,6 +21,7 @@ struct PatNode {
   uint8_t pos = 0;          // which source of its parent it matches
   bool parent_permuted = false;  // its parent's sources match in any order: pos goes through its permutation
   bool choice = false;      // Permuted with two or more sources: the flat loop may come back to it
+  bool bound_before = false;  // flat: an earlier node (preorder) binds its name, so it must be that node
   uint8_t min_src = 0;      // a matching node has min_src..min_src+src_span sources
   uint32_t src_span = UINT32_MAX;
   uint16_t parent = 0;      // its parent's node index (the root is its own)
