@@ -345,7 +345,11 @@ std::shared_ptr<const PatternMatcher::Dispatch2> PatternMatcher::make_dispatch2(
   for (size_t a = 0; a < d->n_cls; a++)
     for (size_t b = 0; b < d->n_cls; b++) {
       for (size_t i = 0; i < entries.size(); i++)
-        if (entries[i].may_match_ops(rep[a], rep[b])) d->cand.push_back(entries[i]);
+        if (entries[i].may_match_ops(rep[a], rep[b])) {
+          Entry e = entries[i];
+          e.orient = uint8_t((e.src_ops[0].has(rep[a]) && e.src_ops[1].has(rep[b])) | (e.src_ops[0].has(rep[b]) && e.src_ops[1].has(rep[a])) << 1);
+          d->cand.push_back(e);
+        }
       d->cell.push_back(uint32_t(d->cand.size()));
     }
   return d;
@@ -385,7 +389,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
     const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
     for (const Entry *e_at = d.cand.data() + d.cell[c], *end = d.cand.data() + d.cell[c + 1]; e_at != end; e_at++) {
       const Entry& e = *e_at;
-      if ((e.has_src_checks && !e.sources_may_match(u)) || (e.has_src_needs && !e.src_needs_ok(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
+      if ((e.has_src_checks && !e.sources_may_match2(u)) || (e.has_src_needs && !e.src_needs_ok(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
       if (attempt(e)) return {std::move(st.result), e.rule};
     }
     return {};

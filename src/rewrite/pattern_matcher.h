@@ -129,6 +129,9 @@ class PatternMatcher {
     // The pattern is its root's ops and lone_pred, and binds no name: once lone_pred passes,
     // the callback is all an attempt does.
     bool lone_nameless = false;
+    // In a Dispatch2 cell, Permuted2: which ways round the sources' ops fit (1: as they are,
+    // 2: swapped). Other kinds fit by their cell.
+    uint8_t orient = 3;
     // The pattern is its root's ops and this plain predicate, nothing more: it is asked before
     // an attempt (the range rule's is asked of every integer node and nearly always fails).
     bool (*lone_pred)(const UOp&) = nullptr;
@@ -145,6 +148,7 @@ class PatternMatcher {
     RulePtr fn = nullptr;  // rule->fn's target when that is a plain function
     bool src_needs_ok(const UOp* u) const;
     bool sources_may_match(const UOp* u) const;
+    bool sources_may_match2(const UOp* u) const;  // the same, in a Dispatch2 cell: ops aside
     bool may_match_ops(Ops a, Ops b) const;  // a node of two sources of these ops (values aside)
   };
   // Nodes of two sources: the entries that may match, looked up once by the sources' ops. The
@@ -218,6 +222,25 @@ inline bool share_node(const UOp* a, bool deep_a, const UOp* b, bool deep_b) {
       for (const UOpRef& x : src)
         if (!ok(0, x.get())) return false;
       return true;
+  }
+  return true;
+}
+
+// For a node of two sources in a Dispatch2 cell, where the ops are known to fit (in the
+// orientations `orient` lists), so only constant values, predicates and a twin are left.
+[[gnu::always_inline]] inline bool PatternMatcher::Entry::sources_may_match2(const UOp* u) const {
+  const UOp *a = u->src[0].get(), *b = u->src[1].get();
+  auto ok = [&](size_t i, const UOp* s) { return (!src_value[i] || s->is_const(*src_value[i])) && (!src_pred[i] || src_pred[i](*s)); };
+  switch (srcs) {
+    case Srcs::Any: return true;
+    case Srcs::Ordered:
+    case Srcs::Prefix:
+      return (n_src < 1 || ok(0, a)) && (n_src < 2 || ok(1, b)) && (!twin || share_node(a, twin_deep[0], b, twin_deep[1]));
+    case Srcs::Permuted2:
+      if (!(((orient & 1) && ok(0, a) && ok(1, b)) || ((orient & 2) && ok(0, b) && ok(1, a)))) return false;
+      return !twin || share_node(a, twin_deep[0], b, twin_deep[1]) ||
+             (twin_deep[0] != twin_deep[1] && share_node(b, twin_deep[0], a, twin_deep[1]));
+    case Srcs::Every: return ok(0, a) && ok(0, b);
   }
   return true;
 }
