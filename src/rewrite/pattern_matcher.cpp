@@ -105,6 +105,7 @@ bool MatchState::attempt(const Rule& r, RulePtr fn, const PatProgram& p, UOp* u)
   b.rule = &r;
   fn_ = fn;
   b.names_ = p.names.data();
+  b.keys_ = p.name_keys;
   b.n_names_ = p.names.size();
   if (p.flat) return match_flat(p, u);  // it binds every name, whatever the slots held
   for (size_t i = 0; i < b.n_names_; i++) b.slots_[i] = nullptr;  // the general matcher binds a null slot

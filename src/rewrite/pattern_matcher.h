@@ -37,6 +37,7 @@ class Bindings {
   int slot(std::string_view name) const;  // -1: not a name of the rule
   [[noreturn]] void unbound(std::string_view name) const;
   const std::string* names_ = nullptr;    // the rule's names, by slot
+  const uint64_t* keys_ = nullptr;        // and their name_key
   size_t n_names_ = 0;
   // null: not bound (a name of an alternative not taken). Past the rule's names, and after a
   // failed attempt, they hold what earlier attempts left: each attempt binds its names anew.
@@ -44,15 +45,12 @@ class Bindings {
 };
 using B = Bindings;
 
-// Inline, comparing lengths first: callbacks look names up often, and names are short.
+// Inline, comparing words: callbacks look names up often, and names are short (a literal's
+// key is worked out when the callback is compiled).
 inline int Bindings::slot(std::string_view name) const {
-  for (size_t i = 0; i < n_names_; i++) {
-    const std::string& n = names_[i];
-    if (n.size() != name.size()) continue;
-    size_t k = 0;
-    while (k < name.size() && n[k] == name[k]) k++;
-    if (k == name.size()) return int(i);
-  }
+  const uint64_t key = name_key(name);
+  for (size_t i = 0; i < n_names_; i++)
+    if (keys_[i] == key && (key != kLongName || names_[i] == name)) return int(i);
   return -1;
 }
 

@@ -18,6 +18,7 @@ struct Compiler {
       why = "more than " + std::to_string(PatProgram::kMaxNames) + " names";
       return -1;
     }
+    out.name_keys[out.names.size()] = name_key(name);
     out.names.push_back(name);
     return int(out.names.size() - 1);
   }
