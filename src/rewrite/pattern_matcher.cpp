@@ -339,20 +339,22 @@ std::shared_ptr<const PatternMatcher::Dispatch2> PatternMatcher::make_dispatch2(
     for (const OpSet& s : sets) key.push_back(s.has(Ops(o)));
     auto [it, fresh] = classes.emplace(std::move(key), uint8_t(classes.size()));
     if (fresh) rep[it->second] = Ops(o);
-    d->cls[o] = it->second;
+    d->col[o] = it->second;
   }
-  d->n_cls = classes.size();
-  d->cell.push_back(0);
-  for (size_t a = 0; a < d->n_cls; a++)
-    for (size_t b = 0; b < d->n_cls; b++) {
+  const size_t n_cls = classes.size();
+  for (int o = 0; o < kNumOps; o++) d->row[o] = uint16_t(d->col[o] * n_cls);
+  std::vector<size_t> bound{0};  // the cells' bounds as offsets, while cand grows
+  for (size_t a = 0; a < n_cls; a++)
+    for (size_t b = 0; b < n_cls; b++) {
       for (size_t i = 0; i < entries.size(); i++)
         if (entries[i].may_match_ops(rep[a], rep[b])) {
           Entry e = entries[i];
           e.orient = uint8_t((e.src_ops[0].has(rep[a]) && e.src_ops[1].has(rep[b])) | (e.src_ops[0].has(rep[b]) && e.src_ops[1].has(rep[a])) << 1);
           d->cand.push_back(e);
         }
-      d->cell.push_back(uint32_t(d->cand.size()));
+      bound.push_back(d->cand.size());
     }
+  for (size_t k : bound) d->cell.push_back(d->cand.data() + k);
   return d;
 }
 
@@ -368,8 +370,8 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx) const {
 }
 
 Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
-  const std::vector<Entry>& entries = by_op_[int(u->op)];
-  if (entries.empty()) return {};
+  const Dispatch2* d = by_op2_[int(u->op)].get();
+  if (!d) return {};  // no rule for the op
   st.b.root = u;
   st.b.ctx = ctx;
   auto attempt = [&](const Entry& e) __attribute__((always_inline)) {
@@ -386,9 +388,8 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
     return true;
   };
   if (u->src.size() == 2) {  // the candidates of the sources' op classes: their ops are known to fit
-    const Dispatch2& d = *by_op2_[int(u->op)];
-    const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
-    for (const Entry *e_at = d.cand.data() + d.cell[c], *end = d.cand.data() + d.cell[c + 1]; e_at != end; e_at++) {
+    const size_t c = d->row[int(u->src[0]->op)] + d->col[int(u->src[1]->op)];
+    for (const Entry *e_at = d->cell[c], *end = d->cell[c + 1]; e_at != end; e_at++) {
       const Entry& e = *e_at;
       if ((e.has_src_checks && !e.sources_may_match2(u)) || (e.has_src_needs && !e.src_needs_ok(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
       if (attempt(e)) return {std::move(st.result), e.rule};
@@ -397,7 +398,7 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
   }
   OpSet src_ops;
   for (const UOpRef& s : u->src) src_ops.add(s->op);
-  for (const Entry& e : entries) {
+  for (const Entry& e : by_op_[int(u->op)]) {
     if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u) || (e.has_src_needs && !e.src_needs_ok(u)) ||
         (e.lone_pred && !e.lone_pred(*u)))
       continue;

@@ -153,10 +153,13 @@ class PatternMatcher {
   // ops are grouped in classes that no entry tells apart (per op: the source op sets of its
   // entries), and each pair of classes lists its candidate entries in table order.
   struct Dispatch2 {
-    uint8_t cls[kNumOps] = {};
-    size_t n_cls = 0;
-    std::vector<uint32_t> cell;  // n_cls * n_cls + 1 offsets into cand
-    std::vector<Entry> cand;     // the cells' entries, copied: a cell's lie side by side
+    // The cell of sources of ops a, b is row[a] + col[b]: col is the op's class, row its class * n_cls.
+    uint16_t row[kNumOps] = {};
+    uint8_t col[kNumOps] = {};
+    std::vector<Entry> cand;           // the cells' entries, copied: a cell's lie side by side
+    std::vector<const Entry*> cell;    // n_cls * n_cls + 1 bounds in cand
+    Dispatch2() = default;
+    Dispatch2(const Dispatch2&) = delete;  // cell points into cand
   };
   void index();
   static std::shared_ptr<const Dispatch2> make_dispatch2(const std::vector<Entry>& entries);
