@@ -101,35 +101,30 @@ bool other_checks_ok(const PatNode& q, const UOp* u) {
 [[gnu::always_inline]] inline bool own_ok(const PatNode& q, const UOp* u) { return q.ops.has(u->op) && checks_ok(q, u); }
 }  // namespace
 
-bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
+bool MatchState::attempt(const Rule& r, RulePtr fn, const PatProgram& p, UOp* u) {
   b.rule = &r;
+  fn_ = fn;
   b.names_ = p.names.data();
+  b.keys_ = p.name_keys;
   b.n_names_ = p.names.size();
-  for (size_t i = 0; i < b.dirty_; i++) b.slots_[i] = nullptr;
-  b.dirty_ = b.n_names_;  // until it fails (unbinding all) or a callback has run
-  bool fired;
-  if (p.flat) {
-    fired = match_flat(p, u);
-  } else {
-    prog_ = &p;
-    todo_.clear();
-    fired = match(p.nodes[0], u);
-  }
-  if (!fired) b.dirty_ = 0;
-  return fired;
+  if (p.flat) return match_flat(p, u);  // it binds every name, whatever the slots held
+  for (size_t i = 0; i < b.n_names_; i++) b.slots_[i] = nullptr;  // the general matcher binds a null slot
+  prog_ = &p;
+  todo_.clear();
+  return match(p.nodes[0], u);
 }
 
 // The pattern's nodes in preorder, each matched against the source its parent (and the
 // parent's permutation) picks. A failure, or a callback returning nothing, backtracks to the
 // latest permuted node and tries its next permutation: the order continuation passing gives.
+// A name is bound by its first node in preorder, which every pass through the later nodes
+// meets first, so nothing is unbound on the way back (nor cleared before).
 [[gnu::always_inline]] inline bool MatchState::match_flat(const PatProgram& p, UOp* root) {
   constexpr size_t N = PatProgram::kMaxFlat;
   UOp* at[N];           // the node each pattern node matched
   uint8_t perm[N][5];   // permuted nodes: which source each pattern source takes
-  uint8_t trail[N];     // the slots bound, in order
   uint16_t choice[N];   // the permuted nodes matched, in order
-  uint8_t mark[N];      // per choice: the trail's length once its node was bound
-  size_t n_choice = 0, n_trail = 0;
+  size_t n_choice = 0;
   const size_t n = p.n_flat;
   const PatNode* nodes = p.nodes.data();
   UOp** slots = b.slots_;
@@ -145,16 +140,14 @@ bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
       }
     }
     if (q.slot >= 0) {
-      UOp*& bound = slots[q.slot];
-      if (!bound) { bound = u; trail[n_trail++] = uint8_t(q.slot); }
-      else if (bound != u) return false;
+      if (!q.bound_before) slots[q.slot] = u;
+      else if (slots[q.slot] != u) return false;
     }
     at[s] = u;
     if (q.choice) {
       perm[s][0] = 0;
       perm[s][1] = 1;
       for (uint8_t i = 2; i < q.n_src; i++) perm[s][i] = i;
-      mark[n_choice] = uint8_t(n_trail);
       choice[n_choice++] = uint16_t(s);
     }
     return true;
@@ -168,28 +161,21 @@ bool MatchState::attempt(const Rule& r, const PatProgram& p, UOp* u) {
       UOp* u = at[q.parent]->src[q.parent_permuted ? perm[q.parent][q.pos] : q.pos].get();
       if (!own_ok(q, u) || !enter(q, u, s)) break;
     }
-    if (s == n) {
-      result = b.rule->fn(b);
-      if (result && result.get() != root) return true;
-    }
+    if (s == n && fire(root)) return true;
     // nodes [0, s) matched and node s did not (or the callback declined)
     for (;;) {
-      for (const size_t keep = n_choice ? mark[n_choice - 1] : 0; n_trail > keep;) slots[trail[--n_trail]] = nullptr;
-      if (n_choice == 0) return false;  // every binding undone
+      if (n_choice == 0) return false;
       const size_t j = choice[n_choice - 1];
       uint8_t* pj = perm[j];
       const bool more = nodes[j].n_src == 2 ? pj[0] == 0 && (pj[0] = 1, pj[1] = 0, true) : std::next_permutation(pj, pj + nodes[j].n_src);
       if (more) { s = j + 1; break; }
-      n_choice--;  // and its node's binding goes with the earlier choice's
+      n_choice--;
     }
   }
 }
 
 bool MatchState::solve() {
-  if (todo_.empty()) {
-    result = b.rule->fn(b);
-    return result && result.get() != b.root;
-  }
+  if (todo_.empty()) return fire(b.root);
   auto pr = todo_.back();
   todo_.pop_back();
   if (match(prog_->nodes[pr.first], pr.second)) return true;
@@ -300,8 +286,11 @@ void PatternMatcher::index() {
     e.rule = &r;
     e.prog = &(*progs_)[ri];
     if (const PatNode& root = e.prog->nodes[0];
-        e.prog->flat && e.prog->n_flat == 1 && root.kind == UPatNode::Src::Any && root.checks == PatNode::kPredFn)
+        e.prog->flat && e.prog->n_flat == 1 && root.kind == UPatNode::Src::Any && root.checks == PatNode::kPredFn) {
       e.lone_pred = root.pred_fn;
+      e.lone_nameless = e.prog->names.empty();
+    }
+    if (const RulePtr* f = r.fn.target<RulePtr>()) e.fn = *f;
     e.needs_src_ops = n.is_any ? OpSet() : required_src_ops(n);
     if (!n.is_any && n.src.size() <= 3) {
       using S = UPatNode::Src;
@@ -350,16 +339,22 @@ std::shared_ptr<const PatternMatcher::Dispatch2> PatternMatcher::make_dispatch2(
     for (const OpSet& s : sets) key.push_back(s.has(Ops(o)));
     auto [it, fresh] = classes.emplace(std::move(key), uint8_t(classes.size()));
     if (fresh) rep[it->second] = Ops(o);
-    d->cls[o] = it->second;
+    d->col[o] = it->second;
   }
-  d->n_cls = classes.size();
-  d->cell.push_back(0);
-  for (size_t a = 0; a < d->n_cls; a++)
-    for (size_t b = 0; b < d->n_cls; b++) {
+  const size_t n_cls = classes.size();
+  for (int o = 0; o < kNumOps; o++) d->row[o] = uint16_t(d->col[o] * n_cls);
+  std::vector<size_t> bound{0};  // the cells' bounds as offsets, while cand grows
+  for (size_t a = 0; a < n_cls; a++)
+    for (size_t b = 0; b < n_cls; b++) {
       for (size_t i = 0; i < entries.size(); i++)
-        if (entries[i].may_match_ops(rep[a], rep[b])) d->idx.push_back(uint32_t(i));
-      d->cell.push_back(uint32_t(d->idx.size()));
+        if (entries[i].may_match_ops(rep[a], rep[b])) {
+          Entry e = entries[i];
+          e.orient = uint8_t((e.src_ops[0].has(rep[a]) && e.src_ops[1].has(rep[b])) | (e.src_ops[0].has(rep[b]) && e.src_ops[1].has(rep[a])) << 1);
+          d->cand.push_back(e);
+        }
+      bound.push_back(d->cand.size());
     }
+  for (size_t k : bound) d->cell.push_back(d->cand.data() + k);
   return d;
 }
 
@@ -375,29 +370,35 @@ Fired PatternMatcher::rewrite(UOp* u, void* ctx) const {
 }
 
 Fired PatternMatcher::rewrite(UOp* u, void* ctx, MatchState& st) const {
-  const std::vector<Entry>& entries = by_op_[int(u->op)];
-  if (entries.empty()) return {};
+  const Dispatch2* d = by_op2_[int(u->op)].get();
+  if (!d) return {};  // no rule for the op
   st.b.root = u;
   st.b.ctx = ctx;
   auto attempt = [&](const Entry& e) __attribute__((always_inline)) {
-    if (!st.attempt(*e.rule, *e.prog, u)) return false;
+    if (e.lone_nameless) {  // lone_pred passed: the pattern matched, with nothing to bind
+      st.b.rule = e.rule;
+      st.b.n_names_ = 0;  // slots_ may hold an earlier rule's bindings: no name reaches them
+      st.fn_ = e.fn;
+      if (!st.fire(u)) return false;
+    } else if (!st.attempt(*e.rule, e.fn, *e.prog, u)) {
+      return false;
+    }
     if (!(st.result->dtype == u->dtype))
       rule_error(*e.rule, "rewrote " + node_str(u) + " into " + node_str(st.result.get()) + ": the dtype must not change");
     return true;
   };
   if (u->src.size() == 2) {  // the candidates of the sources' op classes: their ops are known to fit
-    const Dispatch2& d = *by_op2_[int(u->op)];
-    const size_t c = d.cls[int(u->src[0]->op)] * d.n_cls + d.cls[int(u->src[1]->op)];
-    for (uint32_t k = d.cell[c], end = d.cell[c + 1]; k < end; k++) {
-      const Entry& e = entries[d.idx[k]];
-      if ((e.has_src_checks && !e.sources_may_match(u)) || (e.has_src_needs && !e.src_needs_ok(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
+    const size_t c = d->row[int(u->src[0]->op)] + d->col[int(u->src[1]->op)];
+    for (const Entry *e_at = d->cell[c], *end = d->cell[c + 1]; e_at != end; e_at++) {
+      const Entry& e = *e_at;
+      if ((e.has_src_checks && !e.sources_may_match2(u)) || (e.has_src_needs && !e.src_needs_ok(u)) || (e.lone_pred && !e.lone_pred(*u))) continue;
       if (attempt(e)) return {std::move(st.result), e.rule};
     }
     return {};
   }
   OpSet src_ops;
   for (const UOpRef& s : u->src) src_ops.add(s->op);
-  for (const Entry& e : entries) {
+  for (const Entry& e : by_op_[int(u->op)]) {
     if (!src_ops.contains_all(e.needs_src_ops) || !e.sources_may_match(u) || (e.has_src_needs && !e.src_needs_ok(u)) ||
         (e.lone_pred && !e.lone_pred(*u)))
       continue;

@@ -37,25 +37,25 @@ class Bindings {
   int slot(std::string_view name) const;  // -1: not a name of the rule
   [[noreturn]] void unbound(std::string_view name) const;
   const std::string* names_ = nullptr;    // the rule's names, by slot
+  const uint64_t* keys_ = nullptr;        // and their name_key
   size_t n_names_ = 0;
-  UOp* slots_[PatProgram::kMaxNames] = {};  // null: not bound (a name of an alternative not taken)
-  size_t dirty_ = 0;  // slots_[0, dirty_) may hold bindings: a failed match leaves none, others may
+  // null: not bound (a name of an alternative not taken). Past the rule's names, and after a
+  // failed attempt, they hold what earlier attempts left: each attempt binds its names anew.
+  UOp* slots_[PatProgram::kMaxNames] = {};
 };
 using B = Bindings;
 
-// Inline, comparing lengths first: callbacks look names up often, and names are short.
+// Inline, comparing words: callbacks look names up often, and names are short (a literal's
+// key is worked out when the callback is compiled).
 inline int Bindings::slot(std::string_view name) const {
-  for (size_t i = 0; i < n_names_; i++) {
-    const std::string& n = names_[i];
-    if (n.size() != name.size()) continue;
-    size_t k = 0;
-    while (k < name.size() && n[k] == name[k]) k++;
-    if (k == name.size()) return int(i);
-  }
+  const uint64_t key = name_key(name);
+  for (size_t i = 0; i < n_names_; i++)
+    if (keys_[i] == key && (key != kLongName || names_[i] == name)) return int(i);
   return -1;
 }
 
 using RuleFn = std::function<UOpRef(B&)>;
+using RulePtr = UOpRef (*)(B&);  // a callback that is a plain function (most are): called directly
 
 struct Rule {
   UPat pat;
@@ -81,7 +81,13 @@ struct MatchState {
  private:
   friend class PatternMatcher;
   // Binds b and calls the rule when u (of an op the rule is listed under) matches; true: it fired.
-  bool attempt(const Rule& r, const PatProgram& p, UOp* u);
+  bool attempt(const Rule& r, RulePtr fn, const PatProgram& p, UOp* u);
+  // The rule's callback, through fn_ when it is a plain function; true: it returned a new node.
+  bool fire(UOp* root) {
+    result = fn_ ? fn_(b) : b.rule->fn(b);
+    return result && result.get() != root;
+  }
+  RulePtr fn_ = nullptr;
   bool match_flat(const PatProgram& p, UOp* u);
   // Patterns with alternatives or repeated named patterns: continuation passing, so a later
   // source's failure backtracks into the choices (permutations, alternatives) an earlier one made.
@@ -106,41 +112,54 @@ class PatternMatcher {
   const std::vector<Rule>& rules() const { return *rules_; }
 
  private:
-  struct Entry {
-    const Rule* rule = nullptr;
-    const PatProgram* prog = nullptr;
-    OpSet needs_src_ops;  // early reject: ops the node's sources must include
-    // and the ops each source may have, for patterns with up to three sources
+  // The fields the early rejects read come first; aligned to a cache line, an entry is three
+  // lines and is found by a shift.
+  struct alignas(64) Entry {
+    // the ops each source may have, for patterns with up to three sources
     enum class Srcs : uint8_t { Any, Ordered, Prefix, Permuted2, Every } srcs = Srcs::Any;
     uint8_t n_src = 0;
-    OpSet src_ops[3];
-    const double* src_value[3] = {};  // a source that must be a CONST of this value
-    // or a CONST that passes this plain predicate (a test of its value, as cheap as the op test)
-    bool (*src_pred[3])(const UOp&) = {};
+    bool has_src_checks = false;  // some src_value or src_pred is set, or twin
+    bool has_src_needs = false;   // some src_needs is not empty
     // A name bound under both sources of a two-source root (x*c+x): the node's sources must
     // share a node, each side being the source itself or (deep) one of the source's sources.
     bool twin = false;
     bool twin_deep[2] = {};  // per pattern source
-    bool has_src_checks = false;  // some src_value or src_pred is set, or twin
-    // Ops a source's own sources must include ((x+c1)+c2: the inner ADD needs a CONST), for
-    // roots of two sources (Ordered or Permuted2).
-    OpSet src_needs[2];
-    bool has_src_needs = false;
-    bool src_needs_ok(const UOp* u) const;
+    // The pattern is its root's ops and lone_pred, and binds no name: once lone_pred passes,
+    // the callback is all an attempt does.
+    bool lone_nameless = false;
+    // In a Dispatch2 cell, Permuted2: which ways round the sources' ops fit (1: as they are,
+    // 2: swapped). Other kinds fit by their cell.
+    uint8_t orient = 3;
     // The pattern is its root's ops and this plain predicate, nothing more: it is asked before
     // an attempt (the range rule's is asked of every integer node and nearly always fails).
     bool (*lone_pred)(const UOp&) = nullptr;
+    OpSet src_ops[3];
+    const double* src_value[3] = {};  // a source that must be a CONST of this value
+    // or a CONST that passes this plain predicate (a test of its value, as cheap as the op test)
+    bool (*src_pred[3])(const UOp&) = {};
+    // Ops a source's own sources must include ((x+c1)+c2: the inner ADD needs a CONST), for
+    // roots of two sources (Ordered or Permuted2).
+    OpSet src_needs[2];
+    OpSet needs_src_ops;  // early reject: ops the node's sources must include
+    const Rule* rule = nullptr;
+    const PatProgram* prog = nullptr;
+    RulePtr fn = nullptr;  // rule->fn's target when that is a plain function
+    bool src_needs_ok(const UOp* u) const;
     bool sources_may_match(const UOp* u) const;
+    bool sources_may_match2(const UOp* u) const;  // the same, in a Dispatch2 cell: ops aside
     bool may_match_ops(Ops a, Ops b) const;  // a node of two sources of these ops (values aside)
   };
   // Nodes of two sources: the entries that may match, looked up once by the sources' ops. The
   // ops are grouped in classes that no entry tells apart (per op: the source op sets of its
   // entries), and each pair of classes lists its candidate entries in table order.
   struct Dispatch2 {
-    uint8_t cls[kNumOps] = {};
-    size_t n_cls = 0;
-    std::vector<uint32_t> cell;  // n_cls * n_cls + 1 offsets into idx
-    std::vector<uint32_t> idx;   // entry indices
+    // The cell of sources of ops a, b is row[a] + col[b]: col is the op's class, row its class * n_cls.
+    uint16_t row[kNumOps] = {};
+    uint8_t col[kNumOps] = {};
+    std::vector<Entry> cand;           // the cells' entries, copied: a cell's lie side by side
+    std::vector<const Entry*> cell;    // n_cls * n_cls + 1 bounds in cand
+    Dispatch2() = default;
+    Dispatch2(const Dispatch2&) = delete;  // cell points into cand
   };
   void index();
   static std::shared_ptr<const Dispatch2> make_dispatch2(const std::vector<Entry>& entries);
@@ -204,6 +223,25 @@ inline bool share_node(const UOp* a, bool deep_a, const UOp* b, bool deep_b) {
       for (const UOpRef& x : src)
         if (!ok(0, x.get())) return false;
       return true;
+  }
+  return true;
+}
+
+// For a node of two sources in a Dispatch2 cell, where the ops are known to fit (in the
+// orientations `orient` lists), so only constant values, predicates and a twin are left.
+[[gnu::always_inline]] inline bool PatternMatcher::Entry::sources_may_match2(const UOp* u) const {
+  const UOp *a = u->src[0].get(), *b = u->src[1].get();
+  auto ok = [&](size_t i, const UOp* s) { return (!src_value[i] || s->is_const(*src_value[i])) && (!src_pred[i] || src_pred[i](*s)); };
+  switch (srcs) {
+    case Srcs::Any: return true;
+    case Srcs::Ordered:
+    case Srcs::Prefix:
+      return (n_src < 1 || ok(0, a)) && (n_src < 2 || ok(1, b)) && (!twin || share_node(a, twin_deep[0], b, twin_deep[1]));
+    case Srcs::Permuted2:
+      if (!(((orient & 1) && ok(0, a) && ok(1, b)) || ((orient & 2) && ok(0, b) && ok(1, a)))) return false;
+      return !twin || share_node(a, twin_deep[0], b, twin_deep[1]) ||
+             (twin_deep[0] != twin_deep[1] && share_node(b, twin_deep[0], a, twin_deep[1]));
+    case Srcs::Every: return ok(0, a) && ok(0, b);
   }
   return true;
 }

@@ -18,6 +18,7 @@ struct Compiler {
       why = "more than " + std::to_string(PatProgram::kMaxNames) + " names";
       return -1;
     }
+    out.name_keys[out.names.size()] = name_key(name);
     out.names.push_back(name);
     return int(out.names.size() - 1);
   }
@@ -84,6 +85,13 @@ std::string compile_pattern(const UPat& p, PatProgram& out) {
   out.flat = out.nodes.size() <= PatProgram::kMaxFlat;
   for (const auto& [at, n] : c.later)
     if (n->is_any || !plain_leaf(n->src[0].node())) out.flat = false;
+  bool named[PatProgram::kMaxNames] = {};
+  for (size_t i = 0; i < out.n_flat && out.flat; i++) {
+    PatNode& q = out.nodes[i];
+    if (q.slot < 0) continue;
+    q.bound_before = named[q.slot];
+    named[q.slot] = true;
+  }
   for (size_t i = 0; i < c.later.size(); i++) {  // grows while alternatives add their own
     auto [at, n] = c.later[i];
     c.add_later(at, *n);
