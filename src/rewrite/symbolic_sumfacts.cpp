@@ -42,9 +42,10 @@ int64_t coef_lim(DType dt) {
 // then, and a value at or below -lim wraps above it.
 bool below(i128 v, int64_t lim) {
   using u128 = unsigned __int128;
-  return u128(v) + u128(lim - 1) < u128(2 * lim - 1);
+  return u128(v) + u128(lim - 1) < 2 * u128(lim) - 1;
 }
-bool below(int64_t v, int64_t lim) { return uint64_t(v) + uint64_t(lim - 1) < uint64_t(2 * lim - 1); }
+// (2 lim in unsigned arithmetic: lim is up to 2^62)
+bool below(int64_t v, int64_t lim) { return uint64_t(v) + uint64_t(lim - 1) < 2 * uint64_t(lim) - 1; }
 
 // The coefficient of the term u in the sum `sum` (a complete one): the walk linearize makes,
 // without the rest of its arithmetic. Asked only when a filter cannot rule u out. 1: u is a term
