@@ -51,6 +51,8 @@ bool same_arg(const Arg& a, const Arg& b) {
   return arg_equal(a, b);
 }
 
+const Arg kNone;  // what remake passes for a node without arg
+
 // A new node's arg: none and integers (nearly every node) without std::variant's visit, the
 // rest out of line so that the node's constructor stays small enough to inline.
 [[gnu::noinline]] Arg other_arg(const Arg& a, Arg* owned) { return owned ? Arg(std::move(*owned)) : Arg(a); }
@@ -63,7 +65,7 @@ Arg node_arg(const Arg& a, Arg* owned) {
 
 // The structure itself, from the first cache line (the slot's 20 hash bits agreed already; the
 // hash in the second line follows from the structure).
-bool UOpTable::same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t) {
+bool UOpTable::same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg) {
   if (u->op != op || !(u->dtype == dt) || u->src.size() != n) return false;
   for (size_t k = 0; k < n; k++)
     if (u->src[k] != src[k]) return false;
@@ -111,17 +113,15 @@ inline UOp::UOp(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRe
     : op(op), facts_(arg_facts(arg)), dtype(dt), src(owned_src ? SrcList(std::move(*owned_src)) : SrcList(src, n)), id(id),
       hash(hash), table(table), arg(node_arg(arg, owned_arg)) {}
 
+UOpRef UOp::replace_src(std::vector<UOpRef> new_src) { return remake(new_src.data(), new_src.size(), &new_src); }
+UOpRef UOp::replace_src(std::span<const UOpRef> new_src) { return remake(new_src.data(), new_src.size(), nullptr); }
+
 // Read from the first cache line only, when it can: a node without arg passes a none of its
 // own, and the table comes from a new source (a rewrite has just made or read the sources;
 // this node's second line is often cold). Sources share their table with the node.
-UOpRef UOp::replace_src(std::vector<UOpRef> new_src) {
-  UOpTable* t = new_src.empty() ? table : new_src[0]->table;
-  return t->make_node(op, dtype, new_src.data(), new_src.size(), &new_src, (facts_ & kNoArg) ? Arg() : arg, nullptr);
-}
-UOpRef UOp::replace_src(std::span<const UOpRef> new_src) {
-  UOpTable* t = new_src.empty() ? table : new_src[0]->table;
-  if (facts_ & kNoArg) return t->make_node(op, dtype, new_src.data(), new_src.size(), nullptr, Arg(), nullptr);
-  return t->make_node(op, dtype, new_src.data(), new_src.size(), nullptr, arg, nullptr);
+UOpRef UOp::remake(const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src) const {
+  UOpTable* t = n ? src[0]->table : table;
+  return t->make_node(op, dtype, src, n, owned_src, (facts_ & kNoArg) ? kNone : arg, nullptr);
 }
 
 bool UOp::const_equals(double v) const { return const_as_double(dtype.scalar, arg) == v; }
@@ -169,7 +169,7 @@ UOpRef UOpTable::make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::v
   const uintptr_t key = key_of(h);
   size_t i = h & mask;
   for (uintptr_t sl; (sl = slots_[i]) != kEmpty; i = (i + 1) & mask)
-    if ((sl & ~kAddrMask) == key && same_node(node_of(sl), op, dt, src, n, arg, h)) return UOpRef(node_of(sl));
+    if ((sl & ~kAddrMask) == key && same_node(node_of(sl), op, dt, src, n, arg)) return UOpRef(node_of(sl));
   void* mem = alloc_node();
   if (reinterpret_cast<uintptr_t>(mem) & ~kAddrMask) [[unlikely]] address_error(mem);
   UOp* u = new (mem) UOp(op, dt, src, n, owned_src, arg, owned_arg, h, this, next_id_++);

@@ -210,6 +210,7 @@ class UOp {
   }
   void derive_range() const;  // the range of this node and of every node under it not yet done
   static uint8_t arg_facts(const Arg& a);  // kNoArg, kTrivialArg
+  UOpRef remake(const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src) const;  // replace_src's work
   bool const_equals(double v) const;
 };
 
@@ -263,7 +264,7 @@ class UOpTable {
   // them out of *owned_src when given; it copies arg, or moves it out of *owned_arg (== &arg).
   UOpRef make_node(Ops op, DType dt, const UOpRef* src, size_t n, std::vector<UOpRef>* owned_src, const Arg& arg, Arg* owned_arg);
   void erase(UOp* u);
-  static bool same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg, uint64_t h);
+  static bool same_node(const UOp* u, Ops op, const DType& dt, const UOpRef* src, size_t n, const Arg& arg);
   [[noreturn, gnu::noinline, gnu::cold]] static void address_error(const void* p);
   void rehash(size_t slots);
   // Node and memo memory (slab.h): the many short-lived nodes of a rewrite do not go through
