@@ -2,6 +2,7 @@
 // this way, and the sum rule rebuilds a sum from it when that makes the graph smaller,
 // which merges like terms and constants however the sum is associated.
 #include <algorithm>
+#include <optional>
 
 #include "rewrite/symbolic_util.h"
 
@@ -87,10 +88,10 @@ void meet_const(SumNodes& nodes, const UOp* c) {
 }
 }  // namespace
 
-void add_term(Linear& l, const UOpRef& v, i128 c) {
+void add_term(Linear& l, const UOp* v, i128 c) {
   size_t i = 0, n = l.v.size();
-  while (i < n && l.v[i] != v) i++;
-  if (i == n) { l.v.push_back(v); l.coef.push_back(c); }
+  while (i < n && l.v[i].get() != v) i++;
+  if (i == n) { l.v.push_back(v->ref()); l.coef.push_back(c); }
   else l.coef[i] += c;
 }
 
@@ -207,12 +208,16 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes) {
 }
 
 namespace {
-// A coefficient as a constant: exact, or for unsigned dtypes its value modulo 2^bits (x*-2 is
-// x*(2^32-2)); the division rules reject what wraps through their no-wrap check.
+// The value of a coefficient's constant: v exactly, or for unsigned dtypes v modulo 2^bits (x*-2
+// is x*(2^32-2)); the division rules reject what wraps through their no-wrap check.
+std::optional<i128> coef_value(DType dt, i128 v) {
+  if (fits(dt, v)) return v;
+  if (!dt.is_unsigned() || v >= 0 || v < -int_max(dt.scalar)) return std::nullopt;
+  return v + int_max(dt.scalar) + 1;
+}
 UOpRef coef_const(const UOp* like, i128 v) {
-  if (UOpRef c = int_const(like, v)) return c;
-  if (!like->dtype.is_unsigned() || v >= 0 || v < -int_max(like->dtype.scalar)) return nullptr;
-  return int_const(like, v + int_max(like->dtype.scalar) + 1);
+  const std::optional<i128> c = coef_value(like->dtype, v);
+  return c ? int_const(like, *c) : nullptr;
 }
 UOpRef scaled(const UOp* like, const UOpRef& v, i128 c) {
   if (c == 1) return v;
@@ -264,10 +269,8 @@ bool is_scaled(DType dt, const UOp* x, const UOp* v, i128 c) {
 bool is_coef_const(const UOp* like, const UOp* c, i128 v) {
   if (c->op != Ops::CONST || !(c->dtype == like->dtype)) return false;
   const int64_t* a = std::get_if<int64_t>(&c->arg);
-  if (!a) return false;
-  if (fits(like->dtype, v)) return *a == int64_t(v);
-  if (!like->dtype.is_unsigned() || v >= 0 || v < -int_max(like->dtype.scalar)) return false;
-  return *a == int64_t(v + int_max(like->dtype.scalar) + 1);
+  const std::optional<i128> w = coef_value(like->dtype, v);
+  return a && w && *a == int64_t(*w);  // (the int64_t int_const makes of it)
 }
 }  // namespace
 
@@ -381,7 +384,7 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
       Linear& f = form();
       f.coef[i] = 0;
       if (std::find(f.v.begin(), f.v.end(), x) == f.v.end()) f.v[j] = x;  // x takes x%c's place
-      else { add_term(f, x, f.coef[j]); f.coef[j] = 0; }
+      else { add_term(f, x.get(), f.coef[j]); f.coef[j] = 0; }
     }
     if (!divides(cv, q)) continue;
     const KeptLinear& lx = kept_form(x, ring);  // linearize(x, ring)'s terms, coefficients, constant
@@ -392,15 +395,9 @@ std::vector<Linear> divmod_forms(const Linear& l, DType dt, bool ring) {
     // x%c: the term already there, or one made only if the form is used (most are not)
     size_t m = 0;
     while (m < f.v.size() && !(f.v[m]->op == Ops::MOD && f.v[m]->src[0] == x && f.v[m]->src[1] == c)) m++;
-    if (m < f.v.size()) add_term(f, f.v[m], p);
+    if (m < f.v.size()) add_term(f, f.v[m].get(), p);
     else { f.v.push_back(nullptr); f.coef.push_back(p); f.mod_of = l.v[i]; }
-    for (size_t t = 0; t < lx.v.size(); t++) {  // x's terms (add_term by pointer: lx keeps no references)
-      const UOp* u = lx.v[t];
-      size_t e = 0;
-      while (e < f.v.size() && f.v[e].get() != u) e++;
-      if (e == f.v.size()) { f.v.push_back(UOpRef(const_cast<UOp*>(u))); f.coef.push_back(-p * lx.coef[t]); }
-      else f.coef[e] += -p * lx.coef[t];
-    }
+    for (size_t t = 0; t < lx.v.size(); t++) add_term(f, lx.v[t], -p * lx.coef[t]);
     f.k -= p * lx.k;
   }
   return out;

@@ -165,7 +165,8 @@ bool linearize_walk(const UOp* x, Linear& out, bool ring, SumNodes* nodes = null
 // linearize met (nodes; terms: root's terms) instead of a region, so cheaper; false when that
 // does not show it (smaller() may still).
 bool smaller_sum(const UOpRef& cand, const UOpRef& root, const SumNodes& nodes, std::span<const UOpRef> terms);
-void add_term(Linear& l, const UOpRef& v, i128 coef);
+// l's term v gets coef more (a new term when v is none yet).
+void add_term(Linear& l, const UOp* v, i128 coef);
 
 // ---- what each sum holds, kept with the node (symbolic_sumfacts.cpp) ----
 // Counts and filters of a sum's linear form, kept with the node (UOp::memo) and made from
