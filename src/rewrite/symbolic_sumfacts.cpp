@@ -410,19 +410,12 @@ namespace {
 // A source of a sum whose facts that sum's facts are made from.
 [[gnu::always_inline]] inline bool has_facts(const UOp* s) { return !is_sum_op(s) || scaled_term(s) || s->memo(&kFactsKey); }
 
-const SumFacts& make_facts(const UOp* u);
-
-bool sources_have_facts(const UOp* n) {
-  for (const UOpRef& s : n->src)
-    if (!has_facts(s.get())) return false;
-  return true;
-}
-
-// The facts of the sum u and of the sums under it that have none yet, sources first, without
-// recursion (a chain of additions can be long).
-void make_deep(const UOp* u) {
+// The facts of the sums under u that have none yet, sources first, without recursion (a chain
+// of additions can be long). Out of line: most sums are made on sums that have theirs.
+[[gnu::noinline]] void make_under(const UOp* u) {
   SmallVec<const UOp*, 32> stack;
-  stack.push_back(u);
+  for (const UOpRef& s : u->src)
+    if (!has_facts(s.get())) stack.push_back(s.get());
   while (!stack.empty()) {
     const UOp* n = stack.back();
     if (n->memo(&kFactsKey)) { stack.pop_back(); continue; }
@@ -431,27 +424,16 @@ void make_deep(const UOp* u) {
       if (!has_facts(s.get())) { stack.push_back(s.get()); ready = false; }
     if (!ready) continue;
     stack.pop_back();
-    make_facts(n);
+    compute(n);
   }
 }
 
-// The facts of the sums among u's sources that have none yet. (Most have sources with facts:
-// those need no stack.)
-[[gnu::noinline]] void make_sources(const UOp* u) {
-  for (const UOpRef& s : u->src)
-    if (!has_facts(s.get())) {
-      if (sources_have_facts(s.get())) make_facts(s.get());
-      else make_deep(s.get());
-    }
-}
-
 // The facts of u, and of the sums under it that have none yet. Out of line: most calls find
-// the facts made, and that path then needs no stack frame.
+// the facts made, and that path then needs no stack frame. (The sources themselves, not
+// parts(): the order of parts asks the sources' facts.)
 [[gnu::noinline]] const SumFacts& make_facts(const UOp* u) {
-  // Most sums are made on sums that have their facts already. (The sources themselves, not
-  // parts(): the order of parts asks the sources' facts.)
   for (const UOpRef& s : u->src)
-    if (!has_facts(s.get())) { make_sources(u); break; }
+    if (!has_facts(s.get())) { make_under(u); break; }
   return compute(u);
 }
 }  // namespace
